@@ -1,0 +1,4 @@
+namespace Spindle.Hosting;
+
+/// <summary>Marks the Spindle.Hosting assembly.</summary>
+internal static class AssemblyMarker { }

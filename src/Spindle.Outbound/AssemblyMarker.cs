@@ -1,0 +1,4 @@
+namespace Spindle.Outbound;
+
+/// <summary>Marks the Spindle.Outbound assembly.</summary>
+internal static class AssemblyMarker { }

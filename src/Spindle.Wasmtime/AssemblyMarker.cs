@@ -1,0 +1,4 @@
+namespace Spindle.Wasmtime;
+
+/// <summary>Marks the Spindle.Wasmtime assembly.</summary>
+internal static class AssemblyMarker { }
