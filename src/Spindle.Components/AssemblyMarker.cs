@@ -1,4 +1,0 @@
-namespace Spindle.Components;
-
-/// <summary>Marks the Spindle.Components assembly.</summary>
-internal static class AssemblyMarker { }

@@ -1,0 +1,37 @@
+using Microsoft.AspNetCore.Http;
+using Spindle.Trigger.Http.Routing;
+
+namespace Spindle.Trigger.Http.Executors;
+
+/// <summary>One routed inbound request, as handed to an executor.</summary>
+public sealed class InboundRequest
+{
+    /// <summary>The Kestrel request and response (headers already cleaned of <c>Connection</c> and <c>*.spin.internal</c> <c>Host</c>).</summary>
+    public required HttpContext Http { get; init; }
+
+    /// <summary>The route facts.</summary>
+    public required RouteMatch Route { get; init; }
+
+    /// <summary><c>spin-full-url</c>: listener scheme, Host (or <c>localhost</c>), raw path and query.</summary>
+    public required string FullUrl { get; init; }
+
+    /// <summary>Peer <c>ip:port</c> (<c>0.0.0.0:0</c> for chained requests).</summary>
+    public required string ClientAddr { get; init; }
+
+    /// <summary>The <c>spin-*</c> headers to append after the client's own headers, in Spin's order.</summary>
+    public required IReadOnlyList<KeyValuePair<string, string>> SpinHeaders { get; init; }
+
+    /// <summary>Cancelled when the client goes away or the request deadline passes.</summary>
+    public CancellationToken Aborted { get; init; }
+}
+
+/// <summary>
+/// Runs one component for a routed request (wasi:http, Wagi...). Created once per component at load;
+/// <see cref="ExecuteAsync"/> is called concurrently. A guest failure before the response starts must answer 500
+/// with an empty body; after it started, the response is aborted. It never throws for guest faults.
+/// </summary>
+public interface IRequestExecutor
+{
+    /// <summary>Handles the request and writes the response.</summary>
+    Task ExecuteAsync(InboundRequest request);
+}
