@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Builds every test fixture from its sources into artifacts/fixtures/ (git-ignored):
+#   tests/fixtures/js/*.js      → js/<name>.wasm      ComponentizeJS 0.22 (wasi:http@0.2.10)
+#   tests/fixtures/spinjs/*.js  → spinjs/<name>.wasm  Spin's JS SDK build tools (ComponentizeJS 0.19.3, wasi:http@0.2.3)
+#   tests/fixtures/wagi/*.c     → wagi/<name>.wasm    clang-14 + wasi-libc (WASI preview1 commands)
+# Installs what it needs (Debian packages when run as root, pinned npm packages from tests/fixtures/tools).
+# Idempotent: an output is rebuilt only when its source or the toolchain changed.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+out="$root/artifacts/fixtures"
+tools="$root/artifacts/tools"
+mkdir -p "$out/js" "$out/spinjs" "$out/wagi" "$tools"
+
+# 1. Debian toolchain for Wagi modules.
+debs=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32)
+missing=()
+for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" = 0 ]; then
+    echo "installing ${missing[*]}"
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  else
+    echo "missing Debian packages: sudo apt-get install ${missing[*]}" >&2; exit 1
+  fi
+fi
+
+# 2. Pinned npm toolchain for JavaScript components (reinstalled only when the lock file changes).
+command -v node >/dev/null || { echo "node and npm are needed: apt-get install nodejs npm" >&2; exit 1; }
+if ! cmp -s "$root/tests/fixtures/tools/package-lock.json" "$tools/package-lock.json" || [ ! -d "$tools/node_modules" ]; then
+  cp "$root/tests/fixtures/tools/package.json" "$root/tests/fixtures/tools/package-lock.json" "$tools/"
+  (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+# 3. JavaScript components.
+node "$root/tests/fixtures/js/build.mjs" "$tools" "$out/js"
+
+# 4. Spin JS SDK components: j2w writes helper files beside its input, so it works on a copy in the output folder.
+for src in "$root"/tests/fixtures/spinjs/*.js; do
+  name=$(basename "$src" .js)
+  wasm="$out/spinjs/$name.wasm"
+  key=$(cat "$src" "$tools/package-lock.json" | sha256sum | cut -d' ' -f1)
+  [ -f "$wasm" ] && [ "$(cat "$wasm.key" 2>/dev/null)" = "$key" ] && continue
+  cp "$src" "$out/spinjs/$name.src.js"
+  (cd "$tools" && node node_modules/@spinframework/build-tools/dist/index.js -i "$out/spinjs/$name.src.js" -o "$wasm.tmp" >/dev/null)
+  # j2w reports errors but exits 0: judge by its output file.
+  [ -s "$wasm.tmp" ] || { echo "j2w failed to build $src" >&2; exit 1; }
+  mv "$wasm.tmp" "$wasm" && echo "$key" > "$wasm.key" && echo "built spinjs/$name.wasm"
+done
+
+# 5. Wagi modules (WASI preview1 commands) from C.
+for src in "$root"/tests/fixtures/wagi/*.c; do
+  [ -e "$src" ] || continue
+  name=$(basename "$src" .c)
+  wasm="$out/wagi/$name.wasm"
+  [ -f "$wasm" ] && [ "$wasm" -nt "$src" ] && continue
+  clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -fuse-ld=/usr/bin/wasm-ld-14 -o "$wasm" "$src"
+  echo "built wagi/$name.wasm"
+done
