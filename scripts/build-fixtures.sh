@@ -56,3 +56,14 @@ for src in "$root"/tests/fixtures/wagi/*.c; do
   clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -fuse-ld=/usr/bin/wasm-ld-14 -o "$wasm" "$src"
   echo "built wagi/$name.wasm"
 done
+
+# 6. Hand-written components in WAT (tests also compile WAT in-process; these files serve the benchmark too).
+mkdir -p "$out/wat"
+for src in "$root"/tests/fixtures/wat/*.wat; do
+  [ -e "$src" ] || continue
+  name=$(basename "$src" .wat)
+  wasm="$out/wat/$name.wasm"
+  [ -f "$wasm" ] && [ "$wasm" -nt "$src" ] && continue
+  "$tools/node_modules/.bin/jco" parse "$src" -o "$wasm" >/dev/null
+  echo "built wat/$name.wasm"
+done
