@@ -231,7 +231,7 @@ internal static unsafe class HostTrampolines
             };
             var handle = GCHandle.Alloc(call);
             continuation->Env = GCHandle.ToIntPtr(handle);
-            continuation->Finalizer = &GCHandleFinalizer.Free;
+            continuation->Finalizer = &ReleasePending;
             continuation->Callback = &PollPending;
             state.PendingTask = call.Task;
         }
@@ -243,6 +243,22 @@ internal static unsafe class HostTrampolines
 
     [UnmanagedCallersOnly]
     private static byte Completed(IntPtr env) => 1;
+
+    /// <summary>Continuation finalizer: the future is gone (done or deleted), so the caller pointer dies with it.</summary>
+    [UnmanagedCallersOnly]
+    private static void ReleasePending(IntPtr env)
+    {
+        try
+        {
+            var handle = GCHandle.FromIntPtr(env);
+            (handle.Target as PendingHostCall)?.Caller.Invalidate();
+            handle.Free();
+        }
+        catch
+        {
+            // Never unwind into native code.
+        }
+    }
 
     /// <summary>Called on every poll of the suspended future: true once the host task finished and results are written.</summary>
     [UnmanagedCallersOnly]
