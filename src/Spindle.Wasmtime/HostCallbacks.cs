@@ -231,12 +231,13 @@ internal static unsafe class HostTrampolines
         continuation->Env = IntPtr.Zero;
         continuation->Finalizer = null;
         StoreState? state = null;
+        HostCallerInfo? info = null;
         try
         {
             var entry = (AsyncEntry)GCHandle.FromIntPtr(env).Target!;
             var context = Native.wasmtime_caller_context(caller);
             state = StoreState.FromContext(context);
-            var info = new HostCallerInfo(caller, context, state);
+            info = new HostCallerInfo(caller, context, state);
             var managedArgs = new ReadOnlySpan<WasmValue>(args, (int)nargs).ToArray();
             var managedResults = new WasmValue[(int)nresults];
             Prefill(managedResults, entry.Results);
@@ -269,6 +270,7 @@ internal static unsafe class HostTrampolines
         }
         catch (Exception e)
         {
+            info?.Invalidate();
             *trapRet = Fault(state, e);
         }
     }
