@@ -14,7 +14,7 @@ internal static class CallFutureDriver
     public static async ValueTask DriveAsync(StoreState state, IntPtr future)
     {
         var cancellationToken = state.CancellationToken;
-        while (Native.wasmtime_call_future_poll(future) == 0)
+        while (!FiberGuard.Poll(future))
         {
             if (cancellationToken.IsCancellationRequested)
             {

@@ -132,7 +132,7 @@ public sealed unsafe class HostCallerInfo
             var future = Native.wasmtime_func_call_async(context, &func, pa, (nuint)args.Length, pr, (nuint)results.Length, &trap, &error);
             try
             {
-                while (Native.wasmtime_call_future_poll(future) == 0)
+                while (!FiberGuard.Poll(future))
                     Thread.Yield();
             }
             finally
@@ -198,6 +198,7 @@ internal static unsafe class HostTrampolines
     [UnmanagedCallersOnly]
     public static IntPtr Sync(IntPtr env, IntPtr caller, WasmValue* args, nuint nargs, WasmValue* results, nuint nresults)
     {
+        if (!FiberGuard.StackOrderIsSafe()) return FiberGuard.UnsafeStackTrap();
         StoreState? state = null;
         try
         {
@@ -230,6 +231,11 @@ internal static unsafe class HostTrampolines
         continuation->Callback = &Completed;
         continuation->Env = IntPtr.Zero;
         continuation->Finalizer = null;
+        if (!FiberGuard.StackOrderIsSafe())
+        {
+            *trapRet = FiberGuard.UnsafeStackTrap();
+            return;
+        }
         StoreState? state = null;
         HostCallerInfo? info = null;
         try

@@ -34,8 +34,18 @@ public sealed class WasmEngine : IDisposable
         Native.wasmtime_config_max_wasm_stack_set(config, (nuint)Options.MaxWasmStack);
         Native.wasmtime_config_async_stack_size_set(config, (nuint)Options.AsyncStackSize);
         Native.wasmtime_config_parallel_compilation_set(config, Options.ParallelCompilation ? (byte)1 : (byte)0);
-        if (Options.Pooling) ApplyPooling(config, Options);
-        var engine = Native.wasm_engine_new_with_config(config); // takes ownership of config
+        IntPtr engine;
+        if (Options.Pooling)
+        {
+            ApplyPooling(config, Options);
+            // Pools are reserved now; keep them below the stacks of threads created later (see FiberStackAllocator).
+            engine = AddressSpaceFiller.While(() => Native.wasm_engine_new_with_config(config));
+        }
+        else
+        {
+            FiberStackAllocator.TryCreate((nuint)Options.AsyncStackSize, Options.MaxFiberStacks)?.Install(config);
+            engine = Native.wasm_engine_new_with_config(config); // takes ownership of config
+        }
         if (engine == IntPtr.Zero) throw new WasmtimeException("wasm_engine_new_with_config failed (invalid engine settings)");
         _handle = new EngineHandle(engine);
         Fingerprint = ComputeFingerprint(Options);
