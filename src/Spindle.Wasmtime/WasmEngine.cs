@@ -39,7 +39,8 @@ public sealed class WasmEngine : IDisposable
         {
             ApplyPooling(config, Options);
             // Pools are reserved now; keep them below the stacks of threads created later (see FiberStackAllocator).
-            engine = AddressSpaceFiller.While(() => Native.wasm_engine_new_with_config(config));
+            engine = AddressSpaceFiller.While(() => Native.wasm_engine_new_with_config(config), out var poolsTop);
+            if (poolsTop != 0) Router = new PollRouter(poolsTop);
         }
         else
         {
@@ -53,6 +54,9 @@ public sealed class WasmEngine : IDisposable
         _ticker = new Thread(Tick) { IsBackground = true, Name = "spindle-epoch-ticker" };
         _ticker.Start();
     }
+
+    /// <summary>Pooling engines: moves polls off threads whose stacks lie below the engine's fiber stacks.</summary>
+    internal PollRouter? Router { get; }
 
     /// <summary>The options the engine was built from.</summary>
     public EngineOptions Options { get; }
@@ -139,6 +143,7 @@ public sealed class WasmEngine : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Set();
         _ticker.Join();
+        Router?.Dispose();
         _handle.Dispose();
         _stop.Dispose();
     }

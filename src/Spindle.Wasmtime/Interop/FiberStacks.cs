@@ -46,9 +46,10 @@ internal sealed unsafe class FiberStackAllocator
         if (!OperatingSystem.IsLinux() || IntPtr.Size != 8) return null;
         stackSize = (stackSize + 0xFFFF) & ~(nuint)0xFFFF;
         var total = (stackSize + Guard) * (nuint)capacity;
-        // 16 TiB and up: far below the mmap area (thread stacks, libraries) and above typical PIE/heap ranges
-        // on 47-bit x86-64 and 48-bit arm64 address spaces.
-        for (ulong hint = 0x1000_0000_0000UL; hint < 0x4000_0000_0000UL; hint += 0x100_0000_0000UL)
+        var step = (ulong)((total + 0x3FFF_FFFF) & ~(nuint)0x3FFF_FFFF); // whole GiBs
+        // 16 TiB to 64 TiB: far below the mmap area (thread stacks, libraries) and above typical PIE/heap
+        // ranges on 47-bit x86-64 and 48-bit arm64 address spaces. Engines pack next to each other.
+        for (ulong hint = 0x1000_0000_0000UL; hint + step < 0x4000_0000_0000UL; hint += step)
         {
             var p = mmap((IntPtr)(long)hint, total, ProtNone, MapPrivate | MapAnonymous | MapNoReserve | MapFixedNoReplace, -1, 0);
             if (p == MapFailed) continue;
@@ -63,6 +64,25 @@ internal sealed unsafe class FiberStackAllocator
         return null;
     }
 
+    private nuint Total => _slotSize * (nuint)_capacity;
+
+    /// <summary>Called when the engine's config drops the creator: unmap once no stack is rented.</summary>
+    private void Release()
+    {
+        lock (_lock)
+        {
+            _released = true;
+            if (_rented == 0 && !_unmapped)
+            {
+                munmap((IntPtr)_base, Total);
+                _unmapped = true;
+            }
+        }
+    }
+
+    private bool _released, _unmapped;
+    private int _rented;
+
     /// <summary>Hands out a stack: returns its top (highest address) or null when all slots are in use.</summary>
     public byte* Rent(nuint size, bool zeroed, out nuint length)
     {
@@ -72,9 +92,11 @@ internal sealed unsafe class FiberStackAllocator
         bool reused = false;
         lock (_lock)
         {
+            if (_unmapped) return null;
             if (_free.Count > 0) { slot = _free.Pop(); reused = true; }
             else if (_used < _capacity) slot = _used++;
             else return null;
+            _rented++;
         }
         var stackLow = _base + (nuint)slot * _slotSize + Guard;
         // A reused stack holds old frames; dropping its pages makes it read back as zeros.
@@ -82,7 +104,7 @@ internal sealed unsafe class FiberStackAllocator
         // Fresh slots become readable/writable here; reused ones already are (the guard below stays PROT_NONE).
         if (mprotect((IntPtr)stackLow, _stackSize, ProtRead | ProtWrite) != 0)
         {
-            lock (_lock) _free.Push(slot);
+            lock (_lock) { _free.Push(slot); _rented--; }
             return null;
         }
         length = _stackSize;
@@ -92,7 +114,12 @@ internal sealed unsafe class FiberStackAllocator
     public void Return(byte* top)
     {
         var slot = (int)(((nuint)top - (nuint)_base - Guard - _stackSize) / _slotSize);
-        lock (_lock) _free.Push(slot);
+        lock (_lock)
+        {
+            _free.Push(slot);
+            _rented--;
+        }
+        if (_released) Release();
     }
 
     [DllImport("libc", SetLastError = true)] private static extern IntPtr mmap(IntPtr addr, nuint length, int prot, int flags, int fd, nint offset);
@@ -135,7 +162,7 @@ internal sealed unsafe class FiberStackAllocator
         {
             Env = GCHandle.ToIntPtr(GCHandle.Alloc(this)),
             NewStack = &NewStackCallback,
-            Finalizer = &GCHandleFinalizer.Free,
+            Finalizer = &ReleaseAllocatorCallback,
         };
         wasmtime_config_host_stack_creator_set(config, &creator); // copies the struct
     }
@@ -168,6 +195,21 @@ internal sealed unsafe class FiberStackAllocator
         {
             fixed (byte* m = "fiber stack allocation failed\0"u8)
                 return wasmtime_error_new(m);
+        }
+    }
+
+    [UnmanagedCallersOnly]
+    private static void ReleaseAllocatorCallback(IntPtr env)
+    {
+        try
+        {
+            var handle = GCHandle.FromIntPtr(env);
+            ((FiberStackAllocator)handle.Target!).Release();
+            handle.Free();
+        }
+        catch
+        {
+            // Never unwind into native code.
         }
     }
 
@@ -222,6 +264,13 @@ internal static unsafe class FiberGuard
         }
     }
 
+    /// <summary>An address on the current thread's stack (the caller's frame).</summary>
+    public static nuint CurrentStackAddress()
+    {
+        byte here = 0;
+        return (nuint)(&here);
+    }
+
     /// <summary>True when managed code may run here: we are below the polling thread's frames (or not on a fiber we drive).</summary>
     public static bool StackOrderIsSafe()
     {
@@ -230,42 +279,172 @@ internal static unsafe class FiberGuard
         return marker == 0 || (nuint)(&here) < marker;
     }
 
-    /// <summary>An owned trap for Wasmtime, built without allocating managed memory.</summary>
+    /// <summary>An owned trap for Wasmtime, built without allocating managed memory (a GC must not run here).</summary>
     public static IntPtr UnsafeStackTrap()
     {
-        var message = "host function refused to run: Wasmtime placed the fiber stack above the polling thread's stack, where a .NET GC could miss its frames (use an on-demand engine, or create the pooling engine before the threads that poll it)"u8;
-        fixed (byte* m = message) return Native.wasmtime_trap_new(m, (nuint)message.Length);
+        byte here = 0;
+        var prefix = "host function refused to run: the fiber stack lies above the polling thread's stack, where a .NET GC could miss its frames (fiber "u8;
+        Span<byte> buffer = stackalloc byte[prefix.Length + 64];
+        prefix.CopyTo(buffer);
+        var n = prefix.Length;
+        n += WriteHex(buffer[n..], (nuint)(&here));
+        " thread "u8.CopyTo(buffer[n..]);
+        n += 8;
+        n += WriteHex(buffer[n..], t_threadStackMarker);
+        buffer[n++] = (byte)')';
+        fixed (byte* m = buffer) return Native.wasmtime_trap_new(m, (nuint)n);
+    }
+
+    private static int WriteHex(Span<byte> to, nuint value)
+    {
+        to[0] = (byte)'0';
+        to[1] = (byte)'x';
+        for (int i = 0; i < 16; i++)
+        {
+            var digit = (int)((value >> ((15 - i) * 4)) & 0xF);
+            to[2 + i] = (byte)(digit < 10 ? '0' + digit : 'a' + digit - 10);
+        }
+        return 18;
     }
 }
 
 /// <summary>
 /// Makes a pooling engine's up-front reservations (memories, tables, fiber stacks) land low: while the engine is
 /// created, a large PROT_NONE mapping occupies the highest free gap, so the pools go below it; afterwards the
-/// filler is released and threads created later get their stacks above the pools.
+/// filler is released and threads created later get their stacks above the pools. Threads created by other code
+/// during that window may still end up below the pools, so the reservation's extent is measured too and
+/// <see cref="PollRouter"/> moves polls off such threads.
 /// </summary>
 internal static unsafe class AddressSpaceFiller
 {
     [DllImport("libc")] private static extern IntPtr mmap(IntPtr addr, nuint length, int prot, int flags, int fd, nint offset);
     [DllImport("libc")] private static extern int munmap(IntPtr addr, nuint length);
 
-    public static T While<T>(Func<T> create)
+    /// <summary>Runs <paramref name="create"/> under the filler; <paramref name="newMappingsTop"/> is the highest end
+    /// address of mappings that appeared meanwhile (0 when unknown).</summary>
+    public static T While<T>(Func<T> create, out nuint newMappingsTop)
     {
+        newMappingsTop = 0;
         if (!OperatingSystem.IsLinux() || IntPtr.Size != 8) return create();
-        IntPtr filler = IntPtr.Zero;
-        nuint size = 0;
-        for (int tib = 32; tib >= 1; tib /= 2)
-        {
-            size = (nuint)tib << 40;
-            var p = mmap(IntPtr.Zero, size, 0, 0x02 | 0x20 | 0x4000, -1, 0);
-            if (p != new IntPtr(-1)) { filler = p; break; }
-        }
+        var fillers = new List<(IntPtr At, nuint Size)>();
         try
         {
-            return create();
+            // 1. One big filler takes the top of the largest free range.
+            for (int tib = 32; tib >= 1; tib /= 2)
+            {
+                var size = (nuint)tib << 40;
+                var p = mmap(IntPtr.Zero, size, 0, MapFlags, -1, 0);
+                if (p != new IntPtr(-1)) { fillers.Add((p, size)); break; }
+            }
+            // 2. Small fillers plug every gap above it (between libraries and thread stacks), where a small pool
+            //    would otherwise fit and land above threads created later.
+            if (fillers.Count == 1)
+            {
+                var floor = (nuint)fillers[0].At + fillers[0].Size;
+                var maps = Mappings();
+                maps.Sort();
+                var stackStart = maps.FirstOrDefault(m => m.Name == "[stack]").Start;
+                for (int i = 0; i + 1 < maps.Count; i++)
+                {
+                    var gapStart = maps[i].End;
+                    var gapEnd = maps[i + 1].Start;
+                    if (gapStart < floor || gapEnd <= gapStart || (stackStart != 0 && gapEnd > stackStart)) continue;
+                    var p = mmap((IntPtr)gapStart, gapEnd - gapStart, 0, MapFlags | MapFixedNoReplace, -1, 0);
+                    if (p == (IntPtr)gapStart) fillers.Add((p, gapEnd - gapStart));
+                    else if (p != new IntPtr(-1)) munmap(p, gapEnd - gapStart);
+                }
+            }
+
+            var before = ReadMappings();
+            var result = create();
+            var ours = fillers.Select(f => (nuint)f.At).ToHashSet();
+            foreach (var (start, end, _) in Mappings())
+            {
+                if (before.Contains(start) || ours.Contains(start)) continue;
+                if (end > newMappingsTop) newMappingsTop = end;
+            }
+            return result;
         }
         finally
         {
-            if (filler != IntPtr.Zero) munmap(filler, size);
+            foreach (var (at, size) in fillers) munmap(at, size);
         }
+    }
+
+    private const int MapFlags = 0x02 | 0x20 | 0x4000; // MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
+    private const int MapFixedNoReplace = 0x100000;
+
+    private static HashSet<nuint> ReadMappings() => [.. Mappings().Select(m => m.Start)];
+
+    private static List<(nuint Start, nuint End, string Name)> Mappings()
+    {
+        var list = new List<(nuint, nuint, string)>();
+        try
+        {
+            foreach (var line in File.ReadLines("/proc/self/maps"))
+            {
+                var dash = line.IndexOf('-');
+                var space = line.IndexOf(' ');
+                if (dash <= 0 || space <= dash) continue;
+                var name = line.EndsWith("[stack]", StringComparison.Ordinal) ? "[stack]" : "";
+                list.Add((nuint.Parse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber),
+                          nuint.Parse(line.AsSpan(dash + 1, space - dash - 1), System.Globalization.NumberStyles.HexNumber), name));
+            }
+        }
+        catch (IOException)
+        {
+        }
+        return list;
+    }
+}
+
+/// <summary>
+/// For pooling engines: polls futures only on threads whose stacks lie above every fiber stack of the engine's
+/// pool. A thread below it (created while the pools were being reserved) hands its polls to a dedicated thread
+/// created afterwards, which lies above them.
+/// </summary>
+internal sealed unsafe class PollRouter : IDisposable
+{
+    private readonly nuint _fiberRegionTop;
+    private readonly System.Collections.Concurrent.BlockingCollection<(IntPtr Future, TaskCompletionSource<bool> Done)> _work = new();
+    private readonly Thread _thread;
+
+    public PollRouter(nuint fiberRegionTop)
+    {
+        _fiberRegionTop = fiberRegionTop;
+        _thread = new Thread(Run, maxStackSize: 4 * 1024 * 1024) { IsBackground = true, Name = "spindle-fiber-poller" };
+        _thread.Start();
+    }
+
+    /// <summary>Whether the calling thread may poll directly.</summary>
+    public bool CurrentThreadIsSafe() => FiberGuard.CurrentStackAddress() > _fiberRegionTop;
+
+    public Task<bool> PollElsewhere(IntPtr future)
+    {
+        var done = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _work.Add((future, done));
+        return done.Task;
+    }
+
+    private void Run()
+    {
+        foreach (var (future, done) in _work.GetConsumingEnumerable())
+        {
+            try
+            {
+                done.SetResult(FiberGuard.Poll(future));
+            }
+            catch (Exception e)
+            {
+                done.SetException(e);
+            }
+        }
+    }
+
+    public void Dispose()
+    {
+        _work.CompleteAdding();
+        _thread.Join();
+        _work.Dispose();
     }
 }
