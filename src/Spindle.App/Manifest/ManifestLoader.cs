@@ -3,6 +3,8 @@ using Spindle.App.Model;
 using Spindle.App.Variables;
 using Tomlyn;
 using Tomlyn.Model;
+using Tomlyn.Parsing;
+using Tomlyn.Syntax;
 using Tomlyn.Serialization;
 
 namespace Spindle.App.Manifest;
@@ -40,6 +42,15 @@ public static class ManifestLoader
     public static SpinApp Parse(string text, string file, ManifestLoadOptions? options = null)
     {
         options ??= new ManifestLoadOptions();
+        // Semantic validation (duplicate keys and tables) first: the model deserializer lets a later key win.
+        var syntax = SyntaxParser.Parse(text, file, validate: true);
+        if (syntax.HasErrors)
+        {
+            var d = syntax.Diagnostics.First(x => x.Kind == DiagnosticMessageKind.Error);
+            throw new ManifestException(file, null, null, new SourceLocation(d.Span.Start.Line + 1, d.Span.Start.Column + 1),
+                "invalid TOML: " + d.Message);
+        }
+
         var store = new TomlMetadataStore();
         TomlTable table;
         try

@@ -148,7 +148,9 @@ internal sealed partial class V2Reader(TomlNode root, ManifestFile file, string 
                 }
                 catch (Exception e) when (e is IOException or UnauthorizedAccessException)
                 {
-                    var why = File.Exists(full) ? $"cannot read '{full}': {e.Message}" : $"file not found: '{full}'";
+                    var why = File.Exists(full) ? $"cannot read '{full}': {e.Message}"
+                        : Directory.Exists(full) ? $"cannot read '{full}': it is a folder, not a .wasm file"
+                        : $"file not found: '{full}'";
                     throw c.Error("source", why, s);
                 }
                 return full;
