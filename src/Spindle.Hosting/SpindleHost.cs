@@ -65,6 +65,8 @@ public sealed class SpindleHost : IAsyncDisposable
         });
         builder.Logging.SetMinimumLevel(options.Quiet ? LogLevel.Warning : LogLevel.Information);
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        // A bind failure becomes our one-line SpindleStartupException; the host's own stack-trace log adds nothing.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
         options.ConfigureLogging?.Invoke(builder.Logging);
         if (tls is not null) builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
