@@ -51,24 +51,24 @@ internal static class V1Converter
                 if (components.ContainsKey(id))
                     throw c.Error("id", $"duplicate component id '{id}'", c.Raw("id"));
 
-                var comp = new TomlTable();
-                foreach (var (key, value) in c.Table)
+                var ct = c.OptTable("trigger") ?? throw c.Error("trigger", "missing required table [component.trigger]");
+                ct.DenyUnknownKeys("route", "executor");
+                var t = new TomlTable { ["component"] = id, ["route"] = ct.Raw("route") ?? throw ct.Error("route", "missing required key") };
+                if (ct.Raw("executor") is { } ex) t["executor"] = ex;
+
+                // Reuse the v1 table itself (minus v1-only keys) so Tomlyn's positions still point into the file.
+                var comp = array[i];
+                comp.Remove("id");
+                comp.Remove("trigger");
+                if (comp.TryGetValue("config", out var config))
                 {
-                    switch (key)
-                    {
-                        case "id" or "trigger": break;
-                        case "config": comp["variables"] = value!; break;
-                        default: comp[key] = value!; break;
-                    }
+                    comp.Remove("config");
+                    comp["variables"] = config!;
                 }
                 // v1 compatibility: a component with no allowed_outbound_hosts keeps the database access v1 gave
                 // everyone (added by the outbound layer; recorded here as the absence of the key).
                 components[id] = comp;
 
-                var ct = c.OptTable("trigger") ?? throw c.Error("trigger", "missing required table [component.trigger]");
-                ct.DenyUnknownKeys("route", "executor");
-                var t = new TomlTable { ["component"] = id, ["route"] = ct.Raw("route") ?? throw ct.Error("route", "missing required key") };
-                if (ct.Raw("executor") is { } ex) t["executor"] = ex;
                 triggers.Add(t);
             }
         }

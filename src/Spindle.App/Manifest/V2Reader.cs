@@ -79,11 +79,14 @@ internal sealed partial class V2Reader(TomlNode root, ManifestFile file, string 
             v.DenyUnknownKeys("default", "required", "secret", "description");
             var def = v.OptString("default");
             var required = v.OptBool("required") ?? false;
+            var secret = v.OptBool("secret") ?? false;
+            // A secret's default must not reach logs through an error message.
+            object shown = secret && def is not null ? "{ default = <secret>, ... }" : table.Raw(name)!;
             if (required && def is not null)
-                throw table.Error(name, "a variable cannot be both required and have a default", table.Raw(name));
+                throw table.Error(name, "a variable cannot be both required and have a default", shown);
             if (!required && def is null)
-                throw table.Error(name, "a variable must have a default or be required = true", table.Raw(name));
-            result[name] = new VariableDeclaration(name, def, required, v.OptBool("secret") ?? false, v.OptString("description"));
+                throw table.Error(name, "a variable must have a default or be required = true", shown);
+            result[name] = new VariableDeclaration(name, def, required, secret, v.OptString("description"));
         }
         return result;
     }

@@ -96,6 +96,13 @@ public sealed class Router
         return null;
     }
 
+    /// <summary>
+    /// The synthetic match a service-chained request (<c>http://&lt;id&gt;.spin.internal/...</c>) gets, bypassing the
+    /// router (spec §8): route <c>/...</c>, the full request path as <c>spin-path-info</c>, no parameters.
+    /// </summary>
+    public RouteMatch ChainedMatch(string componentId, string path) =>
+        new(componentId, "/...", "/...", "", path, BasePath, []);
+
     /// <summary>Spin keeps trailing slashes in <c>spin-path-info</c>, which routefinder's capture drops.</summary>
     private static string PathInfo(string? wildcard, string path) => wildcard switch
     {

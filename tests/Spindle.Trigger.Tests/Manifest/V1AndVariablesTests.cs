@@ -140,3 +140,24 @@ public sealed class V1AndVariablesTests
     public void Bad_templates_are_refused(string template, string fragment) =>
         Assert.Contains(fragment, Assert.Throws<TemplateException>(() => Template.Parse(template)).Message);
 }
+
+public sealed class V1PositionsAndSecretsTests
+{
+    [Fact]
+    public void V1_component_errors_keep_their_line()
+    {
+        using var app = new TempApp("spin_manifest_version = \"1\"\nname = \"x\"\ntrigger = { type = \"http\" }\n[[component]]\nid = \"c\"\nsource = \"missing.wasm\"\n[component.trigger]\nroute = \"/\"\n");
+        var ex = Assert.Throws<ManifestException>(() => ManifestLoader.Load(app.ManifestPath));
+        Assert.Equal("component.c.source", ex.KeyPath);
+        Assert.Equal(6, ex.Location?.Line);
+    }
+
+    [Fact]
+    public void A_secret_default_never_appears_in_an_error()
+    {
+        using var app = new TempApp("spin_manifest_version = 2\n[application]\nname = \"x\"\n[variables]\ntoken = { default = \"hunter2\", required = true, secret = true }\n");
+        var ex = Assert.Throws<ManifestException>(() => ManifestLoader.Load(app.ManifestPath));
+        Assert.Equal("variables.token", ex.KeyPath);
+        Assert.DoesNotContain("hunter2", ex.Message);
+    }
+}
