@@ -33,7 +33,7 @@ public static class SpindleCommandLine
         var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for HTTPS [env: SPIN_TLS_CERT]" };
         var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key (PKCS#8, PKCS#1 or SEC1) for HTTPS [env: SPIN_TLS_KEY]" };
         var env = new Option<string[]>("--env", "-e") { Description = "KEY=VALUE added to every component's environment (repeatable)" };
-        var variable = new Option<string[]>("--variable") { Description = "Application variable KEY=VALUE (repeatable; last wins)" };
+        var variable = new Option<string[]>("--variable") { Description = "Application variable KEY=VALUE or KEY=@file (repeatable; last wins)" };
         var timeout = new Option<string?>("--request-timeout") { Description = "Per-request deadline, e.g. 30s, 500ms" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only warnings and errors; silence component output" };
 
@@ -48,7 +48,7 @@ public static class SpindleCommandLine
             TlsCertificatePath = parse.GetValue(tlsCert) ?? NonEmptyEnv("SPIN_TLS_CERT"),
             TlsKeyPath = parse.GetValue(tlsKey) ?? NonEmptyEnv("SPIN_TLS_KEY"),
             Environment = Pairs(parse.GetValue(env), "--env"),
-            Variables = Pairs(parse.GetValue(variable), "--variable"),
+            Variables = VariablePairs(parse.GetValue(variable)),
             RequestTimeout = Duration(parse.GetValue(timeout)),
             Quiet = parse.GetValue(quiet),
             Executors = executors,
@@ -114,6 +114,26 @@ public static class SpindleCommandLine
             result.Add(new(v[..eq], v[(eq + 1)..]));
         }
         return result;
+    }
+
+    /// <summary><c>KEY=VALUE</c>, or <c>KEY=@path</c> to take the value from a file (as Spin).</summary>
+    private static List<KeyValuePair<string, string>> VariablePairs(string[]? values)
+    {
+        var pairs = Pairs(values, "--variable");
+        for (var i = 0; i < pairs.Count; i++)
+        {
+            var (key, value) = pairs[i];
+            if (!value.StartsWith('@')) continue;
+            try
+            {
+                pairs[i] = new(key, File.ReadAllText(value[1..]));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new SpindleStartupException($"--variable {key}: cannot read '{value[1..]}': {e.Message}", e);
+            }
+        }
+        return pairs;
     }
 
     private static TimeSpan? Duration(string? text)

@@ -47,6 +47,13 @@ public sealed class Template
         return new Template(text, parts);
     }
 
+    /// <summary>Parses <paramref name="text"/>, or returns <c>null</c> when it is not a valid template.</summary>
+    public static Template? TryParse(string text)
+    {
+        try { return Parse(text); }
+        catch (TemplateException) { return null; }
+    }
+
     /// <summary>Replaces every reference with <paramref name="lookup"/>'s value (which throws for unknown names).</summary>
     public string Expand(Func<string, string> lookup)
     {

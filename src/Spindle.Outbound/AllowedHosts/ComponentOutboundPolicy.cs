@@ -42,6 +42,15 @@ public static class ComponentOutboundPolicy
                 var legacyKey = $"component.{c.Id}.allowed_http_hosts";
                 throw new ManifestException(app.ManifestPath, legacyKey, AllowedHostEntry.Quote(e.Entry), app.LocationOf(legacyKey), e.Message, e);
             }
+            foreach (var entry in entries)
+            {
+                // A template naming an undeclared variable can never resolve: say so now rather than deny every request.
+                var refs = Spindle.App.Variables.Template.TryParse(entry)?.References ?? [];
+                foreach (var r in refs)
+                    if (!app.Variables.ContainsKey(r))
+                        throw new ManifestException(app.ManifestPath, key, AllowedHostEntry.Quote(entry), app.LocationOf(key),
+                            $"references undefined variable '{r}' (declare it under [variables])");
+            }
             try
             {
                 result[c.Id] = OutboundAllowList.Parse(entries, ids,

@@ -259,3 +259,16 @@ public sealed class ManifestLoaderTests
     internal static SpinHttpApplication Prepare(SpinApp m, ExecutorFactoryRegistry? executors = null) =>
         SpinHttpApplication.Create(m, VariableResolver.Create(m, []), executors ?? new ExecutorFactoryRegistry(), NullLoggerFactory.Instance);
 }
+
+public sealed class OutboundTemplateLoadTests
+{
+    [Fact]
+    public void Outbound_template_with_an_undeclared_variable_is_a_load_error()
+    {
+        using var app = new TempApp("spin_manifest_version = 2\n[application]\nname = \"x\"\n[component.c]\nsource = \"c.wasm\"\nallowed_outbound_hosts = [\"https://{{ api_host }}\"]\n", "c.wasm");
+        var ex = Assert.Throws<ManifestException>(() => ComponentOutboundPolicy.Build(ManifestLoader.Load(app.ManifestPath)));
+        Assert.Equal("component.c.allowed_outbound_hosts", ex.KeyPath);
+        Assert.Contains("\"https://{{ api_host }}\"", ex.Message);
+        Assert.Contains("undefined variable 'api_host'", ex.Message);
+    }
+}
