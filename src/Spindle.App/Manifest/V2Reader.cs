@@ -255,6 +255,10 @@ internal sealed partial class V2Reader(TomlNode root, ManifestFile file, string 
         }
     }
 
+    /// <summary>RFC 9110 token characters.</summary>
+    private static bool IsTokenChar(char c) =>
+        char.IsAsciiLetterOrDigit(c) || "!#$%&'*+-.^_`|~".Contains(c);
+
     private static StaticResponse? ReadStaticResponse(TomlNode t)
     {
         var s = t.OptTable("static_response");
@@ -264,6 +268,15 @@ internal sealed partial class V2Reader(TomlNode root, ManifestFile file, string 
         if (status is < 100 or > 999)
             throw s.Error("status_code", "must be an HTTP status between 100 and 999", status);
         var headers = s.StringMap("headers").ToList();
+        var headersNode = s.OptTable("headers");
+        foreach (var (name, value) in headers)
+        {
+            // Checked now so a bad header stops startup instead of failing every request to the route.
+            if (name.Length == 0 || !name.All(IsTokenChar))
+                throw headersNode!.Error(name, "invalid HTTP header name", name);
+            if (value.Any(c => c is '\r' or '\n' or '\0'))
+                throw headersNode!.Error(name, "HTTP header values cannot contain line breaks", value);
+        }
         return new StaticResponse((int)status, headers, s.OptString("body") ?? "");
     }
 }

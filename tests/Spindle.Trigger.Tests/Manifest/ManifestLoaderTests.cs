@@ -135,6 +135,7 @@ public sealed class ManifestLoaderTests
         { "[[trigger.http]]\nroute = \"/w\"\ncomponent = \"c\"\nexecutor = { type = \"cgi\" }\n[component.c]\nsource = \"c.wasm\"\n", "trigger.http[0].executor.type", "\"cgi\"", "unknown executor type" },
         { "[[trigger.http]]\nroute = \"/\"\ncomponent = \"c\"\nstatic_response = { status_code = 200 }\n[component.c]\nsource = \"c.wasm\"\n", "trigger.http[0]", "", "Triggers must specify either component or static_response - c has both" },
         { "[[trigger.http]]\nroute = \"/\"\n", "trigger.http[0]", "", "Triggers must specify either component or static_response - http-trigger1 has neither" },
+        { "[[trigger.http]]\nroute = \"/\"\nstatic_response = { headers = { \"bad header\" = \"x\" } }\n", "trigger.http[0].static_response.headers.bad header", "\"bad header\"", "invalid HTTP header name" },
         { "[component.My_Comp]\nsource = \"c.wasm\"\n", "component.My_Comp", "\"My_Comp\"", "kebab-case" },
     };
 

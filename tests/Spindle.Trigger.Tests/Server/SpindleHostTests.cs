@@ -221,6 +221,23 @@ public sealed class SpindleHostTests
     }
 
     [Fact]
+    public async Task Listens_on_IPv6_loopback()
+    {
+        using var app = new TempApp(ShopManifest, "users.wasm", "internal.wasm");
+        await using var host = await SpindleHost.StartAsync(new SpindleHostOptions
+        {
+            ManifestPath = app.ManifestPath,
+            ListenAddress = "[::1]:0",
+            Executors = RunningHost.Registry(new EchoExecutorFactory()),
+            Output = TextWriter.Null,
+        }, Ct);
+        Assert.Equal("[::1]", host.BaseUrl.Host);
+        using var client = new HttpClient { BaseAddress = host.BaseUrl };
+        var (_, headers) = EchoExecutorFactory.Parse(await client.GetStringAsync("/users/1", Ct));
+        Assert.Matches(@"^\[::1\]:\d+$", Assert.Single(headers, x => x.Key == "spin-client-addr").Value);
+    }
+
+    [Fact]
     public async Task Serve_runs_one_component_on_every_path()
     {
         using var app = new TempApp("", "hello.wasm");
