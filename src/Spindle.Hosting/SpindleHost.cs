@@ -24,6 +24,8 @@ namespace Spindle.Hosting;
 /// </summary>
 public sealed class SpindleHost : IAsyncDisposable
 {
+    private static readonly System.Text.Encoding StrictUtf8 = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true);
+
     private readonly WebApplication _web;
     private int _stopped;
 
@@ -72,6 +74,8 @@ public sealed class SpindleHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
+            // Spin passes UTF-8 header values through; Kestrel's default accepts ASCII only.
+            k.RequestHeaderEncodingSelector = _ => StrictUtf8;
             k.Listen(ip, listen.Port, lo =>
             {
                 if (tls is { } t)

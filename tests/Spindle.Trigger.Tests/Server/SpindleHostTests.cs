@@ -272,6 +272,21 @@ public sealed class SpindleHostTests
     }
 
     [Fact]
+    public async Task Utf8_header_values_reach_the_component()
+    {
+        using var app = new TempApp(ShopManifest, "users.wasm", "internal.wasm");
+        await using var h = await RunningHost.StartAsync(app.ManifestPath);
+        using var tcp = new TcpClient();
+        await tcp.ConnectAsync(IPAddress.Loopback, h.Host.BaseUrl.Port, Ct);
+        var stream = tcp.GetStream();
+        await stream.WriteAsync(Encoding.UTF8.GetBytes("GET /users/1 HTTP/1.1\r\nHost: x\r\nX-Name: café\r\nConnection: close\r\n\r\n"), Ct);
+        using var reader = new StreamReader(stream, Encoding.UTF8);
+        var response = await reader.ReadToEndAsync(Ct);
+        Assert.StartsWith("HTTP/1.1 200", response);
+        Assert.Contains("x-name: café", response);
+    }
+
+    [Fact]
     public async Task A_request_without_host_gets_no_response()
     {
         using var app = new TempApp(ShopManifest, "users.wasm", "internal.wasm");
