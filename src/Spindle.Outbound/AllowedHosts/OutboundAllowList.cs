@@ -19,7 +19,10 @@ public sealed class OutboundAllowList
         _fixed = fixedEntries;
         _templated = templated;
         _componentIds = componentIds;
+        _fixedExpanded = Expand(fixedEntries).ToList();
     }
+
+    private readonly IReadOnlyList<AllowedHostEntry> _fixedExpanded;
 
     /// <summary>The list that allows nothing.</summary>
     public static OutboundAllowList Empty { get; } = new([], [], []);
@@ -92,34 +95,35 @@ public sealed class OutboundAllowList
         if (url.StartsWith('/')) return AllowsSelf(resolve);
         if (!RequestTarget.TryParse(url, defaultScheme, out var target)) return false;
         if (target.Host.Domain == "self.alt") return AllowsSelf(resolve);
-        foreach (var e in Effective(resolve))
-            if (e.Allows(target.Scheme, target.Host, target.Port)) return true;
-        return false;
+        var entries = Resolve(resolve);
+        return entries is not null && entries.Any(e => e.Allows(target.Scheme, target.Host, target.Port));
     }
 
     /// <summary>Whether relative (self) requests are allowed: an http/https/* entry with host self, self.alt or *.</summary>
-    public bool AllowsSelf(Func<string, string>? resolve = null) => Effective(resolve).Any(e => e.AllowsSelf);
+    public bool AllowsSelf(Func<string, string>? resolve = null) => Resolve(resolve)?.Any(e => e.AllowsSelf) ?? false;
 
-    private IEnumerable<AllowedHostEntry> Effective(Func<string, string>? resolve)
+    /// <summary>
+    /// The entries in force for one check, or <c>null</c> when a template cannot be resolved: as in Spin, the whole
+    /// check then fails (denied); a failure never widens access.
+    /// </summary>
+    private IReadOnlyList<AllowedHostEntry>? Resolve(Func<string, string>? resolve)
     {
-        foreach (var e in Expand(_fixed)) yield return e;
-        if (_templated.Count == 0 || resolve is null) yield break;
+        if (_templated.Count == 0) return _fixedExpanded;
+        if (resolve is null) return null;
+        var all = new List<AllowedHostEntry>(_fixedExpanded);
         foreach (var t in _templated)
         {
-            AllowedHostEntry? parsed;
             try
             {
                 var s = t.Expand(resolve);
-                parsed = IsEmptyResolution(s) ? null : AllowedHostEntry.Parse(s);
+                if (!IsEmptyResolution(s)) all.AddRange(Expand([AllowedHostEntry.Parse(s)]));
             }
             catch (Exception ex) when (ex is VariableException or AllowedHostException or KeyNotFoundException)
             {
-                // Spin: a resolution failure makes the check fail (denied); it never widens access.
-                yield break;
+                return null;
             }
-            if (parsed is not null)
-                foreach (var e in Expand([parsed])) yield return e;
         }
+        return all;
     }
 
     /// <summary><c>*.spin.internal</c> means the application's components, not any name under spin.internal.</summary>
