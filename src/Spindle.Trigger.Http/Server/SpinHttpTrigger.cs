@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
@@ -213,5 +214,16 @@ public static class SpinHttpTriggerExtensions
         var trigger = new SpinHttpTrigger(app, logger);
         builder.Run(trigger.HandleAsync);
         return builder;
+    }
+
+    /// <summary>
+    /// Maps the Spin application as an endpoint (default: every path, lowest precedence), so an ASP.NET Core
+    /// application keeps its own endpoints and hands everything else to Spin's router.
+    /// </summary>
+    public static IEndpointConventionBuilder MapSpinApplication(this IEndpointRouteBuilder endpoints, SpinHttpApplication app,
+        string pattern = "/{**spinPath}", ILogger<SpinHttpTrigger>? logger = null)
+    {
+        var trigger = new SpinHttpTrigger(app, logger);
+        return endpoints.Map(pattern, trigger.HandleAsync).WithDisplayName("Spin application " + app.App.Name);
     }
 }
