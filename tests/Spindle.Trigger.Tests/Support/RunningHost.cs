@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Logging;
 using Spindle.App.Model;
 using Spindle.Hosting;
 using Spindle.Trigger.Http.Executors;
@@ -36,6 +37,8 @@ internal sealed class RunningHost : IAsyncDisposable
             RequestTimeout = requestTimeout,
             Quiet = quiet,
             UseEnvironmentVariableProvider = false,
+            // Keep test output readable: expected failures (trapping components...) would log stack traces.
+            ConfigureLogging = b => b.ClearProviders(),
         });
         return new RunningHost(host, echo, output);
     }
