@@ -86,6 +86,29 @@ public sealed class SpinHttpTrigger
         await ExecuteAsync(context, executor, match, fullUrl, clientAddr);
     }
 
+    /// <summary>
+    /// Runs a service-chained request (<c>http://&lt;id&gt;.spin.internal/...</c>) in-process, bypassing the router
+    /// (spec §8): private components are reachable; the component sees route <c>/...</c>, the full path as
+    /// <c>spin-path-info</c>, client <c>0.0.0.0:0</c> and scheme <c>http</c>. The caller builds
+    /// <paramref name="context"/> (e.g. a <see cref="DefaultHttpContext"/> whose response body it reads).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No HTTP-triggered component <paramref name="componentId"/>.</exception>
+    public async Task ExecuteChainedAsync(HttpContext context, string componentId)
+    {
+        context.Request.Headers.Remove(HeaderNames.Host);
+        context.Request.Headers.Remove(HeaderNames.Connection);
+        var (path, pathAndQuery) = RawPathAndQuery(context);
+        if (_app.GetStaticResponse(componentId) is { } fixedResponse)
+        {
+            await RespondStaticAsync(context, fixedResponse);
+            return;
+        }
+        var executor = _app.GetExecutor(componentId)
+            ?? throw new InvalidOperationException($"component '{componentId}' has no HTTP trigger and cannot be reached by service chaining");
+        var match = _app.Router.ChainedMatch(componentId, path);
+        await ExecuteAsync(context, executor, match, SpinRequestHeaders.ComputeFullUrl("http", null, pathAndQuery), "0.0.0.0:0");
+    }
+
     private async Task ExecuteAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, string fullUrl, string clientAddr)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
