@@ -1,0 +1,32 @@
+namespace Spindle.App.Variables;
+
+/// <summary>A source of application variable values (environment, command line...). Names are lower snake case.</summary>
+public interface IVariableProvider
+{
+    /// <summary>Returns the value for <paramref name="name"/>, or <c>null</c> when this provider has none.</summary>
+    string? Get(string name);
+}
+
+/// <summary><c>SPIN_VARIABLE_&lt;NAME&gt;</c> environment variables (name upper-cased).</summary>
+public sealed class EnvironmentVariableProvider : IVariableProvider
+{
+    private readonly Func<string, string?> _getEnv;
+
+    /// <summary>Reads the process environment, or <paramref name="getEnv"/> when given (tests).</summary>
+    public EnvironmentVariableProvider(Func<string, string?>? getEnv = null) =>
+        _getEnv = getEnv ?? Environment.GetEnvironmentVariable;
+
+    /// <inheritdoc />
+    public string? Get(string name) => _getEnv("SPIN_VARIABLE_" + name.ToUpperInvariant());
+}
+
+/// <summary>Fixed values, e.g. from <c>--variable KEY=VALUE</c> (last occurrence wins).</summary>
+public sealed class StaticVariableProvider(IEnumerable<KeyValuePair<string, string>> values) : IVariableProvider
+{
+    private readonly Dictionary<string, string> _values = values
+        .GroupBy(kv => kv.Key.ToLowerInvariant())
+        .ToDictionary(g => g.Key, g => g.Last().Value, StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public string? Get(string name) => _values.TryGetValue(name, out var v) ? v : null;
+}

@@ -1,0 +1,144 @@
+using System.CommandLine;
+using System.Runtime.InteropServices;
+using Spindle.Hosting;
+using Spindle.Trigger.Http.Executors;
+
+namespace Spindle.Cli;
+
+/// <summary>
+/// The <c>spindle</c> command line: <c>up</c> (run a Spin application) and <c>serve</c> (one component on every path).
+/// Thin: flags become <see cref="SpindleHostOptions"/>; <see cref="SpindleHost"/> does the work.
+/// </summary>
+public static class SpindleCommandLine
+{
+    /// <summary>Parses <paramref name="args"/> and runs the command until Ctrl-C/SIGTERM (then drains and returns 0).</summary>
+    public static async Task<int> RunAsync(string[] args, ExecutorFactoryRegistry executors, TextWriter? output = null, TextWriter? error = null)
+    {
+        output ??= Console.Out;
+        error ??= Console.Error;
+        var root = Build(executors, output, error);
+        // We handle signals ourselves so that draining in-flight requests is not cut short.
+        return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, Output = output, Error = error });
+    }
+
+    /// <summary>Builds the command tree (exposed for tests of flag parsing).</summary>
+    public static RootCommand Build(ExecutorFactoryRegistry executors, TextWriter output, TextWriter error)
+    {
+        var from = new Option<string>("--from", "-f", "--file")
+        {
+            Description = "The application to run: a spin.toml file or a folder holding one",
+            DefaultValueFactory = _ => "spin.toml",
+        };
+        var listen = ListenOption();
+        var tlsCert = new Option<string?>("--tls-cert") { Description = "PEM certificate (chain) for HTTPS [env: SPIN_TLS_CERT]" };
+        var tlsKey = new Option<string?>("--tls-key") { Description = "PEM private key (PKCS#8, PKCS#1 or SEC1) for HTTPS [env: SPIN_TLS_KEY]" };
+        var env = new Option<string[]>("--env", "-e") { Description = "KEY=VALUE added to every component's environment (repeatable)" };
+        var variable = new Option<string[]>("--variable") { Description = "Application variable KEY=VALUE or KEY=@file (repeatable; last wins)" };
+        var timeout = new Option<string?>("--request-timeout") { Description = "Per-request deadline, e.g. 30s, 500ms" };
+        var quiet = new Option<bool>("--quiet", "-q") { Description = "Only warnings and errors; silence component output" };
+
+        var up = new Command("up", "Run a Spin application")
+        {
+            from, listen, tlsCert, tlsKey, env, variable, timeout, quiet,
+        };
+        up.SetAction((parse, ct) => RunHostAsync(output, error, () => new SpindleHostOptions
+        {
+            ManifestPath = parse.GetValue(from),
+            ListenAddress = parse.GetValue(listen)!,
+            TlsCertificatePath = parse.GetValue(tlsCert) ?? NonEmptyEnv("SPIN_TLS_CERT"),
+            TlsKeyPath = parse.GetValue(tlsKey) ?? NonEmptyEnv("SPIN_TLS_KEY"),
+            Environment = Pairs(parse.GetValue(env), "--env"),
+            Variables = VariablePairs(parse.GetValue(variable)),
+            RequestTimeout = Duration(parse.GetValue(timeout)),
+            Quiet = parse.GetValue(quiet),
+            Executors = executors,
+            Output = output,
+        }, ct));
+
+        var component = new Argument<string>("component") { Description = "The .wasm component to serve on every path" };
+        var serveListen = ListenOption();
+        var serve = new Command("serve", "Serve one component on every path (route /...)") { component, serveListen };
+        serve.SetAction((parse, ct) => RunHostAsync(output, error, () => new SpindleHostOptions
+        {
+            ComponentPath = parse.GetValue(component),
+            ListenAddress = parse.GetValue(serveListen)!,
+            Executors = executors,
+            Output = output,
+        }, ct));
+
+        return new RootCommand("Spindle: run Spin applications on .NET") { up, serve };
+    }
+
+    private static Option<string> ListenOption() => new("--listen")
+    {
+        Description = "Address to listen on, HOST:PORT [env: SPIN_HTTP_LISTEN_ADDR]",
+        DefaultValueFactory = _ => NonEmptyEnv("SPIN_HTTP_LISTEN_ADDR") ?? SpindleHostOptions.DefaultListenAddress,
+    };
+
+    private static async Task<int> RunHostAsync(TextWriter output, TextWriter error, Func<SpindleHostOptions> options, CancellationToken ct)
+    {
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
+        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
+        SpindleHost host;
+        try
+        {
+            host = await SpindleHost.StartAsync(options(), stop.Token);
+        }
+        catch (SpindleStartupException e)
+        {
+            await error.WriteLineAsync("Error: " + e.Message);
+            return 1;
+        }
+        try
+        {
+            await Task.Delay(Timeout.Infinite, stop.Token);
+        }
+        catch (OperationCanceledException)
+        {
+        }
+        await host.DisposeAsync();
+        await output.FlushAsync();
+        return 0;
+    }
+
+    private static string? NonEmptyEnv(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
+
+    private static List<KeyValuePair<string, string>> Pairs(string[]? values, string flag)
+    {
+        var result = new List<KeyValuePair<string, string>>();
+        foreach (var v in values ?? [])
+        {
+            var eq = v.IndexOf('=');
+            if (eq <= 0) throw new SpindleStartupException($"{flag} '{v}': expected KEY=VALUE");
+            result.Add(new(v[..eq], v[(eq + 1)..]));
+        }
+        return result;
+    }
+
+    /// <summary><c>KEY=VALUE</c>, or <c>KEY=@path</c> to take the value from a file (as Spin).</summary>
+    private static List<KeyValuePair<string, string>> VariablePairs(string[]? values)
+    {
+        var pairs = Pairs(values, "--variable");
+        for (var i = 0; i < pairs.Count; i++)
+        {
+            var (key, value) = pairs[i];
+            if (!value.StartsWith('@')) continue;
+            try
+            {
+                pairs[i] = new(key, File.ReadAllText(value[1..]));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new SpindleStartupException($"--variable {key}: cannot read '{value[1..]}': {e.Message}", e);
+            }
+        }
+        return pairs;
+    }
+
+    private static TimeSpan? Duration(string? text)
+    {
+        if (text is null) return null;
+        return DurationParser.TryParse(text, out var error) ?? throw new SpindleStartupException("--request-timeout: " + error);
+    }
+}

@@ -1,4 +1,0 @@
-namespace Spindle.Hosting;
-
-/// <summary>Marks the Spindle.Hosting assembly.</summary>
-internal static class AssemblyMarker { }

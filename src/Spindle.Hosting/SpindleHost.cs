@@ -1,0 +1,208 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Connections;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Spindle.App.Manifest;
+using Spindle.App.Model;
+using Spindle.App.Variables;
+using Spindle.Trigger.Http.Executors;
+using Spindle.Trigger.Http.Server;
+
+namespace Spindle.Hosting;
+
+/// <summary>
+/// Runs a Spin application on Kestrel. <see cref="StartAsync"/> loads and validates everything first (any problem
+/// is a <see cref="SpindleStartupException"/> with one clear line and nothing listens), then binds and prints the
+/// routes. <see cref="StopAsync"/> stops accepting, lets in-flight requests finish, and releases executors.
+/// The host does not watch process signals; the caller (the CLI, a test) decides when to stop.
+/// </summary>
+public sealed class SpindleHost : IAsyncDisposable
+{
+    private static readonly System.Text.Encoding StrictUtf8 = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true);
+
+    private readonly WebApplication _web;
+    private int _stopped;
+
+    private SpindleHost(WebApplication web, SpinHttpApplication application, Uri baseUrl)
+    {
+        _web = web;
+        Application = application;
+        BaseUrl = baseUrl;
+    }
+
+    /// <summary>The served application.</summary>
+    public SpinHttpApplication Application { get; }
+
+    /// <summary>The bound address (<c>http(s)://ip:port</c>; the real port when 0 was asked).</summary>
+    public Uri BaseUrl { get; }
+
+    /// <summary>Loads the application, binds the listener and starts serving.</summary>
+    /// <exception cref="SpindleStartupException">Anything that prevents serving, in one line.</exception>
+    public static async Task<SpindleHost> StartAsync(SpindleHostOptions options, CancellationToken cancellationToken = default)
+    {
+        var app = LoadApp(options);
+        var listen = ListenAddress.Parse(options.ListenAddress);
+        var ip = listen.Resolve();
+        var tls = LoadTls(options);
+
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
+        {
+            Args = [],
+            ApplicationName = "spindle",
+            ContentRootPath = app.AppDirectory,
+        });
+        builder.Services.AddSingleton<IHostLifetime, CallerControlledLifetime>();
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss ";
+        });
+        builder.Logging.SetMinimumLevel(options.Quiet ? LogLevel.Warning : LogLevel.Information);
+        builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
+        // A bind failure becomes our one-line SpindleStartupException; the host's own stack-trace log adds nothing.
+        builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        options.ConfigureLogging?.Invoke(builder.Logging);
+        if (tls is not null) builder.WebHost.UseKestrelHttpsConfiguration();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            // Spin passes UTF-8 header values through; Kestrel's default accepts ASCII only.
+            k.RequestHeaderEncodingSelector = _ => StrictUtf8;
+            k.Listen(ip, listen.Port, lo =>
+            {
+                if (tls is { } t)
+                {
+                    lo.Protocols = HttpProtocols.Http1AndHttp2;
+                    lo.UseHttps(h =>
+                    {
+                        h.ServerCertificate = t.Certificate;
+                        h.ServerCertificateChain = t.Chain;
+                    });
+                }
+                else
+                    lo.Protocols = HttpProtocols.Http1;
+            });
+        });
+
+        var web = builder.Build();
+        var loggerFactory = web.Services.GetRequiredService<ILoggerFactory>();
+        SpinHttpApplication spin;
+        try
+        {
+            var providers = new List<IVariableProvider> { new StaticVariableProvider(options.Variables) };
+            if (options.UseEnvironmentVariableProvider) providers.Add(new EnvironmentVariableProvider());
+            var variables = VariableResolver.Create(app, providers);
+            spin = SpinHttpApplication.Create(app, variables, options.Executors, loggerFactory, new SpinHttpTriggerOptions
+            {
+                RequestTimeout = options.RequestTimeout,
+                QuietComponentOutput = options.Quiet,
+            });
+        }
+        catch (Exception e) when (e is ManifestException or VariableException or ExecutorCreationException)
+        {
+            await web.DisposeAsync();
+            throw new SpindleStartupException(e.Message, e);
+        }
+
+        web.RunSpinApplication(spin, web.Services.GetRequiredService<ILogger<SpinHttpTrigger>>());
+        try
+        {
+            await web.StartAsync(cancellationToken);
+        }
+        catch (IOException e)
+        {
+            await spin.DisposeAsync();
+            await web.DisposeAsync();
+            var why = e.InnerException is AddressInUseException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase)
+                ? "address already in use"
+                : e.Message;
+            throw new SpindleStartupException($"cannot listen on {listen}: {why}", e);
+        }
+
+        var bound = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
+        var baseUrl = BaseUrlFrom(bound, tls is not null, ip, listen.Port);
+        var host = new SpindleHost(web, spin, baseUrl);
+        if (!options.Quiet) host.PrintRoutes(options.Output ?? Console.Out);
+        return host;
+    }
+
+    /// <summary>Prints the base URL and the routes in precedence order, as <c>spin up</c> does.</summary>
+    public void PrintRoutes(TextWriter output)
+    {
+        var root = BaseUrl.GetLeftPart(UriPartial.Authority);
+        output.WriteLine($"Serving {root}");
+        output.WriteLine("Available Routes:");
+        foreach (var r in Application.Router.Routes)
+        {
+            var wildcard = r.Pattern.IsTrailingWildcard ? " (wildcard)" : "";
+            output.WriteLine($"  {r.Target}: {root}{r.Pattern.DisplayPrefix}{wildcard}");
+        }
+        output.Flush();
+    }
+
+    /// <summary>Stops accepting connections, waits for in-flight requests (up to the shutdown timeout), releases executors.</summary>
+    public async Task StopAsync(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
+        await _web.StopAsync(cancellationToken);
+        await Application.DisposeAsync();
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync();
+        await _web.DisposeAsync();
+    }
+
+    private static SpinApp LoadApp(SpindleHostOptions options)
+    {
+        var loadOptions = new ManifestLoadOptions { EnvironmentOverrides = options.Environment };
+        try
+        {
+            return (options.ManifestPath, options.ComponentPath) switch
+            {
+                (not null, null) => ManifestLoader.Load(options.ManifestPath, loadOptions),
+                (null, not null) => SingleComponentApp.Create(options.ComponentPath, loadOptions),
+                _ => throw new SpindleStartupException("give either a manifest or a component to serve, not both or neither"),
+            };
+        }
+        catch (ManifestException e)
+        {
+            throw new SpindleStartupException(e.Message, e);
+        }
+    }
+
+    private static (System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate, System.Security.Cryptography.X509Certificates.X509Certificate2Collection Chain)? LoadTls(SpindleHostOptions options)
+    {
+        var (cert, key) = (options.TlsCertificatePath, options.TlsKeyPath);
+        if (cert is null && key is null) return null;
+        if (cert is null || key is null)
+            throw new SpindleStartupException("both --tls-cert and --tls-key (or SPIN_TLS_CERT and SPIN_TLS_KEY) are needed for HTTPS");
+        return TlsCertificateLoader.Load(cert, key);
+    }
+
+    private static Uri BaseUrlFrom(string? bound, bool tls, IPAddress ip, int port)
+    {
+        var scheme = tls ? "https" : "http";
+        if (bound is not null && Uri.TryCreate(bound, UriKind.Absolute, out var u))
+            return new UriBuilder(scheme, ip.ToString(), u.Port).Uri;
+        return new UriBuilder(scheme, ip.ToString(), port).Uri;
+    }
+
+    /// <summary>The generic host must not hook Ctrl-C/SIGTERM: the CLI does, and in-process tests must not.</summary>
+    private sealed class CallerControlledLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    }
+}

@@ -1,0 +1,53 @@
+using Microsoft.Extensions.Logging;
+using Spindle.Trigger.Http.Executors;
+
+namespace Spindle.Hosting;
+
+/// <summary>What <see cref="SpindleHost"/> runs and how (the <c>spindle up</c> / <c>spindle serve</c> flags).</summary>
+public sealed class SpindleHostOptions
+{
+    /// <summary>Default listen address, as Spin's (<c>127.0.0.1:3000</c>).</summary>
+    public const string DefaultListenAddress = "127.0.0.1:3000";
+
+    /// <summary>The manifest (a file, or a folder with <c>spin.toml</c>). Exactly one of this and <see cref="ComponentPath"/>.</summary>
+    public string? ManifestPath { get; init; }
+
+    /// <summary><c>spindle serve</c>: one component on every path (route <c>/...</c>).</summary>
+    public string? ComponentPath { get; init; }
+
+    /// <summary><c>HOST:PORT</c> to listen on (port 0 picks a free port); names resolve with IPv4 preferred.</summary>
+    public string ListenAddress { get; init; } = DefaultListenAddress;
+
+    /// <summary>PEM certificate chain; with <see cref="TlsKeyPath"/> enables HTTPS (HTTP/1.1 and HTTP/2 by ALPN).</summary>
+    public string? TlsCertificatePath { get; init; }
+
+    /// <summary>PEM private key (PKCS#8, PKCS#1 or SEC1).</summary>
+    public string? TlsKeyPath { get; init; }
+
+    /// <summary><c>-e KEY=VALUE</c> for every component.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Environment { get; init; } = [];
+
+    /// <summary><c>--variable KEY=VALUE</c> (last wins; before <c>SPIN_VARIABLE_*</c> and defaults).</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> Variables { get; init; } = [];
+
+    /// <summary>Whether <c>SPIN_VARIABLE_&lt;NAME&gt;</c> environment variables provide values.</summary>
+    public bool UseEnvironmentVariableProvider { get; init; } = true;
+
+    /// <summary><c>--request-timeout</c>.</summary>
+    public TimeSpan? RequestTimeout { get; init; }
+
+    /// <summary><c>--quiet</c>: no route listing, only warnings and errors in the log, guest output silenced.</summary>
+    public bool Quiet { get; init; }
+
+    /// <summary>How in-flight requests may take to finish when stopping.</summary>
+    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The executors this host can run (wasi:http components, Wagi modules).</summary>
+    public ExecutorFactoryRegistry Executors { get; init; } = new();
+
+    /// <summary>Where the startup listing goes (default: standard output).</summary>
+    public TextWriter? Output { get; init; }
+
+    /// <summary>Extra logging configuration (tests add their own providers).</summary>
+    public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+}

@@ -1,0 +1,252 @@
+using System.Text;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Routing;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Net.Http.Headers;
+using Spindle.App.Model;
+using Spindle.Outbound.AllowedHosts;
+using Spindle.Trigger.Http.Executors;
+using Spindle.Trigger.Http.Routing;
+
+namespace Spindle.Trigger.Http.Server;
+
+/// <summary>
+/// The inbound HTTP pipeline of a Spin application, as ASP.NET Core terminal middleware (spec §1):
+/// 1. header hygiene (drop <c>Connection</c>, drop a <c>*.spin.internal</c> <c>Host</c>);
+/// 2. take the raw, still-encoded path; 3. answer <c>/.well-known/spin/*</c> itself; 4. route (no match → 404);
+/// 5. no <c>Host</c> at all → connection dropped, as Spin; 6. static response, or 7. the component's executor,
+/// with the <c>spin-*</c> headers. A failure before the response starts is a 500 with an empty body.
+/// </summary>
+public sealed class SpinHttpTrigger
+{
+    private readonly SpinHttpApplication _app;
+    private readonly ILogger _log;
+    private readonly byte[] _infoJson;
+
+    /// <summary>Creates the trigger for a prepared application.</summary>
+    public SpinHttpTrigger(SpinHttpApplication app, ILogger<SpinHttpTrigger>? logger = null)
+    {
+        _app = app;
+        _log = (ILogger?)logger ?? NullLogger.Instance;
+        _infoJson = AppInfoJson(app.App);
+    }
+
+    /// <summary>Handles one request (usable as a <see cref="RequestDelegate"/>).</summary>
+    public async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        var originalHost = request.Headers.Host.ToString();
+        var hadHost = originalHost.Length > 0;
+        request.Headers.Remove(HeaderNames.Connection);
+        if (hadHost && IsSpinInternalHost(originalHost))
+            request.Headers.Remove(HeaderNames.Host);
+
+        var (path, pathAndQuery) = RawPathAndQuery(context);
+
+        if (path.StartsWith(Router.ReservedPrefix, StringComparison.Ordinal))
+        {
+            await RespondReservedAsync(context, path);
+            return;
+        }
+
+        var match = _app.Router.Match(path);
+        if (match is null)
+        {
+            context.Response.StatusCode = StatusCodes.Status404NotFound;
+            return;
+        }
+
+        if (!hadHost)
+        {
+            // Spin cannot build the request URI without an authority and drops the connection without a response.
+            _log.LogDebug("Request for {Path} has no Host header; closing the connection", path);
+            context.Abort();
+            return;
+        }
+
+        if (_app.GetStaticResponse(match.ComponentId) is { } fixedResponse)
+        {
+            await RespondStaticAsync(context, fixedResponse);
+            return;
+        }
+
+        var executor = _app.GetExecutor(match.ComponentId);
+        if (executor is null)
+        {
+            context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            return;
+        }
+
+        var fullUrl = SpinRequestHeaders.ComputeFullUrl(request.Scheme, request.Headers.Host.ToString(), pathAndQuery);
+        var clientAddr = SpinRequestHeaders.FormatClientAddr(context.Connection.RemoteIpAddress, context.Connection.RemotePort);
+        await ExecuteAsync(context, executor, match, fullUrl, clientAddr);
+    }
+
+    /// <summary>
+    /// Runs a service-chained request (<c>http://&lt;id&gt;.spin.internal/...</c>) in-process, bypassing the router
+    /// (spec §8): private components are reachable; the component sees route <c>/...</c>, the full path as
+    /// <c>spin-path-info</c>, client <c>0.0.0.0:0</c> and scheme <c>http</c>. The caller builds
+    /// <paramref name="context"/> (e.g. a <see cref="DefaultHttpContext"/> whose response body it reads).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No HTTP-triggered component <paramref name="componentId"/>.</exception>
+    public async Task ExecuteChainedAsync(HttpContext context, string componentId)
+    {
+        context.Request.Headers.Remove(HeaderNames.Host);
+        context.Request.Headers.Remove(HeaderNames.Connection);
+        var (path, pathAndQuery) = RawPathAndQuery(context);
+        if (_app.GetStaticResponse(componentId) is { } fixedResponse)
+        {
+            await RespondStaticAsync(context, fixedResponse);
+            return;
+        }
+        var executor = _app.GetExecutor(componentId)
+            ?? throw new InvalidOperationException($"component '{componentId}' has no HTTP trigger and cannot be reached by service chaining");
+        var match = _app.Router.ChainedMatch(componentId, path);
+        await ExecuteAsync(context, executor, match, SpinRequestHeaders.ComputeFullUrl("http", null, pathAndQuery), "0.0.0.0:0");
+    }
+
+    private async Task ExecuteAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, string fullUrl, string clientAddr)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
+        if (_app.Options.RequestTimeout is { } timeout) deadline.CancelAfter(timeout);
+        var inbound = new InboundRequest
+        {
+            Http = context,
+            Route = match,
+            FullUrl = fullUrl,
+            ClientAddr = clientAddr,
+            SpinHeaders = SpinRequestHeaders.Compute(match, fullUrl, clientAddr),
+            Aborted = deadline.Token,
+        };
+        try
+        {
+            await executor.ExecuteAsync(inbound);
+            if (deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted)
+            {
+                _log.LogError("Component '{Component}' exceeded the request timeout", match.ComponentId);
+                Fail(context);
+            }
+        }
+        catch (Exception e)
+        {
+            if (deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
+                _log.LogError("Component '{Component}' exceeded the request timeout", match.ComponentId);
+            else
+                _log.LogError(e, "Component '{Component}' failed", match.ComponentId);
+            Fail(context);
+        }
+    }
+
+    /// <summary>500 with an empty body if nothing was sent yet; otherwise the response is cut short.</summary>
+    private static void Fail(HttpContext context)
+    {
+        if (context.Response.HasStarted)
+        {
+            context.Abort();
+            return;
+        }
+        context.Response.Clear();
+        context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+    }
+
+    private async Task RespondReservedAsync(HttpContext context, string path)
+    {
+        var response = context.Response;
+        switch (path[Router.ReservedPrefix.Length..])
+        {
+            case "health":
+                response.StatusCode = StatusCodes.Status200OK;
+                response.ContentLength = 2;
+                await response.Body.WriteAsync("OK"u8.ToArray(), context.RequestAborted);
+                break;
+            case "info":
+                response.StatusCode = StatusCodes.Status200OK;
+                response.ContentType = "application/json";
+                response.ContentLength = _infoJson.Length;
+                await response.Body.WriteAsync(_infoJson, context.RequestAborted);
+                break;
+            default:
+                response.StatusCode = StatusCodes.Status404NotFound;
+                break;
+        }
+    }
+
+    private static async Task RespondStaticAsync(HttpContext context, StaticResponse fixedResponse)
+    {
+        var response = context.Response;
+        response.StatusCode = fixedResponse.StatusCode;
+        foreach (var (name, value) in fixedResponse.Headers)
+            response.Headers.Append(name, value);
+        var body = Encoding.UTF8.GetBytes(fixedResponse.Body);
+        response.ContentLength = body.Length;
+        if (body.Length > 0 && !HttpMethods.IsHead(context.Request.Method))
+            await response.Body.WriteAsync(body, context.RequestAborted);
+    }
+
+    /// <summary><c>&lt;label&gt;.spin.internal[:port]</c>: a chaining Host that must not reach the component.</summary>
+    internal static bool IsSpinInternalHost(string host)
+    {
+        var h = host;
+        var colon = h.LastIndexOf(':');
+        if (colon > 0 && !h.EndsWith(']')) h = h[..colon];
+        return ServiceChaining.TargetOfHost(h.ToLowerInvariant()) is not null;
+    }
+
+    /// <summary>
+    /// The request path exactly as sent (still percent-encoded), and path plus query. Kestrel's
+    /// <see cref="HttpRequest.Path"/> is decoded, which would change routing (<c>/caf%C3%A9</c> must not match <c>/café</c>).
+    /// </summary>
+    internal static (string Path, string PathAndQuery) RawPathAndQuery(HttpContext context)
+    {
+        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        if (string.IsNullOrEmpty(raw))
+            raw = context.Request.PathBase.Add(context.Request.Path).ToUriComponent() + context.Request.QueryString.ToUriComponent();
+        if (!raw.StartsWith('/'))
+        {
+            // absolute-form (http://host/path?q) or asterisk-form (*)
+            var scheme = raw.IndexOf("://", StringComparison.Ordinal);
+            if (scheme < 0) raw = "/";
+            else
+            {
+                var slash = raw.IndexOfAny(['/', '?'], scheme + 3);
+                raw = slash < 0 ? "/" : raw[slash] == '?' ? "/" + raw[slash..] : raw[slash..];
+            }
+        }
+        var q = raw.IndexOf('?');
+        return (q < 0 ? raw : raw[..q], raw);
+    }
+
+    private static byte[] AppInfoJson(SpinApp app)
+    {
+        var info = new Dictionary<string, string> { ["name"] = app.Name };
+        if (app.Version is not null) info["version"] = app.Version;
+        return JsonSerializer.SerializeToUtf8Bytes(info, new JsonSerializerOptions { WriteIndented = true });
+    }
+}
+
+/// <summary>Wiring helpers for ASP.NET Core applications.</summary>
+public static class SpinHttpTriggerExtensions
+{
+    /// <summary>Ends the pipeline with the Spin application: every request that gets here is routed as Spin does.</summary>
+    public static IApplicationBuilder RunSpinApplication(this IApplicationBuilder builder, SpinHttpApplication app, ILogger<SpinHttpTrigger>? logger = null)
+    {
+        var trigger = new SpinHttpTrigger(app, logger);
+        builder.Run(trigger.HandleAsync);
+        return builder;
+    }
+
+    /// <summary>
+    /// Maps the Spin application as an endpoint (default: every path, lowest precedence), so an ASP.NET Core
+    /// application keeps its own endpoints and hands everything else to Spin's router.
+    /// </summary>
+    public static IEndpointConventionBuilder MapSpinApplication(this IEndpointRouteBuilder endpoints, SpinHttpApplication app,
+        string pattern = "/{**spinPath}", ILogger<SpinHttpTrigger>? logger = null)
+    {
+        var trigger = new SpinHttpTrigger(app, logger);
+        return endpoints.Map(pattern, trigger.HandleAsync).WithDisplayName("Spin application " + app.App.Name);
+    }
+}

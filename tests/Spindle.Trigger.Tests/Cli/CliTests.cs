@@ -1,0 +1,98 @@
+using System.Diagnostics;
+using Spindle.Cli;
+using Spindle.Trigger.Http.Executors;
+using Spindle.Trigger.Tests.Support;
+
+namespace Spindle.Trigger.Tests.Cli;
+
+public sealed class CliTests
+{
+    private static readonly CancellationToken Ct = TestContext.Current.CancellationToken;
+
+    private const string StaticManifest = """
+        spin_manifest_version = 2
+        [application]
+        name = "cli"
+        [[trigger.http]]
+        route = "/hi"
+        static_response = { body = "hi" }
+        """;
+
+    private static async Task<(int Code, string Out, string Err)> Run(params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await SpindleCommandLine.RunAsync(args, new ExecutorFactoryRegistry(), output, error);
+        return (code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task Startup_errors_print_one_line_and_exit_non_zero()
+    {
+        using var app = new TempApp("spin_manifest_version = 2\n[application]\nname = \"x\"\n[component.c]\nsource = \"gone.wasm\"\n");
+        var (code, _, err) = await Run("up", "-f", app.Dir, "--listen", "127.0.0.1:0");
+        Assert.Equal(1, code);
+        Assert.StartsWith("Error: " + app.ManifestPath, err);
+        Assert.Contains("component.c.source", err);
+        Assert.Single(err.TrimEnd().Split('\n'));
+    }
+
+    [Theory]
+    [InlineData("--env", "NOEQUALS", "--env 'NOEQUALS': expected KEY=VALUE")]
+    [InlineData("--variable", "x", "--variable 'x': expected KEY=VALUE")]
+    [InlineData("--request-timeout", "soon", "--request-timeout: invalid duration 'soon'")]
+    [InlineData("--listen", "nowhere", "invalid listen address 'nowhere'")]
+    public async Task Bad_flag_values_are_reported(string flag, string value, string message)
+    {
+        using var app = new TempApp(StaticManifest);
+        string[] listen = flag == "--listen" ? [] : ["--listen", "127.0.0.1:0"];
+        var (code, _, err) = await Run(["up", "-f", app.ManifestPath, .. listen, flag, value]);
+        Assert.Equal(1, code);
+        Assert.Contains(message, err);
+    }
+
+    [Theory]
+    [InlineData("30", 30_000)]
+    [InlineData("1.5s", 1_500)]
+    [InlineData("250ms", 250)]
+    [InlineData("2000us", 2)]
+    [InlineData("3000000ns", 3)]
+    public void Durations_parse_like_Spin(string text, int ms) =>
+        Assert.Equal(TimeSpan.FromMilliseconds(ms), DurationParser.TryParse(text, out _));
+
+    /// <summary>The real executable: listens (address from SPIN_HTTP_LISTEN_ADDR), serves, and exits 0 on SIGTERM.</summary>
+    [Fact]
+    public async Task Spindle_up_serves_and_exits_zero_on_SIGTERM()
+    {
+        using var app = new TempApp(StaticManifest);
+        var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "spindle.dll"), "up", "-f", app.ManifestPath])
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+        };
+        psi.Environment["SPIN_HTTP_LISTEN_ADDR"] = "127.0.0.1:0";
+        using var process = Process.Start(psi)!;
+        try
+        {
+            string? serving = null;
+            while (serving is null)
+            {
+                var line = await process.StandardOutput.ReadLineAsync(Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(60), Ct)
+                    ?? throw new Xunit.Sdk.XunitException("spindle exited: " + await process.StandardError.ReadToEndAsync(Ct));
+                if (line.StartsWith("Serving ", StringComparison.Ordinal)) serving = line["Serving ".Length..];
+            }
+            Assert.Matches(@"^http://127\.0\.0\.1:\d+$", serving);
+            using var client = new HttpClient { BaseAddress = new Uri(serving) };
+            Assert.Equal("hi", await client.GetStringAsync("/hi", Ct));
+            Assert.Contains("/hi", await process.StandardOutput.ReadLineAsync(Ct) + await process.StandardOutput.ReadLineAsync(Ct));
+
+            using (var kill = Process.Start("kill", ["-TERM", process.Id.ToString()])) await kill.WaitForExitAsync(Ct);
+            await process.WaitForExitAsync(Ct).WaitAsync(TimeSpan.FromSeconds(30), Ct);
+            Assert.Equal(0, process.ExitCode);
+        }
+        finally
+        {
+            if (!process.HasExited) process.Kill();
+        }
+    }
+}
