@@ -42,6 +42,17 @@ public sealed class WasiHost
     /// <summary>Every interface, in dependency order.</summary>
     public IReadOnlyList<HostInterface> Interfaces { get; }
 
+    /// <summary>A new registry holding every WASI interface (others, such as Spin's, can be added to it).</summary>
+    public static HostRegistry CreateRegistry() => Shared.AddTo(new HostRegistry());
+
+    /// <summary>Adds every WASI interface to <paramref name="registry"/>.</summary>
+    public HostRegistry AddTo(HostRegistry registry)
+    {
+        foreach (var i in Interfaces)
+            registry.Add(i);
+        return registry;
+    }
+
     /// <summary>Finds an interface by name (<c>wasi:io/streams</c>).</summary>
     public HostInterface this[string name] => Interfaces.First(i => i.Name == name);
 }
