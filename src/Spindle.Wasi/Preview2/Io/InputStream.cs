@@ -86,8 +86,17 @@ public sealed class PipeInputStream(PipeReader reader, bool completeReaderOnDisp
         ReadResult result;
         try
         {
+            // Some readers (over a fixed sequence) answer TryRead false at the end; ReadAsync then completes at once.
             if (!reader.TryRead(out result))
-                return ReadOutcome.Empty;
+            {
+                var pending = reader.ReadAsync();
+                if (!pending.IsCompleted)
+                {
+                    _wait = WaitCoreAsync(pending);
+                    return ReadOutcome.Empty;
+                }
+                result = pending.Result;
+            }
         }
         catch (Exception e)
         {
@@ -116,13 +125,28 @@ public sealed class PipeInputStream(PipeReader reader, bool completeReaderOnDisp
     public override ValueTask WaitReadableAsync(CancellationToken cancellation) =>
         IsReadable ? default : new(Task.WhenAny(EnsureWait()).WaitAsync(cancellation));
 
-    private Task EnsureWait() => _wait ??= WaitCoreAsync();
+    private Task EnsureWait()
+    {
+        if (_wait is null)
+        {
+            try
+            {
+                _wait = WaitCoreAsync(reader.ReadAsync());
+            }
+            catch (Exception e)
+            {
+                _failure = e;
+                _wait = Task.CompletedTask;
+            }
+        }
+        return _wait;
+    }
 
-    private async Task WaitCoreAsync()
+    private async Task WaitCoreAsync(ValueTask<ReadResult> pending)
     {
         try
         {
-            var result = await reader.ReadAsync().ConfigureAwait(false);
+            var result = await pending.ConfigureAwait(false);
             // Consume and examine nothing: the next TryRead sees the same data at once.
             reader.AdvanceTo(result.Buffer.Start);
         }
