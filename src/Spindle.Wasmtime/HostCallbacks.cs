@@ -19,6 +19,9 @@ public delegate void SyncHostCallback(ref HostCaller caller, ReadOnlySpan<WasmVa
 /// </summary>
 public delegate ValueTask AsyncHostCallback(HostCallerInfo caller, WasmValue[] args, WasmValue[] results);
 
+/// <summary>The on-fiber completion step of an async host function (see <see cref="HostCallerInfo.OnCompleted"/>).</summary>
+public delegate void HostCompletion(ref HostCaller caller, Span<WasmValue> results);
+
 /// <summary>The calling instance as seen by a synchronous host function (valid only during the call).</summary>
 public readonly unsafe ref struct HostCaller
 {
@@ -38,6 +41,9 @@ public readonly unsafe ref struct HostCaller
 
     /// <summary>The store context, for memory/table/global access.</summary>
     public StoreContext Context => new(_context);
+
+    /// <summary>The store's <see cref="WasmStore.Extension"/> slot.</summary>
+    public object? Extension => _state.Extension;
 
     /// <summary>An export of the calling instance (Wasmtime resolves memories and functions), or null.</summary>
     public WasmExtern? GetExport(string name) => HostCallerInfo.CallerExport(_caller, name);
@@ -65,6 +71,25 @@ public sealed unsafe class HostCallerInfo
 
     /// <summary>The store context, for memory/table/global access.</summary>
     public StoreContext Context => new(Live);
+
+    /// <summary>The store's <see cref="WasmStore.Extension"/> slot.</summary>
+    public object? Extension => _state.Extension;
+
+    /// <summary>
+    /// Set by an async host function before its task completes: runs on the guest's fiber once the task has
+    /// completed, before the results go to the guest, with a live caller (so it may call back into the guest,
+    /// for example a realloc to lower the results).
+    /// </summary>
+    public HostCompletion? OnCompleted { get; set; }
+
+    internal void RunCompletion(Span<WasmValue> results)
+    {
+        var done = OnCompleted;
+        if (done is null) return;
+        OnCompleted = null;
+        var hc = new HostCaller(_caller, _context, _state);
+        done(ref hc, results);
+    }
 
     /// <summary>An export of the calling instance, or null.</summary>
     public WasmExtern? GetExport(string name)
@@ -172,8 +197,9 @@ internal static unsafe class HostTrampolines
             var pending = entry.Callback(info, managedArgs, managedResults);
             if (pending.IsCompleted)
             {
-                info.Invalidate();
                 pending.GetAwaiter().GetResult(); // throws the callback's exception, if any
+                info.RunCompletion(managedResults);
+                info.Invalidate();
                 WriteResults(state, managedResults, results, entry.Results, trapRet);
                 return;
             }
@@ -212,14 +238,16 @@ internal static unsafe class HostTrampolines
         {
             call = (PendingHostCall)GCHandle.FromIntPtr(env).Target!;
             if (!call.Task.IsCompleted) return 0;
-            call.Caller.Invalidate();
             if (ReferenceEquals(call.State.PendingTask, call.Task)) call.State.PendingTask = null;
             if (call.Task.IsFaulted || call.Task.IsCanceled)
             {
+                call.Caller.Invalidate();
                 var error = call.Task.Exception?.InnerException ?? new TaskCanceledException(call.Task);
                 *call.TrapRet = Fault(call.State, error);
                 return 1;
             }
+            try { call.Caller.RunCompletion(call.ManagedResults); }
+            finally { call.Caller.Invalidate(); }
             WriteResults(call.State, call.ManagedResults, call.NativeResults, call.Entry.Results, call.TrapRet);
             return 1;
         }

@@ -50,6 +50,9 @@ public sealed class WasmStore : IDisposable
     /// <summary>The user data given at creation (reachable from host functions as <c>caller.Data</c>).</summary>
     public object? Data => State.Data;
 
+    /// <summary>A slot for a library layered on top of this one (the component runtime's per-store state), visible to host functions as <see cref="HostCaller.Extension"/>.</summary>
+    public object? Extension { get => State.Extension; set => State.Extension = value; }
+
     /// <summary>The raw <c>wasmtime_context_t*</c> (stable for the store's life). Throws once disposed.</summary>
     public IntPtr Context
     {
@@ -102,6 +105,9 @@ public sealed class WasmStore : IDisposable
 internal sealed class StoreState(object? data)
 {
     public object? Data { get; } = data;
+
+    /// <summary>A slot for a library layered on top (Spindle.Components keeps its per-store instance state here).</summary>
+    public object? Extension;
 
     /// <summary>The host task the current call future waits on (set by the async trampoline).</summary>
     public volatile Task? PendingTask;

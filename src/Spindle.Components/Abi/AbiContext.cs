@@ -9,7 +9,7 @@ namespace Spindle.Components.Abi;
 /// </summary>
 internal abstract class AbiContext
 {
-    public StringEncoding Encoding;
+    public StringEncoding Encoding { get; set; }
     public HandleTable Table = null!;
 
     /// <summary>Own handles lent to the host as borrows during a host call (released when it returns).</summary>
