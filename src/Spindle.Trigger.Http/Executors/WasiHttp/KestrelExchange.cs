@@ -68,6 +68,20 @@ public sealed class KestrelExchange
         await _pump.ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Called when <c>handle</c> returned normally, before the store is torn down: a body the guest still holds
+    /// unfinished ends cleanly (StarlingMonkey answers its own errors with a 500 whose body it never finishes).
+    /// A body the guest explicitly dropped unfinished has already been aborted.
+    /// </summary>
+    public void GuestReturned()
+    {
+        if (_response is { Body.IsFinished: false } response)
+        {
+            _logger.LogDebug("Component {ComponentId} returned without finishing its response body", _componentId);
+            response.Body.Finish(null);
+        }
+    }
+
     /// <summary>Completes the response body in error (used when the store is torn down early).</summary>
     public void AbortBody(string reason) => _response?.Body.Abort(reason);
 

@@ -107,11 +107,13 @@ public sealed class WasiHttpExecutor : IRequestExecutor
                 store.SetEpochDeadline(_engine.ExecutionTicksFor(timeout));
             instance = await _component.InstantiateAsync(store, context, cts.Token).ConfigureAwait(false);
             await instance.CallAsync(_handle, exchange.Request, exchange.Outparam).ConfigureAwait(false);
+            exchange.GuestReturned();
         }
         catch (Exception e) when (context.ExitStatus == 0 && exchange.ResponseStarted)
         {
             // wasi:cli/exit(ok) after the response was set ends the guest without error.
             _logger.LogDebug(e, "Component {ComponentId} exited", _componentId);
+            exchange.GuestReturned();
         }
         catch (Exception e)
         {
