@@ -53,7 +53,9 @@ public readonly unsafe ref struct HostCaller
 
     /// <summary>
     /// Calls a wasm function of the same store re-entrantly from inside this host call (e.g. the guest's
-    /// <c>cabi_realloc</c> while lowering a result). Runs synchronously on the current fiber.
+    /// <c>cabi_realloc</c> while lowering a result). Runs synchronously on a nested fiber: with pooling it takes a
+    /// second stack slot (see <see cref="EngineOptions.TotalStacks"/>); without pooling it maps a fresh stack.
+    /// A trap in the nested call throws <see cref="WasmTrapException"/> here.
     /// </summary>
     public void Call(WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
         HostCallerInfo.NestedCall(_context, func, args, results);

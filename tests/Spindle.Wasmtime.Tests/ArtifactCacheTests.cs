@@ -65,6 +65,24 @@ public sealed class ArtifactCacheTests : IDisposable
     }
 
     [Fact]
+    public void ArtifactsOthersCouldWriteAreNotLoaded()
+    {
+        if (OperatingSystem.IsWindows()) return;
+        using var engine = new WasmEngine(new EngineOptions { CacheDirectory = _dir });
+        var wasm = Wat.ToWasm(TestModules.SlowOnly);
+        ArtifactCache.LoadOrCompile(engine, wasm).Dispose();
+        var path = ArtifactCache.PathFor(engine, wasm);
+        File.SetUnixFileMode(_dir, File.GetUnixFileMode(_dir) | UnixFileMode.OtherWrite);
+
+        var log = new Log();
+        ArtifactCache.LoadOrCompile(engine, wasm, log).Dispose();
+        Assert.Contains(log.Lines, l => l.StartsWith("ignoring cached artifact", StringComparison.Ordinal));
+        Assert.Contains(log.Lines, l => l.StartsWith("compiling", StringComparison.Ordinal));
+        Assert.Equal(UnixFileMode.None, File.GetUnixFileMode(_dir) & UnixFileMode.OtherWrite); // permissions repaired
+        Assert.True(File.Exists(path));
+    }
+
+    [Fact]
     public void KeyDependsOnEngineSettings()
     {
         using var a = new WasmEngine(new EngineOptions { CacheDirectory = _dir });

@@ -22,9 +22,19 @@ public sealed class ReentrancyTests : IDisposable
     public void Dispose() => _engine.Dispose();
 
     [Fact]
-    public async Task HostFunctionsCanCallTheGuestsAllocator()
+    public Task HostFunctionsCanCallTheGuestsAllocator() => Run(_engine);
+
+    [Fact]
+    public async Task NestedCallsFitInTheDefaultPoolOfStacks()
     {
-        using var linker = new WasmLinker(_engine);
+        // One instance slot, default stacks (2 per instance): the nested call needs the second stack.
+        using var engine = new WasmEngine(new EngineOptions { Pooling = true, TotalCoreInstances = 1, TotalMemories = 1, TotalTables = 1, MaxMemorySize = 1 << 20 });
+        await Run(engine);
+    }
+
+    private static async Task Run(WasmEngine engine)
+    {
+        using var linker = new WasmLinker(engine);
         var noneToI32 = WasmFuncType.Of([], [WasmValueKind.I32]);
         linker.DefineFunc("host", "fill_sync", noneToI32, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
         {
@@ -45,8 +55,8 @@ public sealed class ReentrancyTests : IDisposable
             caller.GetMemory()!.Value.GetSpan(caller.Context, (uint)p, 1)[0] = 88;
             results[0] = WasmValue.I32(p);
         });
-        using var module = TestModules.Compile(_engine, Guest);
-        using var store = new WasmStore(_engine);
+        using var module = TestModules.Compile(engine, Guest);
+        using var store = new WasmStore(engine);
         var instance = await linker.InstantiateAsync(store, module);
         Assert.Equal(77, (await instance.GetFunc(store, "run_sync").CallAsync(store, [], 1))[0].AsI32());
         Assert.Equal(88, (await instance.GetFunc(store, "run_async").CallAsync(store, [], 1))[0].AsI32());
