@@ -10,7 +10,11 @@ internal static class TestEngine
 {
     public static readonly WasmEngine Engine = new(new EngineOptions
     {
-        CacheDirectory = Path.Combine(Path.GetTempPath(), "spindle-components-tests-" + Environment.ProcessId),
+        CacheDirectory = Path.Combine(Path.GetTempPath(), "spindle-components-tests-cache"),
+        // Host functions run on Wasmtime fibers; a .NET exception thrown there (every trap raised by a host
+        // check) needs far more stack the first time (JIT, type loading) than 2 MiB: with the default, the
+        // first throw intermittently overflowed the fiber stack and killed the process (SIGSEGV).
+        AsyncStackSize = 8 * 1024 * 1024,
     });
 
     public static Component Load(string componentWat, HostRegistry host) =>
