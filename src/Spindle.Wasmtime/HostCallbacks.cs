@@ -50,6 +50,15 @@ public readonly unsafe ref struct HostCaller
 
     /// <summary>The calling instance's exported memory, or null.</summary>
     public WasmMemory? GetMemory(string name = "memory") => GetExport(name)?.Memory;
+
+    /// <summary>
+    /// Calls a wasm function of the same store re-entrantly from inside this host call (e.g. the guest's
+    /// <c>cabi_realloc</c> while lowering a result). Runs synchronously on a nested fiber: with pooling it takes a
+    /// second stack slot (see <see cref="EngineOptions.TotalStacks"/>); without pooling it maps a fresh stack.
+    /// A trap in the nested call throws <see cref="WasmTrapException"/> here.
+    /// </summary>
+    public void Call(WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+        HostCallerInfo.NestedCall(_context, func, args, results);
 }
 
 /// <summary>The calling instance as seen by an async host function (valid until its task completes).</summary>
@@ -100,6 +109,40 @@ public sealed unsafe class HostCallerInfo
 
     /// <summary>The calling instance's exported memory, or null.</summary>
     public WasmMemory? GetMemory(string name = "memory") => GetExport(name)?.Memory;
+
+    /// <summary>Calls a wasm function of the same store re-entrantly (see <see cref="HostCaller.Call"/>).</summary>
+    public void Call(WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+        NestedCall(Live, func, args, results);
+
+    internal static void NestedCall(IntPtr context, WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
+    {
+        foreach (var a in args)
+            if (!a.IsSafeForWasmtime) throw new ArgumentException($"argument kind {a.Kind} is not supported", nameof(args));
+        // The store requires the async entry points, so the nested call is a future of its own; it is
+        // polled to completion right here (a yield just polls again: the outer fiber cannot await).
+        IntPtr trap = IntPtr.Zero;
+        IntPtr error = IntPtr.Zero;
+        fixed (WasmValue* pa = args)
+        fixed (WasmValue* pr = results)
+        {
+            var future = Native.wasmtime_func_call_async(context, &func, pa, (nuint)args.Length, pr, (nuint)results.Length, &trap, &error);
+            try
+            {
+                while (Native.wasmtime_call_future_poll(future) == 0)
+                    Thread.Yield();
+            }
+            finally
+            {
+                Native.wasmtime_call_future_delete(future);
+            }
+        }
+        if (trap != IntPtr.Zero)
+        {
+            if (error != IntPtr.Zero) Native.wasmtime_error_delete(error);
+            throw NativeErrors.FromTrap(trap);
+        }
+        NativeErrors.Check(error, "nested call from host function");
+    }
 
     private IntPtr Live => _caller != IntPtr.Zero
         ? _context
@@ -216,7 +259,7 @@ internal static unsafe class HostTrampolines
             };
             var handle = GCHandle.Alloc(call);
             continuation->Env = GCHandle.ToIntPtr(handle);
-            continuation->Finalizer = &GCHandleFinalizer.Free;
+            continuation->Finalizer = &ReleasePending;
             continuation->Callback = &PollPending;
             state.PendingTask = call.Task;
         }
@@ -228,6 +271,22 @@ internal static unsafe class HostTrampolines
 
     [UnmanagedCallersOnly]
     private static byte Completed(IntPtr env) => 1;
+
+    /// <summary>Continuation finalizer: the future is gone (done or deleted), so the caller pointer dies with it.</summary>
+    [UnmanagedCallersOnly]
+    private static void ReleasePending(IntPtr env)
+    {
+        try
+        {
+            var handle = GCHandle.FromIntPtr(env);
+            (handle.Target as PendingHostCall)?.Caller.Invalidate();
+            handle.Free();
+        }
+        catch
+        {
+            // Never unwind into native code.
+        }
+    }
 
     /// <summary>Called on every poll of the suspended future: true once the host task finished and results are written.</summary>
     [UnmanagedCallersOnly]

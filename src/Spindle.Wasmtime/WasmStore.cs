@@ -67,6 +67,19 @@ public sealed class WasmStore : IDisposable
 
     internal StoreHandle Handle => _handle;
 
+    /// <summary>
+    /// Cancels the store's current and future calls/instantiations (e.g. the request's abort token). A cancelled
+    /// operation stops at its next suspension point (a pending async host call or an epoch yield; use the epoch
+    /// deadline for guest code that never suspends), deletes its future and throws
+    /// <see cref="OperationCanceledException"/>. The store is then unusable: dispose it. Pending host tasks keep
+    /// running, but their <see cref="HostCallerInfo"/> becomes unusable.
+    /// </summary>
+    public CancellationToken CancellationToken
+    {
+        get => State.CancellationToken;
+        set => State.CancellationToken = value;
+    }
+
     /// <summary>Guest code traps with "interrupt" once the engine's epoch passes now + <paramref name="ticks"/>.</summary>
     public void SetEpochDeadline(ulong ticks) => Native.wasmtime_context_set_epoch_deadline(Context, ticks);
 
@@ -117,8 +130,15 @@ internal sealed class StoreState(object? data)
 
     private int _busy;
 
+    public CancellationToken CancellationToken;
+
+    /// <summary>Set when a cancelled call's future was deleted mid-flight; the store must not run wasm again.</summary>
+    public volatile bool Abandoned;
+
     public void Enter()
     {
+        if (Abandoned)
+            throw new InvalidOperationException("A cancelled call abandoned this WasmStore mid-execution; dispose it.");
         if (Interlocked.Exchange(ref _busy, 1) != 0)
             throw new InvalidOperationException("This WasmStore is already running a call or instantiation; a store may run one at a time.");
         HostFault = null;

@@ -18,8 +18,10 @@ internal sealed class BinaryCursor(ReadOnlyMemory<byte> data, int baseOffset, st
     public bool AtEnd => _pos >= _data.Length;
     public int Remaining => _data.Length - _pos;
 
-    public ComponentLoadException Error(string message) =>
-        new($"malformed component: {message} (in {Section} section at byte offset 0x{Offset:x})");
+    public ComponentLoadException Error(string message) => ErrorAt(Offset, message);
+
+    public ComponentLoadException ErrorAt(int offset, string message) =>
+        new($"malformed component: {message} (in {Section} section at byte offset 0x{offset:x})");
 
     public byte ReadByte()
     {

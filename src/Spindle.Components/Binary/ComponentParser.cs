@@ -232,7 +232,7 @@ internal static class ComponentParser
             case 0x03: return new CanonDef(o, CanonKind.ResourceDrop, c.ReadIndex(), DefaultOptions, 0);
             case 0x04: return new CanonDef(o, CanonKind.ResourceRep, c.ReadIndex(), DefaultOptions, 0);
             default:
-                throw c.Error($"canon opcode 0x{op:x2} (async, stream, future, error-context, task or thread builtins): {AsyncNotSupported}");
+                throw c.ErrorAt(o, $"canon opcode 0x{op:x2} (async, stream, future, error-context, task or thread builtins): {AsyncNotSupported}");
         }
     }
 
@@ -267,7 +267,7 @@ internal static class ComponentParser
         switch (b)
         {
             case 0x40: return ReadFuncType(c);
-            case 0x43: throw c.Error($"async function type: {AsyncNotSupported}");
+            case 0x43: throw c.ErrorAt(c.Offset - 1, $"async function type: {AsyncNotSupported}");
             case 0x41: return new ComponentTypeAst(ReadDecls(c, component: true));
             case 0x42: return new InstanceTypeAst(ReadDecls(c, component: false));
             case 0x3f:

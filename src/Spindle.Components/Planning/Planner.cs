@@ -16,11 +16,18 @@ internal sealed class Planner
     private readonly InstantiationPlan _plan = new();
     private readonly Dictionary<CoreModuleDef, int> _moduleIndex = new(ReferenceEqualityComparer.Instance);
 
-    private Planner(HostRegistry host) => _host = host;
+    private readonly bool _stubMissing;
 
-    public static InstantiationPlan Build(ComponentAst root, HostRegistry host)
+    private Planner(HostRegistry host, bool stubMissing)
     {
-        var p = new Planner(host);
+        _host = host;
+        _stubMissing = stubMissing;
+    }
+
+    /// <summary>Builds the plan. With <paramref name="stubMissing"/>, imports the host lacks get trapping stubs (tests, inspection).</summary>
+    public static InstantiationPlan Build(ComponentAst root, HostRegistry host, bool stubMissing = false)
+    {
+        var p = new Planner(host, stubMissing);
         var frame = new Frame(null, p._plan.ComponentInstanceCount++, args: null);
         p.Walk(root, frame);
         foreach (var (name, item) in frame.Exports)
@@ -283,16 +290,23 @@ internal sealed class Planner
 
     private HostInstance ImportHostInstance(ImportDef i, Frame f)
     {
-        var iface = _host.Resolve(i.Name)
-            ?? throw new ComponentLoadException($"component imports '{i.Name}', which no host interface provides{Available(i.Name)}");
+        var iface = _host.Resolve(i.Name) ?? (_stubMissing ? StubInterface(i.Name)
+            : throw new ComponentLoadException($"component imports '{i.Name}', which no host interface provides{Available(i.Name)}"));
         if (f.Type(i.Desc.Index, i.Offset) is not InstanceTypeEntry entry)
             throw new ComponentLoadException($"malformed component: import '{i.Name}' does not have an instance type (byte offset 0x{i.Offset:x})");
         var type = ResolvedInstanceType.Resolve(entry, name => iface.Resources.TryGetValue(name, out var r) ? r
+            : _stubMissing ? iface.DefineResource(name)
             : throw new ComponentLoadException($"component imports resource '{name}' from '{i.Name}', but host interface {iface} does not declare it"), i.Offset);
         var funcs = new Dictionary<string, HostFuncRef>(StringComparer.Ordinal);
         foreach (var (name, componentType) in type.Funcs)
         {
-            if (!iface.Functions.TryGetValue(name, out var hf))
+            if (!iface.Functions.TryGetValue(name, out var hf) && _stubMissing)
+            {
+                var stubName = $"{i.Name}#{name}";
+                iface.DefineFunc(name, componentType, (_, _) => throw new NotSupportedException($"{stubName} is a stub"));
+                hf = iface.Functions[name];
+            }
+            if (hf is null)
                 throw new ComponentLoadException($"component imports function '{name}' from '{i.Name}', but host interface {iface} does not provide it (the component expects {TypePrinter.Print(componentType)})");
             if (!TypeEquality.Equal(componentType, hf.Type))
                 throw new ComponentLoadException($"type mismatch for function '{name}' of interface '{i.Name}': the component imports {TypePrinter.Print(componentType)} but host interface {iface} declares {TypePrinter.Print(hf.Type)}");
@@ -300,6 +314,14 @@ internal sealed class Planner
         }
         _plan.Imports.Add((i.Name, iface));
         return new HostInstance(i.Name, iface, type, funcs);
+    }
+
+    private HostInterface StubInterface(string importName)
+    {
+        var (name, version) = HostRegistry.SplitName(importName);
+        var iface = new HostInterface(name, version ?? "0.0.0");
+        _host.Add(iface);
+        return iface;
     }
 
     private string Available(string importName)

@@ -49,12 +49,16 @@ public sealed class Component : IDisposable
     /// 4. compiles each core module (<see cref="ArtifactCache"/>; <paramref name="progress"/> hears about slow compiles);
     /// 5. defines the lowered host functions and canon resource built-ins once, in one base linker per instantiation.
     /// </summary>
-    public static Component Load(WasmEngine engine, ReadOnlySpan<byte> bytes, HostRegistry host, IProgress<string>? progress = null)
+    public static Component Load(WasmEngine engine, ReadOnlySpan<byte> bytes, HostRegistry host, IProgress<string>? progress = null) =>
+        Load(engine, bytes, host, progress, stubMissing: false);
+
+    /// <summary>As the public Load; <paramref name="stubMissing"/> adds trapping stubs for imports <paramref name="host"/> lacks.</summary>
+    internal static Component Load(WasmEngine engine, ReadOnlySpan<byte> bytes, HostRegistry host, IProgress<string>? progress, bool stubMissing)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(host);
         var ast = ComponentParser.Parse(bytes.ToArray());
-        var plan = Planner.Build(ast, host);
+        var plan = Planner.Build(ast, host, stubMissing);
         return Build(engine, plan, progress);
     }
 
