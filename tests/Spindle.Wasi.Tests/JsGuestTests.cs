@@ -10,7 +10,7 @@ namespace Spindle.Wasi.Tests;
 /// <summary>One engine for the JS guests (compiling a 12 MB StarlingMonkey component is slow; the artifact cache makes it once).</summary>
 public sealed class JsEngineFixture : IDisposable
 {
-    public WasmEngine Engine { get; } = new();
+    public WasmEngine Engine { get; } = new(new EngineOptions { AsyncStackSize = 8 * 1024 * 1024 });
 
     private readonly Dictionary<string, WasiHttpExecutor> _executors = [];
 

@@ -25,6 +25,9 @@ public class WasiContext : IDisposable
     /// <summary>What <c>initial-cwd</c> returns (null for none).</summary>
     public string? InitialCwd { get; init; }
 
+    /// <summary>Read-only directories <c>wasi:filesystem/preopens.get-directories</c> returns (the component's file mounts).</summary>
+    public IReadOnlyList<Filesystem.WasiPreopen> Preopens { get; init; } = [];
+
     /// <summary>Receives stdout (Information) and stderr (Warning), line by line.</summary>
     public ILogger Logger { get; init; } = NullLogger.Instance;
 

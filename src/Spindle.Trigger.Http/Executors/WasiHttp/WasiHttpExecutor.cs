@@ -6,6 +6,7 @@ using Spindle.Components.Runtime;
 using Spindle.Trigger.Http.Routing;
 using Spindle.Wasi;
 using Spindle.Wasi.Http;
+using Spindle.Wasi.Preview2.Filesystem;
 using Spindle.Wasmtime;
 
 namespace Spindle.Trigger.Http.Executors.WasiHttp;
@@ -27,10 +28,13 @@ public sealed class WasiHttpExecutor : IRequestExecutor
     private readonly ILogger _logger;
     private readonly TimeSpan? _timeout;
     private readonly OutboundHttpHandler? _outbound;
+    private readonly IReadOnlyList<WasiPreopen> _preopens;
 
     private WasiHttpExecutor(WasmEngine engine, Component component, ComponentExport handle, string componentId,
-        IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? timeout, OutboundHttpHandler? outbound)
+        IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? timeout, OutboundHttpHandler? outbound,
+        IReadOnlyList<WasiPreopen>? preopens)
     {
+        _preopens = preopens ?? [];
         _engine = engine;
         _component = component;
         _handle = handle;
@@ -54,25 +58,27 @@ public sealed class WasiHttpExecutor : IRequestExecutor
     /// <param name="logger">Receives guest stdout/stderr and failures.</param>
     /// <param name="requestTimeout">Deadline for one request (guest CPU and waits); null for none.</param>
     /// <param name="outbound">Sends outbound requests; null denies them (<c>HTTP-request-denied</c>).</param>
+    /// <param name="preopens">Read-only directories the guest sees through <c>wasi:filesystem/preopens</c> (the component's file mounts).</param>
     /// <exception cref="InvalidOperationException">The component has no <c>handle</c> export of the right interface.</exception>
     public static WasiHttpExecutor Create(WasmEngine engine, Component component, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
-        OutboundHttpHandler? outbound = null)
+        OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(component);
         var handle = component.FindExport(HandlerInterface, "handle")
             ?? throw new InvalidOperationException($"component '{componentId}' does not export wasi:http/incoming-handler@0.2.x#handle (exports: {string.Join(", ", component.Exports)})");
-        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound);
+        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens);
     }
 
     /// <summary>Loads <paramref name="wasm"/> against <paramref name="host"/> (default: every WASI interface) and creates an executor.</summary>
     public static WasiHttpExecutor Load(WasmEngine engine, ReadOnlySpan<byte> wasm, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
-        OutboundHttpHandler? outbound = null, HostRegistry? host = null, IProgress<string>? progress = null)
+        OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null, HostRegistry? host = null,
+        IProgress<string>? progress = null)
     {
         var component = Component.Load(engine, wasm, host ?? WasiHost.CreateRegistry(), progress);
-        return Create(engine, component, componentId, environment, logger, requestTimeout, outbound);
+        return Create(engine, component, componentId, environment, logger, requestTimeout, outbound, preopens);
     }
 
     /// <summary>
@@ -96,6 +102,7 @@ public sealed class WasiHttpExecutor : IRequestExecutor
             Logger = _logger,
             Cancellation = cts.Token,
             Outbound = _outbound,
+            Preopens = _preopens,
         };
         var exchange = new KestrelExchange(request, _componentId, _logger);
         Exception? fault = null;

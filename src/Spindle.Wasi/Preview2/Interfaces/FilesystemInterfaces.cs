@@ -1,6 +1,7 @@
 using Spindle.Components.Host;
 using Spindle.Components.Types;
 using Spindle.Components.Values;
+using Spindle.Wasi.Preview2.Filesystem;
 
 namespace Spindle.Wasi.Preview2.Interfaces;
 
@@ -21,6 +22,52 @@ internal static class FilesystemInterfaces
 
     /// <summary>The index of a <c>wasi:filesystem/types.error-code</c> case.</summary>
     public static int Code(string name) => Array.IndexOf(ErrorCodes, name) is var i and >= 0 ? i : throw new ArgumentException(name);
+
+    private static ResultValue Guard(Func<object?> body)
+    {
+        try
+        {
+            return ResultValue.Ok(body());
+        }
+        catch (FilesystemException e)
+        {
+            return ResultValue.Err(Code(e.Code));
+        }
+        catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
+        {
+            return ResultValue.Err(Code("no-entry"));
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return ResultValue.Err(Code("access"));
+        }
+        catch (IOException)
+        {
+            return ResultValue.Err(Code("io"));
+        }
+    }
+
+    private static int TypeOf(FileSystemInfo info) =>
+        info.LinkTarget is not null ? 5 : info is DirectoryInfo ? 3 : 6;
+
+    private static object?[] Stat(FileSystemInfo info) =>
+    [
+        TypeOf(info), 1UL, info is FileInfo f ? (ulong)f.Length : 0UL,
+        Time(info.LastAccessTimeUtc), Time(info.LastWriteTimeUtc), Time(info.LastWriteTimeUtc),
+    ];
+
+    private static Some Time(DateTime utc)
+    {
+        var ticks = utc.Ticks - DateTime.UnixEpoch.Ticks;
+        return new Some(new object?[] { (ulong)Math.Max(0, ticks / TimeSpan.TicksPerSecond), (uint)(Math.Max(0, ticks) % TimeSpan.TicksPerSecond * 100) });
+    }
+
+    // Two descriptors of the same file hash the same; a change of size or time changes the hash.
+    private static object?[] Hash(string fullPath, FileSystemInfo info)
+    {
+        var h = System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes($"{fullPath}|{info.LastWriteTimeUtc.Ticks}|{(info as FileInfo)?.Length}"));
+        return [BitConverter.ToUInt64(h, 0), BitConverter.ToUInt64(h, 8)];
+    }
 
     public static IEnumerable<HostInterface> Create(string version, IoInterfaces io)
     {
@@ -59,48 +106,66 @@ internal static class FilesystemInterfaces
         var self = ("self", (ValType)T.Borrow(descriptor));
         var path = ("path", (ValType)T.String);
         var other = T.Borrow(descriptor);
-        var readOnly = ResultValue.Err(Code("read-only"));
-        var badDescriptor = ResultValue.Err(Code("bad-descriptor"));
-        void Deny(string method, (string, ValType)[] ps, ValType ok, ResultValue answer) =>
-            types.DefineFunc($"[method]descriptor.{method}", T.Func([self, .. ps], T.Result(ok, errorCode)), (_, _) => answer);
-        void DenyUnit(string method, (string, ValType)[] ps, ResultValue answer) =>
-            types.DefineFunc($"[method]descriptor.{method}", T.Func([self, .. ps], T.Result(null, errorCode)), (_, _) => answer);
+        var notPermitted = ResultValue.Err(Code("not-permitted"));
+        void Define(string method, (string, ValType)[] ps, ValType? ok, Func<Descriptor, object?[], object?> impl) =>
+            types.DefineFunc($"[method]descriptor.{method}", T.Func([self, .. ps], T.Result(ok, errorCode)), (_, a) => Guard(() => impl(Args.Self<Descriptor>(a), a)));
+        void ReadOnly(string method, (string, ValType)[] ps, ValType? ok = null) =>
+            types.DefineFunc($"[method]descriptor.{method}", T.Func([self, .. ps], T.Result(ok, errorCode)), (_, _) => notPermitted);
 
-        Deny("read-via-stream", [("offset", T.U64)], T.Own(io.InputStreamType), badDescriptor);
-        Deny("write-via-stream", [("offset", T.U64)], T.Own(io.OutputStreamType), readOnly);
-        Deny("append-via-stream", [], T.Own(io.OutputStreamType), readOnly);
-        DenyUnit("advise", [("offset", T.U64), ("length", T.U64), ("advice", advice)], badDescriptor);
-        DenyUnit("sync-data", [], readOnly);
-        Deny("get-flags", [], descriptorFlags, badDescriptor);
-        Deny("get-type", [], descriptorType, badDescriptor);
-        DenyUnit("set-size", [("size", T.U64)], readOnly);
-        DenyUnit("set-times", [("data-access-timestamp", newTimestamp), ("data-modification-timestamp", newTimestamp)], readOnly);
-        Deny("read", [("length", T.U64), ("offset", T.U64)], T.Tuple(T.List(T.U8), T.Bool), badDescriptor);
-        Deny("write", [("buffer", T.List(T.U8)), ("offset", T.U64)], T.U64, readOnly);
-        Deny("read-directory", [], T.Own(entryStream), badDescriptor);
-        DenyUnit("sync", [], readOnly);
-        DenyUnit("create-directory-at", [path], readOnly);
-        Deny("stat", [], descriptorStat, badDescriptor);
-        Deny("stat-at", [("path-flags", pathFlags), path], descriptorStat, badDescriptor);
-        DenyUnit("set-times-at", [("path-flags", pathFlags), path, ("data-access-timestamp", newTimestamp), ("data-modification-timestamp", newTimestamp)], readOnly);
-        DenyUnit("link-at", [("old-path-flags", pathFlags), ("old-path", T.String), ("new-descriptor", other), ("new-path", T.String)], readOnly);
-        Deny("open-at", [("path-flags", pathFlags), path, ("open-flags", openFlags), ("flags", descriptorFlags)], T.Own(descriptor), badDescriptor);
-        Deny("readlink-at", [path], T.String, badDescriptor);
-        DenyUnit("remove-directory-at", [path], readOnly);
-        DenyUnit("rename-at", [("old-path", T.String), ("new-descriptor", other), ("new-path", T.String)], readOnly);
-        DenyUnit("symlink-at", [("old-path", T.String), ("new-path", T.String)], readOnly);
-        DenyUnit("unlink-file-at", [path], readOnly);
-        types.DefineFunc("[method]descriptor.is-same-object", T.Func([self, ("other", other)], T.Bool), (_, a) => ReferenceEquals(a[0], a[1]));
-        Deny("metadata-hash", [], hashValue, badDescriptor);
-        Deny("metadata-hash-at", [("path-flags", pathFlags), path], hashValue, badDescriptor);
+        Define("read-via-stream", [("offset", T.U64)], T.Own(io.InputStreamType), (d, a) => d.ReadViaStream(Args.U64(a, 1)));
+        ReadOnly("write-via-stream", [("offset", T.U64)], T.Own(io.OutputStreamType));
+        ReadOnly("append-via-stream", [], T.Own(io.OutputStreamType));
+        Define("advise", [("offset", T.U64), ("length", T.U64), ("advice", advice)], null, (_, _) => null);
+        Define("sync-data", [], null, (_, _) => null);
+        Define("get-flags", [], descriptorFlags, (_, _) => 1u); // read
+        Define("get-type", [], descriptorType, (d, _) => d.IsDirectory ? 3 : 6);
+        ReadOnly("set-size", [("size", T.U64)]);
+        ReadOnly("set-times", [("data-access-timestamp", newTimestamp), ("data-modification-timestamp", newTimestamp)]);
+        Define("read", [("length", T.U64), ("offset", T.U64)], T.Tuple(T.List(T.U8), T.Bool), (d, a) =>
+        {
+            var (data, end) = d.Read(Args.Length(Args.U64(a, 1), 1024 * 1024), Args.U64(a, 2));
+            return new object?[] { data, end };
+        });
+        ReadOnly("write", [("buffer", T.List(T.U8)), ("offset", T.U64)], T.U64);
+        Define("read-directory", [], T.Own(entryStream), (d, _) => new DirectoryEntryStream(d.List()));
+        Define("sync", [], null, (_, _) => null);
+        ReadOnly("create-directory-at", [path]);
+        Define("stat", [], descriptorStat, (d, _) => Stat(d.Stat()));
+        Define("stat-at", [("path-flags", pathFlags), path], descriptorStat, (d, a) => Stat(d.Stat(Args.Str(a, 2))));
+        ReadOnly("set-times-at", [("path-flags", pathFlags), path, ("data-access-timestamp", newTimestamp), ("data-modification-timestamp", newTimestamp)]);
+        ReadOnly("link-at", [("old-path-flags", pathFlags), ("old-path", T.String), ("new-descriptor", other), ("new-path", T.String)]);
+        Define("open-at", [("path-flags", pathFlags), path, ("open-flags", openFlags), ("flags", descriptorFlags)], T.Own(descriptor), (d, a) =>
+        {
+            var open = Args.U32(a, 3);
+            var flags = Args.U32(a, 4);
+            // create | exclusive | truncate, or write | mutate-directory, need a writable file system.
+            var wantsWrite = (open & (1 | 4 | 8)) != 0 || (flags & (2 | 32)) != 0;
+            return d.OpenAt(Args.Str(a, 2), mustBeDirectory: (open & 2) != 0, wantsWrite);
+        });
+        Define("readlink-at", [path], T.String, (d, a) =>
+        {
+            var target = new FileInfo(d.Resolve(Args.Str(a, 1))).LinkTarget
+                ?? throw new FilesystemException("invalid", "not a symbolic link");
+            return target;
+        });
+        ReadOnly("remove-directory-at", [path]);
+        ReadOnly("rename-at", [("old-path", T.String), ("new-descriptor", other), ("new-path", T.String)]);
+        ReadOnly("symlink-at", [("old-path", T.String), ("new-path", T.String)]);
+        ReadOnly("unlink-file-at", [path]);
+        types.DefineFunc("[method]descriptor.is-same-object", T.Func([self, ("other", other)], T.Bool),
+            (_, a) => Args.Self<Descriptor>(a).FullPath == Args.At<Descriptor>(a, 1).FullPath);
+        Define("metadata-hash", [], hashValue, (d, _) => Hash(d.FullPath, d.Stat()));
+        Define("metadata-hash-at", [("path-flags", pathFlags), path], hashValue, (d, a) => Hash(d.Resolve(Args.Str(a, 2)), d.Stat(Args.Str(a, 2))));
         types.DefineFunc("[method]directory-entry-stream.read-directory-entry",
-            T.Func([("self", T.Borrow(entryStream))], T.Result(T.Option(directoryEntry), errorCode)), (_, _) => ResultValue.Ok(null));
+            T.Func([("self", T.Borrow(entryStream))], T.Result(T.Option(directoryEntry), errorCode)), (_, a) => Guard(() =>
+                Args.Self<DirectoryEntryStream>(a).Next() is { } e ? new Some(new object?[] { TypeOf(e.Info), e.Name }) : null));
         types.DefineFunc("filesystem-error-code", T.Func([("err", T.Borrow(io.ErrorType))], T.Option(errorCode)), (_, _) => null);
         yield return types;
 
         var preopens = new HostInterface("wasi:filesystem/preopens", version);
         preopens.UseResource("descriptor", descriptor);
-        preopens.DefineFunc("get-directories", T.Func([], T.List(T.Tuple(T.Own(descriptor), T.String))), (_, _) => Array.Empty<object?>());
+        preopens.DefineFunc("get-directories", T.Func([], T.List(T.Tuple(T.Own(descriptor), T.String))), (c, _) =>
+            Args.Wasi(c).Preopens.Select(p => (object?)new object?[] { Descriptor.OpenRoot(p.HostPath), p.GuestPath }).ToArray());
         yield return preopens;
     }
 }

@@ -173,8 +173,14 @@ public sealed class PipeInputStream(PipeReader reader, bool completeReaderOnDisp
     /// <inheritdoc />
     public override void Dispose()
     {
-        if (completeReaderOnDispose && (_wait is null || _wait.IsCompleted))
-            reader.Complete();
+        if (completeReaderOnDispose)
+        {
+            // A readiness ReadAsync may still be pending: complete the reader once it returns.
+            if (_wait is null || _wait.IsCompleted)
+                reader.Complete();
+            else
+                _wait.ContinueWith(_ => reader.Complete(), TaskScheduler.Default);
+        }
         base.Dispose();
     }
 }
