@@ -53,12 +53,11 @@ public readonly unsafe ref struct HostCaller
 
     /// <summary>
     /// Calls a wasm function of the same store re-entrantly from inside this host call (e.g. the guest's
-    /// <c>cabi_realloc</c> while lowering a result). Runs synchronously on a nested fiber: with pooling it takes a
-    /// second stack slot (see <see cref="EngineOptions.TotalStacks"/>); without pooling it maps a fresh stack.
-    /// A trap in the nested call throws <see cref="WasmTrapException"/> here.
+    /// <c>cabi_realloc</c> while lowering a result). Runs synchronously on the current fiber after checking the
+    /// signature (<see cref="NestedCall.CallChecked"/>). A trap in the nested call throws <see cref="WasmTrapException"/>.
     /// </summary>
     public void Call(WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
-        HostCallerInfo.NestedCall(_context, func, args, results);
+        Spindle.Wasmtime.NestedCall.CallChecked(new StoreContext(_context), func, args, results);
 }
 
 /// <summary>The calling instance as seen by an async host function (valid until its task completes).</summary>
@@ -110,11 +109,16 @@ public sealed unsafe class HostCallerInfo
     /// <summary>The calling instance's exported memory, or null.</summary>
     public WasmMemory? GetMemory(string name = "memory") => GetExport(name)?.Memory;
 
-    /// <summary>Calls a wasm function of the same store re-entrantly (see <see cref="HostCaller.Call"/>).</summary>
+    /// <summary>
+    /// Calls a wasm function of the same store re-entrantly, from anywhere in the async host function (also after
+    /// an await, off the guest's fiber): the call runs as a future of its own, on a second fiber (with pooling it
+    /// takes a second stack slot, see <see cref="EngineOptions.TotalStacks"/>; without pooling it maps a stack).
+    /// Prefer <see cref="OnCompleted"/> + <see cref="HostCaller.Call"/> for hot paths.
+    /// </summary>
     public void Call(WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
-        NestedCall(Live, func, args, results);
+        CallOnOwnFiber(Live, func, args, results);
 
-    internal static void NestedCall(IntPtr context, WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
+    internal static void CallOnOwnFiber(IntPtr context, WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
     {
         foreach (var a in args)
             if (!a.IsSafeForWasmtime) throw new ArgumentException($"argument kind {a.Kind} is not supported", nameof(args));
@@ -227,12 +231,13 @@ internal static unsafe class HostTrampolines
         continuation->Env = IntPtr.Zero;
         continuation->Finalizer = null;
         StoreState? state = null;
+        HostCallerInfo? info = null;
         try
         {
             var entry = (AsyncEntry)GCHandle.FromIntPtr(env).Target!;
             var context = Native.wasmtime_caller_context(caller);
             state = StoreState.FromContext(context);
-            var info = new HostCallerInfo(caller, context, state);
+            info = new HostCallerInfo(caller, context, state);
             var managedArgs = new ReadOnlySpan<WasmValue>(args, (int)nargs).ToArray();
             var managedResults = new WasmValue[(int)nresults];
             Prefill(managedResults, entry.Results);
@@ -265,6 +270,7 @@ internal static unsafe class HostTrampolines
         }
         catch (Exception e)
         {
+            info?.Invalidate();
             *trapRet = Fault(state, e);
         }
     }

@@ -5,12 +5,35 @@ namespace Spindle.Wasmtime;
 /// <summary>
 /// Calls a guest function from inside a host function (Spindle.Components uses it for the guest's
 /// <c>realloc</c> while lowering values, as the canonical ABI requires). The host function already runs on the
-/// guest's fiber, so the nested call is a synchronous raw call (<c>wasmtime_func_call_unchecked</c>).
-/// Results are written with the kinds the results span is pre-filled with.
+/// guest's fiber, so the nested call is a synchronous raw call (<c>wasmtime_func_call_unchecked</c>): no second
+/// fiber, no extra stack. Results are written with the kinds the results span is pre-filled with.
+/// <para>
+/// Only call it ON the guest's fiber: inside a <see cref="SyncHostCallback"/> or a <see cref="HostCompletion"/>.
+/// After an <c>await</c> in an async host function the code runs on a pool thread, where Wasmtime's stack-limit
+/// bookkeeping belongs to the suspended fiber; use <see cref="HostCallerInfo.Call"/> there (it runs the call on
+/// a fiber of its own) or do the guest calls in <see cref="HostCallerInfo.OnCompleted"/>.
+/// </para>
 /// </summary>
 public static unsafe class NestedCall
 {
-    /// <summary>Calls <paramref name="func"/> with <paramref name="args"/>, writing <paramref name="results"/>; traps throw <see cref="WasmTrapException"/>.</summary>
+    /// <summary>
+    /// Like <see cref="Call"/>, but first checks the arguments and result count against the function's real
+    /// signature (one <c>wasmtime_func_type</c> lookup), and fills in the result kinds itself. A mismatch throws
+    /// <see cref="ArgumentException"/> instead of corrupting memory.
+    /// </summary>
+    public static void CallChecked(StoreContext context, WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
+    {
+        var type = func.Type(context);
+        if (type.Parameters.Count != args.Length || type.Results.Count != results.Length)
+            throw new ArgumentException($"nested call: function type {type} does not take {args.Length} arguments and return {results.Length} results");
+        for (var i = 0; i < args.Length; i++)
+            if (args[i].Kind != type.Parameters[i])
+                throw new ArgumentException($"nested call: argument {i} is {args[i].Kind}, the function {type} expects {type.Parameters[i]}");
+        for (var i = 0; i < results.Length; i++) results[i] = WasmValue.Default(type.Results[i]);
+        Call(context, func, args, results);
+    }
+
+    /// <summary>Calls <paramref name="func"/> with <paramref name="args"/>, writing <paramref name="results"/>; traps throw <see cref="WasmTrapException"/>. The caller guarantees the signature.</summary>
     public static void Call(StoreContext context, WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
     {
         // wasmtime_func_call refuses stores that need async; the unchecked raw call runs on the current fiber.

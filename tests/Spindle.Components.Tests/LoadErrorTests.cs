@@ -87,4 +87,22 @@ public class LoadErrorTests
         var e = Assert.Throws<ComponentLoadException>(() => Component.Load(Engine, bytes, new HostRegistry()));
         Assert.Contains("type section", e.Message);
     }
+
+    [Fact]
+    public void Realloc_with_a_wrong_signature_is_rejected_at_load()
+    {
+        const string wat = """
+            (component
+              (import "test:host/api@0.2.3" (instance $host
+                (export "greet" (func (param "name" string) (result u32)))))
+              (core module $m (memory (export "memory") 1) (func (export "realloc") (param i32) (result i32) (local.get 0)))
+              (core instance $m (instantiate $m))
+              (core func $g (canon lower (func $host "greet") (memory (core memory $m "memory")) (realloc (core func $m "realloc"))))
+              (core module $main (import "h" "g" (func (param i32 i32) (result i32))))
+              (core instance (instantiate $main (with "h" (instance (export "g" (func $g)))))))
+            """;
+        var e = Assert.Throws<ComponentLoadException>(() => Load(wat, Host("0.2.3", T.U32)));
+        Assert.Contains("realloc", e.Message);
+        Assert.Contains("expected (I32, I32, I32, I32) -> (I32)", e.Message);
+    }
 }

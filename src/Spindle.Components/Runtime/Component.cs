@@ -77,6 +77,10 @@ public sealed class Component : IDisposable
             catch (WasmtimeException e) { throw new ComponentLoadException($"core module {i} of the component does not compile: {e.Message}", e); }
         }
 
+        var checker = new CoreSignatureChecker(plan, modules);
+        foreach (var lr in lowered)
+            checker.CheckOptions(lr.Func.Options, null, $"import {lr.What}");
+
         var exports = new Dictionary<string, List<ComponentExport>>(StringComparer.Ordinal);
         var liftAbis = new Dictionary<LiftedFunc, FuncAbi>();
         foreach (var (iface, name, lifted) in plan.Exports)
@@ -85,6 +89,9 @@ public sealed class Component : IDisposable
                 throw new ComponentLoadException($"export {iface}#{name} lifts a host function directly, which is not supported");
             if (!liftAbis.TryGetValue(lifted, out var abi)) liftAbis[lifted] = abi = new FuncAbi(lifted.Type);
             CheckOptions(abi, lifted.Options, $"export {iface}#{name}");
+            var coreType = FlatValues.CoreType(abi.CoreParams(lowered: false), abi.CoreResults(lowered: false));
+            checker.CheckFunc(lifted.CoreFunc, coreType, $"the core function lifted as {iface}#{name}");
+            checker.CheckOptions(lifted.Options, coreType, $"export {iface}#{name}");
             if (!exports.TryGetValue(iface, out var list)) exports[iface] = list = [];
             list.Add(new ComponentExport(iface, name, lifted, abi));
         }
@@ -153,6 +160,42 @@ public sealed class Component : IDisposable
     public void Dispose()
     {
         foreach (var s in Steps) s?.Dispose();
+    }
+}
+
+/// <summary>
+/// Checks, at load, the core signatures the runtime relies on: lifted functions, realloc and post-return
+/// (realloc runs through an unchecked nested call, so its type must be right) and that memories are memories.
+/// </summary>
+internal sealed class CoreSignatureChecker(InstantiationPlan plan, WasmModule[] modules)
+{
+    private static readonly WasmFuncType ReallocType = new([WasmValueKind.I32, WasmValueKind.I32, WasmValueKind.I32, WasmValueKind.I32], [WasmValueKind.I32]);
+
+    private WasmExport Export(CoreExportItem e, string what)
+    {
+        var module = modules[plan.Steps[e.Step].Module];
+        foreach (var x in module.Exports)
+            if (x.Name == e.Name) return x;
+        throw new ComponentLoadException($"{what}: core module {plan.Steps[e.Step].Module} has no export '{e.Name}'");
+    }
+
+    public void CheckFunc(CoreItem item, WasmFuncType expected, string what)
+    {
+        if (item is not CoreExportItem e) return;
+        var x = Export(e, what);
+        if (x.Kind != WasmExternKind.Func || x.FuncType is null)
+            throw new ComponentLoadException($"{what}: core export '{e.Name}' is not a function");
+        if (!x.FuncType.Equals(expected))
+            throw new ComponentLoadException($"{what}: core function '{e.Name}' has type {x.FuncType}, expected {expected}");
+    }
+
+    public void CheckOptions(ResolvedOptions o, WasmFuncType? lifted, string what)
+    {
+        if (o.Memory is CoreExportItem m && Export(m, what).Kind != WasmExternKind.Memory)
+            throw new ComponentLoadException($"{what}: canon option memory names core export '{m.Name}', which is not a memory");
+        if (o.Realloc is { } r) CheckFunc(r, ReallocType, $"{what} (realloc)");
+        if (o.PostReturn is { } p && lifted is not null)
+            CheckFunc(p, new WasmFuncType(lifted.Results, []), $"{what} (post-return)");
     }
 }
 

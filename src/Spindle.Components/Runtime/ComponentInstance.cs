@@ -134,7 +134,11 @@ public sealed class ComponentInstance : IDisposable
         var (_, func, memory, realloc, postReturn) = slot;
         var cx = new GuestCallContext(Store, memory, realloc, lifted.Options.Encoding, Tables[lifted.ComponentInstance], export.ToString());
 
-        var core = FlatValues.LowerParams(cx, export.Abi, args);
+        cx.OffFiberStore = Store;
+        WasmValue[] core;
+        try { core = FlatValues.LowerParams(cx, export.Abi, args); }
+        catch (WasmtimeException e) { throw new ComponentTrapException($"{export.InterfaceName}#{export.Name}: realloc failed: {e.Message}", e); }
+        finally { cx.OffFiberStore = null; }
         WasmValue[] results;
         try
         {
