@@ -44,6 +44,8 @@ internal static class WatGuests
 
     public const string NoResponse = "";
 
+    public const string SpinForever = "(loop $spin (br $spin))";
+
     public static string Component(string handleBody) => Template
         .Replace("$ERROR_CODE", Wat(HttpErrorCode.Type), StringComparison.Ordinal)
         .Replace("$HANDLE_BODY", handleBody, StringComparison.Ordinal);

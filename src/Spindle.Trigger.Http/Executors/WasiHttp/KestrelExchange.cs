@@ -141,8 +141,28 @@ public sealed class KestrelExchange
             await body.Reader.CompleteAsync(e).ConfigureAwait(false);
             if (e is not OperationCanceledException)
                 _logger.LogWarning("Component {ComponentId}: response body aborted: {Reason}", _componentId, e.Message);
-            _http.Abort();
+            await AbortResponseAsync().ConfigureAwait(false);
         }
+    }
+
+    // The head (and what the guest wrote) goes out first where possible, then the body is cut short so the
+    // client sees a truncated response rather than a complete one: HTTP/2+ resets the stream, HTTP/1.1 drops
+    // the connection.
+    private async Task AbortResponseAsync()
+    {
+        try
+        {
+            if (!_http.RequestAborted.IsCancellationRequested)
+                await _http.Response.BodyWriter.FlushAsync(_http.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Already gone: nothing left to preserve.
+        }
+        if (_http.Features.Get<IHttpResetFeature>() is { } reset)
+            reset.Reset(2); // INTERNAL_ERROR
+        else
+            _http.Abort();
     }
 
     private static IncomingRequest CreateIncomingRequest(InboundRequest inbound)

@@ -106,7 +106,8 @@ public sealed class WasiHttpExecutor : IRequestExecutor
         };
         var exchange = new KestrelExchange(request, _componentId, _logger);
         Exception? fault = null;
-        var store = new WasmStore(_engine, context);
+        // Cancelling the store abandons a call stuck in a host wait (timeout, client gone); the store is then dropped.
+        var store = new WasmStore(_engine, context) { CancellationToken = cts.Token };
         ComponentInstance? instance = null;
         try
         {
