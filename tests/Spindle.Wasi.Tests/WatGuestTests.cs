@@ -34,6 +34,26 @@ public sealed class WatGuestTests : IDisposable
     }
 
     [Fact]
+    public async Task Guest_headers_reach_the_client()
+    {
+        await using var server = await ServeAsync(WatGuests.HelloWithHeader);
+        using var response = await server.Client.GetAsync("/", Ct);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode}\n{Logs}");
+        Assert.Equal(["yes"], response.Headers.GetValues("x-wat"));
+        Assert.Equal("hello from wat\n", await response.Content.ReadAsStringAsync(Ct));
+    }
+
+    [Fact]
+    public async Task A_header_kestrel_cannot_send_is_an_empty_500()
+    {
+        await using var server = await ServeAsync(WatGuests.NonAsciiHeader);
+        using var response = await server.Client.GetAsync("/", Ct);
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync(Ct));
+        Assert.False(response.Headers.Contains("x-wat"));
+    }
+
+    [Fact]
     public async Task Echo_streams_a_large_body_both_ways()
     {
         await using var server = await ServeAsync(WatGuests.Echo);

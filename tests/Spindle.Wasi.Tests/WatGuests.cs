@@ -11,7 +11,7 @@ namespace Spindle.Wasi.Tests;
 internal static class WatGuests
 {
     public const string Hello = """
-        (local.set $os (call $start (local.get $out)))
+        (local.set $os (call $start (local.get $out) (call $fields-new)))
         (call $write (local.get $os) (i32.const 2048) (i32.const 15) (i32.const 1040))
         (call $drop-os (local.get $os))
         (call $body-finish (global.get $body) (i32.const 0) (i32.const 0) (i32.const 1040))
@@ -19,7 +19,7 @@ internal static class WatGuests
 
     /// <summary>Streams the request body back, chunk by chunk, as it arrives.</summary>
     public const string Echo = """
-        (local.set $os (call $start (local.get $out)))
+        (local.set $os (call $start (local.get $out) (call $fields-new)))
         (call $consume (local.get $req) (i32.const 1024))
         (call $stream (i32.load (i32.const 1028)) (i32.const 1024))
         (local.set $is (i32.load (i32.const 1028)))
@@ -35,9 +35,29 @@ internal static class WatGuests
         """;
 
     public const string TrapAfterHeaders = """
-        (local.set $os (call $start (local.get $out)))
+        (local.set $os (call $start (local.get $out) (call $fields-new)))
         (call $write (local.get $os) (i32.const 2048) (i32.const 15) (i32.const 1040))
         unreachable
+        """;
+
+    /// <summary>Hello with a header: <c>x-wat: yes</c>.</summary>
+    public const string HelloWithHeader = """
+        (local.set $fields (call $fields-new))
+        (call $append (local.get $fields) (i32.const 2100) (i32.const 5) (i32.const 2110) (i32.const 3) (i32.const 1040))
+        (local.set $os (call $start (local.get $out) (local.get $fields)))
+        (call $write (local.get $os) (i32.const 2048) (i32.const 15) (i32.const 1040))
+        (call $drop-os (local.get $os))
+        (call $body-finish (global.get $body) (i32.const 0) (i32.const 0) (i32.const 1040))
+        """;
+
+    /// <summary>A header value that is valid for wasi:http (obs-text) but that Kestrel will not send.</summary>
+    public const string NonAsciiHeader = """
+        (local.set $fields (call $fields-new))
+        (call $append (local.get $fields) (i32.const 2100) (i32.const 5) (i32.const 2120) (i32.const 2) (i32.const 1040))
+        (local.set $os (call $start (local.get $out) (local.get $fields)))
+        (call $write (local.get $os) (i32.const 2048) (i32.const 15) (i32.const 1040))
+        (call $drop-os (local.get $os))
+        (call $body-finish (global.get $body) (i32.const 0) (i32.const 0) (i32.const 1040))
         """;
 
     public const string TrapBeforeResponse = "unreachable";
@@ -79,6 +99,9 @@ internal static class WatGuests
             (type $ec0 $ERROR_CODE)
             (export "error-code" (type $ec (eq $ec0)))
             (export "[constructor]fields" (func (result (own $fields))))
+            (type $he0 (variant (case "invalid-syntax") (case "forbidden") (case "immutable")))
+            (export "header-error" (type $he (eq $he0)))
+            (export "[method]fields.append" (func (param "self" (borrow $fields)) (param "name" string) (param "value" (list u8)) (result (result (error $he)))))
             (export "[constructor]outgoing-response" (func (param "headers" (own $fields)) (result (own $oresp))))
             (export "[method]outgoing-response.body" (func (param "self" (borrow $oresp)) (result (result (own $obody)))))
             (export "[method]outgoing-body.write" (func (param "self" (borrow $obody)) (result (result (own $os)))))
@@ -96,6 +119,7 @@ internal static class WatGuests
           (core instance $libc (instantiate $libc))
 
           (core func $fields-new (canon lower (func $http "[constructor]fields")))
+          (core func $append (canon lower (func $http "[method]fields.append") (memory (core memory $libc "memory"))))
           (core func $resp-new (canon lower (func $http "[constructor]outgoing-response")))
           (core func $resp-body (canon lower (func $http "[method]outgoing-response.body") (memory (core memory $libc "memory"))))
           (core func $body-write (canon lower (func $http "[method]outgoing-body.write") (memory (core memory $libc "memory"))))
@@ -110,6 +134,7 @@ internal static class WatGuests
           (core module $main
             (import "libc" "memory" (memory 1))
             (import "h" "fields-new" (func $fields-new (result i32)))
+            (import "h" "append" (func $append (param i32 i32 i32 i32 i32 i32)))
             (import "h" "resp-new" (func $resp-new (param i32) (result i32)))
             (import "h" "resp-body" (func $resp-body (param i32 i32)))
             (import "h" "body-write" (func $body-write (param i32 i32)))
@@ -122,21 +147,24 @@ internal static class WatGuests
             (import "h" "drop-os" (func $drop-os (param i32)))
             (global $body (mut i32) (i32.const 0))
             (data (i32.const 2048) "hello from wat\n")
+            (data (i32.const 2100) "x-wat")
+            (data (i32.const 2110) "yes")
+            (data (i32.const 2120) "\c3\a9")
             ;; Builds a 200 response with an empty header set, takes its body stream, sets the outparam.
-            (func $start (param $out i32) (result i32) (local $resp i32) (local $os i32)
-              (local.set $resp (call $resp-new (call $fields-new)))
+            (func $start (param $out i32) (param $fields i32) (result i32) (local $resp i32) (local $os i32)
+              (local.set $resp (call $resp-new (local.get $fields)))
               (call $resp-body (local.get $resp) (i32.const 1024))
               (global.set $body (i32.load (i32.const 1028)))
               (call $body-write (global.get $body) (i32.const 1024))
               (local.set $os (i32.load (i32.const 1028)))
               (call $set (local.get $out) (i32.const 0) (local.get $resp) (i32.const 0) (i64.const 0) (i32.const 0) (i32.const 0) (i32.const 0) (i32.const 0))
               (local.get $os))
-            (func (export "handle") (param $req i32) (param $out i32) (local $os i32) (local $is i32)
+            (func (export "handle") (param $req i32) (param $out i32) (local $os i32) (local $is i32) (local $fields i32)
               $HANDLE_BODY))
           (core instance $main (instantiate $main
             (with "libc" (instance $libc))
             (with "h" (instance
-              (export "fields-new" (func $fields-new)) (export "resp-new" (func $resp-new))
+              (export "fields-new" (func $fields-new)) (export "append" (func $append)) (export "resp-new" (func $resp-new))
               (export "resp-body" (func $resp-body)) (export "body-write" (func $body-write))
               (export "body-finish" (func $body-finish)) (export "set" (func $set))
               (export "consume" (func $consume)) (export "stream" (func $stream))

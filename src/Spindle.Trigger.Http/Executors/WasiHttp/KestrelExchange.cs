@@ -139,6 +139,15 @@ public sealed class KestrelExchange
         {
             // The guest's writes now see a closed stream.
             await body.Reader.CompleteAsync(e).ConfigureAwait(false);
+            if (!_http.Response.HasStarted && !_http.RequestAborted.IsCancellationRequested)
+            {
+                // Nothing was sent (Kestrel refused the status or a header value): answer 500 instead.
+                _logger.LogError("Component {ComponentId} set a response Kestrel cannot send: {Reason}", _componentId, e.Message);
+                _http.Response.Clear();
+                _http.Response.StatusCode = StatusCodes.Status500InternalServerError;
+                _http.Response.ContentLength = 0;
+                return;
+            }
             if (e is not OperationCanceledException)
                 _logger.LogWarning("Component {ComponentId}: response body aborted: {Reason}", _componentId, e.Message);
             await AbortResponseAsync().ConfigureAwait(false);
