@@ -126,6 +126,21 @@ public class JsGuestTests(JsEngineFixture fixture) : IClassFixture<JsEngineFixtu
     }
 
     [Fact]
+    public async Task A_client_leaving_mid_stream_does_not_disturb_the_server()
+    {
+        var (server, logs) = await ServeAsync("stream.wasm");
+        await using var _ = server;
+        using (var response = await server.Client.GetAsync("/", HttpCompletionOption.ResponseHeadersRead, Ct))
+        {
+            using var reader = new StreamReader(await response.Content.ReadAsStreamAsync(Ct));
+            Assert.StartsWith("chunk 0 ", await reader.ReadLineAsync(Ct));
+        }
+        // The abandoned guest sees a closed stream and ends; the next request is served in full.
+        var full = await server.Client.GetStringAsync("/", Ct);
+        Assert.True(full.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length == 20, $"{full}\n{string.Join("\n", logs.Lines)}");
+    }
+
+    [Fact]
     public async Task Upload_is_streamed_into_the_guest()
     {
         var (server, logs) = await ServeAsync("upload-sha256.wasm");
