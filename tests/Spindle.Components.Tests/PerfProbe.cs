@@ -33,7 +33,6 @@ public class PerfProbe
         using var engine = new WasmEngine(new EngineOptions
         {
             Pooling = true,
-            AsyncStackSize = 8 << 20,
             CacheDirectory = Path.Combine(Path.GetTempPath(), "spindle-components-tests-cache"),
         });
         using var component = Component.Load(engine, Wat.ToWasm(wat), new HostRegistry().Add(iface));
