@@ -33,7 +33,6 @@ public class PerfProbe
         using var engine = new WasmEngine(new EngineOptions
         {
             Pooling = true,
-            AsyncStackSize = 8 << 20,
             CacheDirectory = Path.Combine(Path.GetTempPath(), "spindle-components-tests-cache"),
         });
         using var component = Component.Load(engine, Wat.ToWasm(wat), new HostRegistry().Add(iface));
@@ -54,5 +53,26 @@ public class PerfProbe
         TestContext.Current.SendDiagnosticMessage($"store + instantiate + call: {best:0.0} µs");
         Console.WriteLine($"store + instantiate + call: {best:0.0} µs");
         Assert.True(best < 1000, $"{best} µs per request");
+    }
+
+    [Fact(Explicit = true)]
+    public async Task Real_js_component_instantiation()
+    {
+        var path = Path.Combine("/work/main/artifacts/fixtures", "js/hello.wasm");
+        Assert.SkipWhen(!File.Exists(path), "fixture js/hello.wasm is not built");
+        using var component = Component.Load(TestEngine.Engine, File.ReadAllBytes(path), new HostRegistry(), progress: null, stubMissing: true);
+        const int n = 200;
+        var best = double.MaxValue;
+        for (var round = 0; round < 3; round++)
+        {
+            var sw = Stopwatch.StartNew();
+            for (var i = 0; i < n; i++)
+            {
+                using var store = new WasmStore(TestEngine.Engine);
+                using var inst = await component.InstantiateAsync(store, null, TestContext.Current.CancellationToken);
+            }
+            best = Math.Min(best, sw.Elapsed.TotalMicroseconds / n);
+        }
+        Console.WriteLine($"JS component store + instantiate: {best:0.0} µs");
     }
 }

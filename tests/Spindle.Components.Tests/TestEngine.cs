@@ -11,11 +11,6 @@ internal static class TestEngine
     public static readonly WasmEngine Engine = new(new EngineOptions
     {
         CacheDirectory = Path.Combine(Path.GetTempPath(), "spindle-components-tests-cache"),
-        // Host functions run on Wasmtime fibers. With the default 2 MiB fiber stacks, a .NET exception thrown
-        // there (every trap raised by a host-side check) intermittently killed the process (SIGSEGV, ~1 run in 3,
-        // also in Spindle.Wasmtime.Tests); with 8 MiB 1 run in 12, with 16 MiB 0 in 15. .NET does not support
-        // fibers officially; see the components report.
-        AsyncStackSize = 16 * 1024 * 1024,
     });
 
     public static Component Load(string componentWat, HostRegistry host) =>

@@ -7,6 +7,9 @@ namespace Spindle.Components.Abi;
 /// <summary>list&lt;T&gt;: (ptr, len) with the elements at ptr; list&lt;u8&gt; is carried as <see cref="byte"/>[].</summary>
 internal sealed class ListAbi : AbiType
 {
+    /// <summary>Element count limit for lists lifted into object arrays (a guest must not make the host allocate without bound).</summary>
+    public const uint MaxLiftedElements = 1 << 24;
+
     private readonly AbiType _elem;
     private readonly bool _bytes;
 
@@ -51,6 +54,7 @@ internal sealed class ListAbi : AbiType
         var bytes = (long)len * _elem.Size;
         var span = cx.Slice(ptr, bytes); // bounds check once for the whole list
         if (_bytes) return span.ToArray();
+        if (len > MaxLiftedElements) throw AbiContext.Trap($"list of {len} elements is longer than the host accepts ({MaxLiftedElements})");
         var items = new object?[len];
         for (var k = 0; k < items.Length; k++) items[k] = _elem.Load(cx, ptr + (uint)(k * _elem.Size));
         return items;

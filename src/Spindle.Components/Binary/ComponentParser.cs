@@ -336,6 +336,7 @@ internal static class ComponentParser
             {
                 var ts = new ValRef[c.ReadCount()];
                 for (var i = 0; i < ts.Length; i++) ts[i] = ReadValType(c);
+                if (ts.Length == 0) throw c.Error("tuple with no elements");
                 return new TupleAst(ts);
             }
             case 0x6e:

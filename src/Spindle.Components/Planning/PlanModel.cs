@@ -43,6 +43,9 @@ internal sealed class InstantiationPlan
     public List<LiftedFunc> Lifted { get; } = [];
     public int ComponentInstanceCount { get; set; }
 
+    /// <summary>Destructors of component-defined resources (called when an owning handle is dropped).</summary>
+    public Dictionary<GuestResourceType, CoreItem> Destructors { get; } = new(ReferenceEqualityComparer.Instance);
+
     /// <summary>Imported interface names (as written in the component) and the host interface serving each.</summary>
     public List<(string Name, HostInterface Interface)> Imports { get; } = [];
 

@@ -163,7 +163,14 @@ internal sealed class Planner
                     break;
                 }
                 case AliasDef a: Alias(a, f); break;
-                case TypeDef t: f.Types.Add(f.Define(t.Type, t.Offset)); break;
+                case TypeDef t:
+                {
+                    var entry = f.Define(t.Type, t.Offset);
+                    if (t.Type is ResourceAst { Destructor: { } dtor } && entry is ResourceEntry { Resource: GuestResourceType g })
+                        _plan.Destructors[g] = f.At(f.CoreFuncs, dtor, "core func", t.Offset);
+                    f.Types.Add(entry);
+                    break;
+                }
                 case CanonDef c: Canon(c, f); break;
                 case ImportDef i: Import(i, f); break;
                 case ExportDef e:

@@ -81,6 +81,9 @@ public sealed class Component : IDisposable
         foreach (var lr in lowered)
             checker.CheckOptions(lr.Func.Options, null, $"import {lr.What}");
 
+        foreach (var (resource, dtor) in plan.Destructors)
+            checker.CheckFunc(dtor, new WasmFuncType([WasmValueKind.I32], []), $"destructor of {resource}");
+
         var exports = new Dictionary<string, List<ComponentExport>>(StringComparer.Ordinal);
         var liftAbis = new Dictionary<LiftedFunc, FuncAbi>();
         foreach (var (iface, name, lifted) in plan.Exports)

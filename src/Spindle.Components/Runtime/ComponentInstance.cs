@@ -104,6 +104,8 @@ public sealed class ComponentInstance : IDisposable
     private WasmFunc? Func(CoreItem? item) => item is CoreExportItem e
         ? Resolve(e).Func ?? throw AbiContext.Trap($"core export '{e.Name}' is not a function") : null;
 
+    internal WasmFunc CoreFunc(CoreItem item) => Func(item) ?? throw AbiContext.Trap("core function is not available");
+
     internal GuestCallContext ContextForLowered(LoweredRuntime lr, StoreContext store)
     {
         ref var slot = ref _lowered[lr.Func.Index];

@@ -98,6 +98,7 @@ internal sealed class StepRuntime : IDisposable
     {
         var resource = op.Resource;
         var table = op.ComponentInstance;
+        var dtor = resource is GuestResourceType g && component.Plan.Destructors.TryGetValue(g, out var d) ? d : null;
         switch (op.Op)
         {
             case CanonKind.ResourceDrop:
@@ -106,7 +107,9 @@ internal sealed class StepRuntime : IDisposable
                     var inst = ComponentInstance.Of(caller.Extension, component);
                     var e = inst.Tables[table].Remove((uint)args[0].AsI32(), resource);
                     if (!e.Own) { if (e.BorrowScope is { } scope) scope.BorrowCount--; }
-                    else if (resource is HostResourceType && e.Rep is IDisposable d) d.Dispose();
+                    else if (resource is HostResourceType && e.Rep is IDisposable disposable) disposable.Dispose();
+                    else if (dtor is not null && e.Rep is int rep)
+                        NestedCall.Call(caller.Context, inst.CoreFunc(dtor), [WasmValue.I32(rep)], []);
                 });
                 break;
             case CanonKind.ResourceNew:
