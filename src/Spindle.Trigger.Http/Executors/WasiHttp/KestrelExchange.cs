@@ -56,7 +56,7 @@ public sealed class KestrelExchange
             if (fault is null)
                 _logger.LogError("Component {ComponentId} returned without setting a response{Error}", _componentId,
                     GuestError is { } e ? $" (error-code {HttpErrorCode.NameOf(e)})" : "");
-            await RespondEmpty500Async().ConfigureAwait(false);
+            RespondEmpty500();
             return;
         }
 
@@ -85,7 +85,7 @@ public sealed class KestrelExchange
     /// <summary>Completes the response body in error (used when the store is torn down early).</summary>
     public void AbortBody(string reason) => _response?.Body.Abort(reason);
 
-    private async Task RespondEmpty500Async()
+    private void RespondEmpty500()
     {
         if (_http.Response.HasStarted)
         {
@@ -95,7 +95,6 @@ public sealed class KestrelExchange
         _http.Response.Clear();
         _http.Response.StatusCode = StatusCodes.Status500InternalServerError;
         _http.Response.ContentLength = 0;
-        await Task.CompletedTask.ConfigureAwait(false);
     }
 
     private void OnSet(OutgoingResponse? response, VariantValue? error)
@@ -143,9 +142,7 @@ public sealed class KestrelExchange
             {
                 // Nothing was sent (Kestrel refused the status or a header value): answer 500 instead.
                 _logger.LogError("Component {ComponentId} set a response Kestrel cannot send: {Reason}", _componentId, e.Message);
-                _http.Response.Clear();
-                _http.Response.StatusCode = StatusCodes.Status500InternalServerError;
-                _http.Response.ContentLength = 0;
+                RespondEmpty500();
                 return;
             }
             if (e is not OperationCanceledException)

@@ -170,7 +170,4 @@ public sealed class PipeOutputStream(PipeWriter writer, int budget = 64 * 1024) 
         if (result.IsCompleted || result.IsCanceled)
             _error ??= StreamError.Closed;
     }
-
-    /// <inheritdoc />
-    public override void Dispose() => base.Dispose();
 }

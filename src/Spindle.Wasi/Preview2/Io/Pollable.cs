@@ -30,10 +30,13 @@ public abstract class Pollable
             var ready = ReadyIndices(pollables);
             if (ready.Length > 0)
                 return ready;
+            // The waits that lose are cancelled, so a guest polling a long timer in a loop leaves no timers behind.
+            using var losers = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
             var waits = new Task[pollables.Count];
             for (var i = 0; i < waits.Length; i++)
-                waits[i] = pollables[i].WaitAsync(cancellation).AsTask();
+                waits[i] = pollables[i].WaitAsync(losers.Token).AsTask();
             await Task.WhenAny(waits).ConfigureAwait(false);
+            losers.Cancel();
             cancellation.ThrowIfCancellationRequested();
         }
     }
