@@ -1,0 +1,54 @@
+using Spindle.Components.Binary;
+using Spindle.Components.Host;
+using Spindle.Components.Types;
+
+namespace Spindle.Components.Planning;
+
+// The instantiation plan: what a component needs at run time, computed once per component and replayed per
+// store. Every core item is resolved down to "export X of core instance step N" or a host-side function.
+
+/// <summary>A core definition (func, memory, table, global) as the plan sees it.</summary>
+internal abstract record CoreItem;
+
+/// <summary>Export <paramref name="Name"/> of the core instance created by step <paramref name="Step"/>.</summary>
+internal sealed record CoreExportItem(int Step, string Name, CoreSort Kind) : CoreItem;
+
+/// <summary>A host function lowered with <c>canon lower</c>: index into <see cref="InstantiationPlan.Lowered"/>.</summary>
+internal sealed record LoweredItem(int Index) : CoreItem;
+
+/// <summary><c>canon resource.new/drop/rep</c> for a resource type, acting on a component instance's handle table.</summary>
+internal sealed record ResourceOpItem(CanonKind Op, ResourceType Resource, int ComponentInstance) : CoreItem;
+
+/// <summary>Canon options with core indices resolved to plan items.</summary>
+internal sealed record ResolvedOptions(StringEncoding Encoding, CoreItem? Memory, CoreItem? Realloc, CoreItem? PostReturn);
+
+/// <summary>A host function lowered into core wasm.</summary>
+internal sealed record LoweredFunc(int Index, HostInterface Interface, HostFunction Function, FuncType Type, ResolvedOptions Options, int ComponentInstance);
+
+/// <summary>A core function lifted into a component function.</summary>
+internal sealed record LiftedFunc(int Index, CoreItem CoreFunc, FuncType Type, ResolvedOptions Options, int ComponentInstance);
+
+/// <summary>One import of a core module and where it comes from.</summary>
+internal sealed record ImportBinding(string Module, string Name, CoreSort Kind, CoreItem Source);
+
+/// <summary>Instantiate core module <paramref name="Module"/> with these imports (in the module's import order).</summary>
+internal sealed record InstantiateStep(int Index, int Module, ImportBinding[] Imports);
+
+/// <summary>The flattened component.</summary>
+internal sealed class InstantiationPlan
+{
+    public List<CoreModuleInfo> Modules { get; } = [];
+    public List<InstantiateStep> Steps { get; } = [];
+    public List<LoweredFunc> Lowered { get; } = [];
+    public List<LiftedFunc> Lifted { get; } = [];
+    public int ComponentInstanceCount { get; set; }
+
+    /// <summary>Destructors of component-defined resources (called when an owning handle is dropped).</summary>
+    public Dictionary<GuestResourceType, CoreItem> Destructors { get; } = new(ReferenceEqualityComparer.Instance);
+
+    /// <summary>Imported interface names (as written in the component) and the host interface serving each.</summary>
+    public List<(string Name, HostInterface Interface)> Imports { get; } = [];
+
+    /// <summary>Exported functions: (interface name or "" for a top-level function, function name) → lifted function.</summary>
+    public List<(string Interface, string Func, LiftedFunc Lifted)> Exports { get; } = [];
+}

@@ -1,0 +1,221 @@
+using Spindle.Components.Abi;
+using Spindle.Components.Binary;
+using Spindle.Components.Host;
+using Spindle.Components.Planning;
+using Spindle.Components.Types;
+using Spindle.Wasmtime;
+
+namespace Spindle.Components.Runtime;
+
+/// <summary>
+/// A loaded component: parsed, type-checked against the host, flattened into an instantiation plan, its core
+/// modules compiled (through the artifact cache) and one base linker per core instantiation holding the lowered
+/// host functions. Immutable and thread-safe; instantiate it once per store (per request).
+/// </summary>
+public sealed class Component : IDisposable
+{
+    private readonly InstantiationPlan _plan;
+    private readonly Dictionary<string, ComponentExport[]> _exports;
+
+    internal StepRuntime[] Steps { get; }
+    internal LoweredRuntime[] Lowered { get; }
+    internal int ComponentInstanceCount => _plan.ComponentInstanceCount;
+    internal InstantiationPlan Plan => _plan;
+
+    private Component(InstantiationPlan plan, StepRuntime[] steps, LoweredRuntime[] lowered, Dictionary<string, ComponentExport[]> exports)
+    {
+        _plan = plan;
+        Steps = steps;
+        Lowered = lowered;
+        _exports = exports;
+        Imports = plan.Imports.Select(i => i.Name).ToArray();
+    }
+
+    /// <summary>Interface names the component imports, as written in the component.</summary>
+    public IReadOnlyList<string> Imports { get; }
+
+    /// <summary>Exported interface names ("" stands for top-level function exports).</summary>
+    public IReadOnlyCollection<string> Exports => _exports.Keys;
+
+    /// <summary>All exported functions.</summary>
+    public IEnumerable<ComponentExport> ExportedFunctions => _exports.Values.SelectMany(e => e);
+
+    /// <summary>
+    /// Loads a component:
+    /// 1. parses the binary (a core module or anything else is rejected with <see cref="ComponentLoadException"/>);
+    /// 2. resolves its types and binds each imported interface to <paramref name="host"/>, checking every imported
+    ///    function's type against the host's declaration;
+    /// 3. flattens nested components into a list of core instantiations;
+    /// 4. compiles each core module (<see cref="ArtifactCache"/>; <paramref name="progress"/> hears about slow compiles);
+    /// 5. defines the lowered host functions and canon resource built-ins once, in one base linker per instantiation.
+    /// </summary>
+    public static Component Load(WasmEngine engine, ReadOnlySpan<byte> bytes, HostRegistry host, IProgress<string>? progress = null) =>
+        Load(engine, bytes, host, progress, stubMissing: false);
+
+    /// <summary>As the public Load; <paramref name="stubMissing"/> adds trapping stubs for imports <paramref name="host"/> lacks.</summary>
+    internal static Component Load(WasmEngine engine, ReadOnlySpan<byte> bytes, HostRegistry host, IProgress<string>? progress, bool stubMissing)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(host);
+        var ast = ComponentParser.Parse(bytes.ToArray());
+        var plan = Planner.Build(ast, host, stubMissing);
+        return Build(engine, plan, progress);
+    }
+
+    /// <summary>Parses a component and lists its imports and exports without binding or compiling anything.</summary>
+    public static ComponentSummary Inspect(ReadOnlySpan<byte> bytes) => ComponentSummary.Read(bytes.ToArray());
+
+    private static Component Build(WasmEngine engine, InstantiationPlan plan, IProgress<string>? progress)
+    {
+        var lowered = new LoweredRuntime[plan.Lowered.Count];
+        for (var i = 0; i < lowered.Length; i++) lowered[i] = new LoweredRuntime(plan.Lowered[i]);
+
+        var modules = new WasmModule[plan.Modules.Count];
+        for (var i = 0; i < modules.Length; i++)
+        {
+            try { modules[i] = ArtifactCache.LoadOrCompile(engine, plan.Modules[i].Bytes.Span, progress); }
+            catch (WasmtimeException e) { throw new ComponentLoadException($"core module {i} of the component does not compile: {e.Message}", e); }
+        }
+
+        var checker = new CoreSignatureChecker(plan, modules);
+        foreach (var lr in lowered)
+            checker.CheckOptions(lr.Func.Options, null, $"import {lr.What}");
+
+        foreach (var (resource, dtor) in plan.Destructors)
+            checker.CheckFunc(dtor, new WasmFuncType([WasmValueKind.I32], []), $"destructor of {resource}");
+
+        var exports = new Dictionary<string, List<ComponentExport>>(StringComparer.Ordinal);
+        var liftAbis = new Dictionary<LiftedFunc, FuncAbi>();
+        foreach (var (iface, name, lifted) in plan.Exports)
+        {
+            if (lifted.CoreFunc is not CoreExportItem)
+                throw new ComponentLoadException($"export {iface}#{name} lifts a host function directly, which is not supported");
+            if (!liftAbis.TryGetValue(lifted, out var abi)) liftAbis[lifted] = abi = new FuncAbi(lifted.Type);
+            CheckOptions(abi, lifted.Options, $"export {iface}#{name}");
+            var coreType = FlatValues.CoreType(abi.CoreParams(lowered: false), abi.CoreResults(lowered: false));
+            checker.CheckFunc(lifted.CoreFunc, coreType, $"the core function lifted as {iface}#{name}");
+            checker.CheckOptions(lifted.Options, coreType, $"export {iface}#{name}");
+            if (!exports.TryGetValue(iface, out var list)) exports[iface] = list = [];
+            list.Add(new ComponentExport(iface, name, lifted, abi));
+        }
+
+        var component = new Component(plan, new StepRuntime[plan.Steps.Count], lowered,
+            exports.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal));
+        for (var i = 0; i < plan.Steps.Count; i++)
+            component.Steps[i] = new StepRuntime(plan.Steps[i], modules[plan.Steps[i].Module], engine, component);
+        return component;
+    }
+
+    internal static void CheckOptions(FuncAbi abi, ResolvedOptions options, string what)
+    {
+        if (abi.NeedsMemory && options.Memory is null)
+            throw new ComponentLoadException($"{what} ({TypePrinter.Print(abi.Type)}) passes values through linear memory but its canon options name no memory");
+        if (options.Realloc is not (null or CoreExportItem) || options.PostReturn is not (null or CoreExportItem) || options.Memory is not (null or CoreExportItem))
+            throw new ComponentLoadException($"{what}: canon options must name core exports (memory, realloc, post-return)");
+    }
+
+    /// <summary>
+    /// The exported function <paramref name="funcName"/> of interface <paramref name="interfaceName"/>; the
+    /// interface version may differ in patch (0.2.x) from the one the component exports. Null when absent.
+    /// </summary>
+    public ComponentExport? FindExport(string interfaceName, string funcName)
+    {
+        ArgumentNullException.ThrowIfNull(interfaceName);
+        ArgumentNullException.ThrowIfNull(funcName);
+        if (_exports.TryGetValue(interfaceName, out var exact)) return Find(exact, funcName);
+        var (name, version) = HostRegistry.SplitName(interfaceName);
+        foreach (var (key, funcs) in _exports)
+        {
+            var (n, v) = HostRegistry.SplitName(key);
+            if (n == name && (version is null || v is null || HostRegistry.Compatible(v, version)))
+                return Find(funcs, funcName);
+        }
+        return null;
+    }
+
+    private static ComponentExport? Find(ComponentExport[] funcs, string name)
+    {
+        foreach (var f in funcs) if (f.Name == name) return f;
+        return null;
+    }
+
+    /// <summary>
+    /// Instantiates the component in <paramref name="store"/>: replays the plan (each core module instantiated with
+    /// the async API, host functions seeing <paramref name="storeData"/> as <see cref="HostCallContext.StoreData"/>).
+    /// </summary>
+    public async ValueTask<ComponentInstance> InstantiateAsync(WasmStore store, object? storeData, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var instance = new ComponentInstance(this, store, storeData, ct);
+        try
+        {
+            await instance.InstantiateCoreAsync(ct).ConfigureAwait(false);
+            return instance;
+        }
+        catch
+        {
+            instance.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>Releases the base linkers and compiled modules.</summary>
+    public void Dispose()
+    {
+        foreach (var s in Steps) s?.Dispose();
+    }
+}
+
+/// <summary>
+/// Checks, at load, the core signatures the runtime relies on: lifted functions, realloc and post-return
+/// (realloc runs through an unchecked nested call, so its type must be right) and that memories are memories.
+/// </summary>
+internal sealed class CoreSignatureChecker(InstantiationPlan plan, WasmModule[] modules)
+{
+    private static readonly WasmFuncType ReallocType = new([WasmValueKind.I32, WasmValueKind.I32, WasmValueKind.I32, WasmValueKind.I32], [WasmValueKind.I32]);
+
+    private WasmExport Export(CoreExportItem e, string what)
+    {
+        var module = modules[plan.Steps[e.Step].Module];
+        foreach (var x in module.Exports)
+            if (x.Name == e.Name) return x;
+        throw new ComponentLoadException($"{what}: core module {plan.Steps[e.Step].Module} has no export '{e.Name}'");
+    }
+
+    public void CheckFunc(CoreItem item, WasmFuncType expected, string what)
+    {
+        if (item is not CoreExportItem e) return;
+        var x = Export(e, what);
+        if (x.Kind != WasmExternKind.Func || x.FuncType is null)
+            throw new ComponentLoadException($"{what}: core export '{e.Name}' is not a function");
+        if (!x.FuncType.Equals(expected))
+            throw new ComponentLoadException($"{what}: core function '{e.Name}' has type {x.FuncType}, expected {expected}");
+    }
+
+    public void CheckOptions(ResolvedOptions o, WasmFuncType? lifted, string what)
+    {
+        if (o.Memory is CoreExportItem m && Export(m, what).Kind != WasmExternKind.Memory)
+            throw new ComponentLoadException($"{what}: canon option memory names core export '{m.Name}', which is not a memory");
+        if (o.Realloc is { } r) CheckFunc(r, ReallocType, $"{what} (realloc)");
+        if (o.PostReturn is { } p && lifted is not null)
+            CheckFunc(p, new WasmFuncType(lifted.Results, []), $"{what} (post-return)");
+    }
+}
+
+/// <summary>A lowered host function's precomputed call shape.</summary>
+internal sealed class LoweredRuntime
+{
+    public LoweredRuntime(LoweredFunc func)
+    {
+        Func = func;
+        Abi = new FuncAbi(func.Type);
+        CoreType = FlatValues.CoreType(Abi.CoreParams(lowered: true), Abi.CoreResults(lowered: true));
+        What = $"{func.Interface}#{func.Function.Name}";
+        Component.CheckOptions(Abi, func.Options, $"import {What}");
+    }
+
+    public LoweredFunc Func { get; }
+    public FuncAbi Abi { get; }
+    public WasmFuncType CoreType { get; }
+    public string What { get; }
+}

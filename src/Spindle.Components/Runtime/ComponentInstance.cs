@@ -1,0 +1,176 @@
+using Spindle.Components.Abi;
+using Spindle.Components.Host;
+using Spindle.Components.Planning;
+using Spindle.Wasmtime;
+
+namespace Spindle.Components.Runtime;
+
+/// <summary>
+/// A component instantiated in one store: its core instances, one handle table per (nested) component instance,
+/// and the per-call machinery. Not thread-safe (a store runs one call at a time). Dispose it with the store:
+/// every host object the guest still owns is disposed.
+/// </summary>
+public sealed class ComponentInstance : IDisposable
+{
+    private readonly WasmInstance[] _cores;
+    private int _instantiated;
+    private bool _disposed;
+
+    // Canon options resolved per instance, lazily: a lowered function may name the memory of a core instance
+    // created after the one that imports it.
+    private readonly (bool Done, WasmMemory? Memory, WasmFunc? Realloc)[] _lowered;
+    private readonly (bool Done, WasmFunc Func, WasmMemory? Memory, WasmFunc? Realloc, WasmFunc? PostReturn)[] _lifted;
+
+    internal ComponentInstance(Component component, WasmStore store, object? storeData, CancellationToken ct)
+    {
+        Component = component;
+        Store = store;
+        StoreData = storeData;
+        HostContext = new HostCallContext(storeData, ct);
+        _cores = new WasmInstance[component.Steps.Length];
+        Tables = new HandleTable[component.ComponentInstanceCount];
+        for (var i = 0; i < Tables.Length; i++) Tables[i] = new HandleTable();
+        _lowered = new (bool, WasmMemory?, WasmFunc?)[component.Lowered.Length];
+        _lifted = new (bool, WasmFunc, WasmMemory?, WasmFunc?, WasmFunc?)[component.Plan.Lifted.Count];
+        switch (store.Extension)
+        {
+            case null: store.Extension = this; break;
+            case ComponentInstance other: store.Extension = new[] { other, this }; break;
+            case ComponentInstance[] many: store.Extension = (ComponentInstance[])[.. many, this]; break;
+            default: throw new InvalidOperationException("the store's extension slot is used by something else");
+        }
+    }
+
+    /// <summary>The component this is an instance of.</summary>
+    public Component Component { get; }
+
+    /// <summary>The store it lives in.</summary>
+    public WasmStore Store { get; }
+
+    /// <summary>The object given to <see cref="Component.InstantiateAsync"/>.</summary>
+    public object? StoreData { get; }
+
+    internal HostCallContext HostContext { get; }
+    internal HandleTable[] Tables { get; }
+
+    internal static ComponentInstance Of(object? extension, Component component)
+    {
+        if (extension is ComponentInstance ci && ReferenceEquals(ci.Component, component)) return ci;
+        if (extension is ComponentInstance[] many)
+            foreach (var c in many) if (ReferenceEquals(c.Component, component)) return c;
+        throw new InvalidOperationException("host function called outside an instance of its component");
+    }
+
+    internal async Task InstantiateCoreAsync(CancellationToken ct)
+    {
+        var steps = Component.Steps;
+        for (var i = 0; i < steps.Length; i++)
+        {
+            ct.ThrowIfCancellationRequested();
+            var step = steps[i];
+            try
+            {
+                if (step.Pre is { } pre)
+                {
+                    _cores[i] = await pre.InstantiateAsync(Store).ConfigureAwait(false);
+                }
+                else
+                {
+                    using var linker = step.Base.Clone();
+                    foreach (var (module, name, source) in step.StoreImports)
+                        linker.Define(Store, module, name, Resolve(source));
+                    _cores[i] = await linker.InstantiateAsync(Store, step.Module).ConfigureAwait(false);
+                }
+            }
+            catch (WasmTrapException e)
+            {
+                throw new ComponentTrapException($"instantiating core module {step.Step.Module} trapped: {e.Message}", e);
+            }
+            _instantiated = i + 1;
+        }
+    }
+
+    private WasmExtern Resolve(CoreExportItem item)
+    {
+        if (item.Step >= _instantiated)
+            throw AbiContext.Trap($"core export '{item.Name}' of core instance {item.Step} is used before that instance exists");
+        return _cores[item.Step].GetExport(Store, item.Name)
+            ?? throw AbiContext.Trap($"core instance {item.Step} has no export '{item.Name}'");
+    }
+
+    private WasmMemory? Memory(CoreItem? item) => item is CoreExportItem e
+        ? Resolve(e).Memory ?? throw AbiContext.Trap($"core export '{e.Name}' is not a memory") : null;
+
+    private WasmFunc? Func(CoreItem? item) => item is CoreExportItem e
+        ? Resolve(e).Func ?? throw AbiContext.Trap($"core export '{e.Name}' is not a function") : null;
+
+    internal WasmFunc CoreFunc(CoreItem item) => Func(item) ?? throw AbiContext.Trap("core function is not available");
+
+    internal GuestCallContext ContextForLowered(LoweredRuntime lr, StoreContext store)
+    {
+        ref var slot = ref _lowered[lr.Func.Index];
+        if (!slot.Done) slot = (true, Memory(lr.Func.Options.Memory), Func(lr.Func.Options.Realloc));
+        return new GuestCallContext(store, slot.Memory, slot.Realloc, lr.Func.Options.Encoding, Tables[lr.Func.ComponentInstance], lr.What);
+    }
+
+    /// <summary>
+    /// Calls an exported function:
+    /// 1. lowers the arguments (host objects passed as own/borrow become handles in the guest's table);
+    /// 2. calls the lifted core function on a fiber (async host functions it reaches are awaited, not blocked on);
+    /// 3. lifts the result, then runs the post-return function if the component has one;
+    /// 4. ends the call's borrow scope: a borrow handle the guest did not drop is a trap.
+    /// Guest traps and canonical ABI violations throw <see cref="ComponentTrapException"/>; the store is then unusable.
+    /// </summary>
+    public async ValueTask<object?> CallAsync(ComponentExport export, params object?[] args)
+    {
+        ArgumentNullException.ThrowIfNull(export);
+        ArgumentNullException.ThrowIfNull(args);
+        ObjectDisposedException.ThrowIf(_disposed, this);
+        var index = export.Lifted.Index;
+        if (index >= _lifted.Length || !ReferenceEquals(Component.Plan.Lifted[index], export.Lifted))
+            throw new ArgumentException($"export {export} does not belong to this component", nameof(export));
+        var lifted = export.Lifted;
+        ref var slot = ref _lifted[index];
+        if (!slot.Done)
+            slot = (true, Func(lifted.CoreFunc)!.Value, Memory(lifted.Options.Memory), Func(lifted.Options.Realloc), Func(lifted.Options.PostReturn));
+        var (_, func, memory, realloc, postReturn) = slot;
+        var cx = new GuestCallContext(Store, memory, realloc, lifted.Options.Encoding, Tables[lifted.ComponentInstance], export.ToString());
+
+        cx.OffFiberStore = Store;
+        WasmValue[] core;
+        try { core = FlatValues.LowerParams(cx, export.Abi, args); }
+        catch (WasmtimeException e) { throw new ComponentTrapException($"{export.InterfaceName}#{export.Name}: realloc failed: {e.Message}", e); }
+        finally { cx.OffFiberStore = null; }
+        WasmValue[] results;
+        try
+        {
+            results = await func.CallAsync(Store, core, export.CoreResultCount).ConfigureAwait(false);
+        }
+        catch (WasmtimeException e)
+        {
+            throw new ComponentTrapException($"{export.InterfaceName}#{export.Name}: {e.Message}", e);
+        }
+        var value = FlatValues.LiftResult(cx, export.Abi, results);
+        if (postReturn is { } post)
+        {
+            try { await post.CallAsync(Store, results, 0).ConfigureAwait(false); }
+            catch (WasmtimeException e) { throw new ComponentTrapException($"post-return of {export.InterfaceName}#{export.Name}: {e.Message}", e); }
+        }
+        if (cx.BorrowCount != 0)
+            throw new ComponentTrapException($"{export.InterfaceName}#{export.Name}: borrow handles still remain at the end of the call ({cx.BorrowCount} not dropped)");
+        return value;
+    }
+
+    /// <summary>Disposes every host object the guest still owns and detaches from the store.</summary>
+    public void Dispose()
+    {
+        if (_disposed) return;
+        _disposed = true;
+        foreach (var t in Tables) t.DisposeAll();
+        switch (Store.Extension)
+        {
+            case ComponentInstance ci when ReferenceEquals(ci, this): Store.Extension = null; break;
+            case ComponentInstance[] many: Store.Extension = many.Where(m => !ReferenceEquals(m, this)).ToArray(); break;
+        }
+    }
+}

@@ -1,0 +1,50 @@
+using Spindle.Components.Abi;
+using Spindle.Components.Binary;
+using Spindle.Wasmtime;
+
+namespace Spindle.Components.Runtime;
+
+/// <summary>
+/// The <see cref="AbiContext"/> of one call: the store, the memory and realloc named by the function's canon
+/// options, resolved for this instance. Inside a host function realloc runs as a nested call on the guest's
+/// fiber; when the host lowers export arguments (no fiber yet) it runs as an ordinary async call, which completes
+/// synchronously unless realloc itself waits on an async host function.
+/// </summary>
+internal sealed class GuestCallContext : AbiContext
+{
+    private readonly WasmMemory? _memory;
+    private readonly WasmFunc? _realloc;
+    private readonly string _what;
+
+    public GuestCallContext(StoreContext store, WasmMemory? memory, WasmFunc? realloc, StringEncoding encoding, HandleTable table, string what)
+    {
+        Store = store;
+        _memory = memory;
+        _realloc = realloc;
+        Encoding = encoding;
+        Table = table;
+        _what = what;
+    }
+
+    public StoreContext Store { get; set; }
+
+    /// <summary>Set while lowering export arguments: realloc is called through the store's async entry point.</summary>
+    public WasmStore? OffFiberStore { get; set; }
+
+    public override Span<byte> Memory() =>
+        _memory is { } m ? m.GetSpan(Store) : throw Trap($"{_what} needs linear memory but its canon options name none");
+
+    protected override int CallRealloc(int oldPtr, int oldSize, int align, int newSize)
+    {
+        if (_realloc is not { } f) throw Trap($"{_what} needs to allocate guest memory but its canon options name no realloc");
+        if (OffFiberStore is { } store)
+        {
+            var pending = f.CallAsync(store, [WasmValue.I32(oldPtr), WasmValue.I32(oldSize), WasmValue.I32(align), WasmValue.I32(newSize)], 1);
+            return (pending.IsCompleted ? pending.Result : pending.AsTask().GetAwaiter().GetResult())[0].AsI32();
+        }
+        Span<WasmValue> args = [WasmValue.I32(oldPtr), WasmValue.I32(oldSize), WasmValue.I32(align), WasmValue.I32(newSize)];
+        Span<WasmValue> results = [WasmValue.I32(0)];
+        NestedCall.Call(Store, f, args, results);
+        return results[0].AsI32();
+    }
+}

@@ -1,0 +1,138 @@
+using Spindle.Components.Abi;
+using Spindle.Components.Binary;
+using Spindle.Components.Host;
+using Spindle.Components.Planning;
+using Spindle.Components.Types;
+using Spindle.Wasmtime;
+
+namespace Spindle.Components.Runtime;
+
+/// <summary>
+/// One core instantiation of the plan, ready to replay: the compiled module, a base linker holding the host
+/// functions it imports (defined once, at load), and the imports that come from earlier instances of the same
+/// store. When there are none, the module is pre-instantiated once and replays without a linker.
+/// </summary>
+internal sealed class StepRuntime : IDisposable
+{
+    private static readonly WasmFuncType DropType = new([WasmValueKind.I32], []);
+    private static readonly WasmFuncType I32ToI32 = new([WasmValueKind.I32], [WasmValueKind.I32]);
+
+    public StepRuntime(InstantiateStep step, WasmModule module, WasmEngine engine, Component component)
+    {
+        Step = step;
+        Module = module;
+        Base = new WasmLinker(engine);
+        var storeImports = new List<(string, string, CoreExportItem)>();
+        var defined = new HashSet<(string, string)>();
+        foreach (var b in step.Imports)
+        {
+            if (!defined.Add((b.Module, b.Name))) continue;
+            try
+            {
+                switch (b.Source)
+                {
+                    case CoreExportItem e: storeImports.Add((b.Module, b.Name, e)); break;
+                    case LoweredItem l: DefineLowered(b, component.Lowered[l.Index], component); break;
+                    case ResourceOpItem r: DefineResourceOp(b, r, component); break;
+                }
+            }
+            catch (WasmtimeException e)
+            {
+                throw new ComponentLoadException($"core module {step.Module} import '{b.Module}' '{b.Name}': {e.Message}", e);
+            }
+        }
+        StoreImports = storeImports.ToArray();
+        if (StoreImports.Length == 0)
+        {
+            try { Pre = Base.InstantiatePre(module); }
+            catch (WasmtimeException e) { throw new ComponentLoadException($"core module {step.Module} cannot be linked: {e.Message}", e); }
+        }
+    }
+
+    public InstantiateStep Step { get; }
+    public WasmModule Module { get; }
+    public WasmLinker Base { get; }
+    public WasmInstancePre? Pre { get; }
+    public (string Module, string Name, CoreExportItem Source)[] StoreImports { get; }
+
+    private void DefineLowered(ImportBinding b, LoweredRuntime lr, Component component)
+    {
+        if (b.Kind != CoreSort.Func) throw new ComponentLoadException($"core import '{b.Module}' '{b.Name}' is a {b.Kind} but is given a lowered function");
+        var fn = lr.Func.Function;
+        if (fn.Async is { } asyncImpl)
+        {
+            Base.DefineAsyncFunc(b.Module, b.Name, lr.CoreType, async (info, args, results) =>
+            {
+                var inst = ComponentInstance.Of(info.Extension, component);
+                var cx = inst.ContextForLowered(lr, info.Context);
+                var hostArgs = FlatValues.LiftParams(cx, lr.Abi, args);
+                var result = await asyncImpl(inst.HostContext, hostArgs).ConfigureAwait(false);
+                // Lowering may call the guest's realloc: do it back on the guest's fiber.
+                info.OnCompleted = (ref HostCaller caller, Span<WasmValue> res) =>
+                {
+                    cx.Store = caller.Context;
+                    try { FlatValues.LowerResult(cx, lr.Abi, result, args, res); }
+                    finally { cx.ReleaseLends(); }
+                };
+            });
+        }
+        else
+        {
+            var syncImpl = fn.Sync ?? throw new ComponentLoadException($"host function {lr.What} has no implementation");
+            Base.DefineFunc(b.Module, b.Name, lr.CoreType, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+            {
+                var inst = ComponentInstance.Of(caller.Extension, component);
+                var cx = inst.ContextForLowered(lr, caller.Context);
+                try
+                {
+                    var hostArgs = FlatValues.LiftParams(cx, lr.Abi, args);
+                    var result = syncImpl(inst.HostContext, hostArgs);
+                    FlatValues.LowerResult(cx, lr.Abi, result, args, results);
+                }
+                finally { cx.ReleaseLends(); }
+            });
+        }
+    }
+
+    private void DefineResourceOp(ImportBinding b, ResourceOpItem op, Component component)
+    {
+        var resource = op.Resource;
+        var table = op.ComponentInstance;
+        var dtor = resource is GuestResourceType g && component.Plan.Destructors.TryGetValue(g, out var d) ? d : null;
+        switch (op.Op)
+        {
+            case CanonKind.ResourceDrop:
+                Base.DefineFunc(b.Module, b.Name, DropType, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+                {
+                    var inst = ComponentInstance.Of(caller.Extension, component);
+                    var e = inst.Tables[table].Remove((uint)args[0].AsI32(), resource);
+                    if (!e.Own) { if (e.BorrowScope is { } scope) scope.BorrowCount--; }
+                    else if (resource is HostResourceType && e.Rep is IDisposable disposable) disposable.Dispose();
+                    else if (dtor is not null && e.Rep is int rep)
+                        NestedCall.Call(caller.Context, inst.CoreFunc(dtor), [WasmValue.I32(rep)], []);
+                });
+                break;
+            case CanonKind.ResourceNew:
+                Base.DefineFunc(b.Module, b.Name, I32ToI32, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+                {
+                    var inst = ComponentInstance.Of(caller.Extension, component);
+                    results[0] = WasmValue.I32(inst.Tables[table].Add(new HandleEntry(resource, args[0].AsI32(), own: true, borrowScope: null)));
+                });
+                break;
+            case CanonKind.ResourceRep:
+                Base.DefineFunc(b.Module, b.Name, I32ToI32, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+                {
+                    var inst = ComponentInstance.Of(caller.Extension, component);
+                    results[0] = WasmValue.I32((int)inst.Tables[table].Get((uint)args[0].AsI32(), resource).Rep);
+                });
+                break;
+        }
+    }
+
+    public void Dispose()
+    {
+        Pre?.Dispose();
+        Base.Dispose();
+        Module.Dispose();
+    }
+}

@@ -1,0 +1,202 @@
+using System.Text;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Spindle.Components.Values;
+using Spindle.Wasi.Http;
+using Spindle.Wasi.Preview2.Io;
+
+namespace Spindle.Trigger.Http.Executors.WasiHttp;
+
+/// <summary>
+/// Connects one Kestrel request to a wasi:http guest: builds the <see cref="IncomingRequest"/> (body streamed from
+/// <c>BodyReader</c>) and the <see cref="ResponseOutparam"/>; when the guest sets its response, sends status and
+/// headers at once and pumps the body to <c>BodyWriter</c> as the guest writes it.
+/// </summary>
+public sealed class KestrelExchange
+{
+    private readonly HttpContext _http;
+    private readonly ILogger _logger;
+    private readonly string _componentId;
+    private OutgoingResponse? _response;
+    private Task? _pump;
+
+    /// <summary>Prepares the guest-side resources for <paramref name="request"/>.</summary>
+    public KestrelExchange(InboundRequest request, string componentId, ILogger logger)
+    {
+        _http = request.Http;
+        _logger = logger;
+        _componentId = componentId;
+        Request = CreateIncomingRequest(request);
+        Outparam = new ResponseOutparam(OnSet);
+    }
+
+    /// <summary>The request handed to <c>incoming-handler.handle</c>.</summary>
+    public IncomingRequest Request { get; }
+
+    /// <summary>The response-outparam handed to <c>incoming-handler.handle</c>.</summary>
+    public ResponseOutparam Outparam { get; }
+
+    /// <summary>True once status and headers went to Kestrel.</summary>
+    public bool ResponseStarted => _pump is not null;
+
+    /// <summary>The error the guest set instead of a response, if any.</summary>
+    public VariantValue? GuestError { get; private set; }
+
+    /// <summary>
+    /// Ends the exchange after the guest call: 1. no response → 500 empty body; 2. a fault after the response
+    /// started → the body is aborted and the connection reset; 3. otherwise an untaken body is finished empty and
+    /// the body pump is awaited.
+    /// </summary>
+    /// <param name="fault">The guest's trap or error, or null when <c>handle</c> returned normally.</param>
+    public async Task CompleteAsync(Exception? fault)
+    {
+        if (_pump is null)
+        {
+            if (fault is null)
+                _logger.LogError("Component {ComponentId} returned without setting a response{Error}", _componentId,
+                    GuestError is { } e ? $" (error-code {HttpErrorCode.NameOf(e)})" : "");
+            RespondEmpty500();
+            return;
+        }
+
+        var body = _response!.Body;
+        if (fault is not null)
+            body.Abort($"guest failed: {fault.Message}");
+        else if (!_response.BodyTaken)
+            body.Finish(null);
+        await _pump.ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Called when <c>handle</c> returned normally, before the store is torn down: a body the guest still holds
+    /// unfinished ends cleanly (StarlingMonkey answers its own errors with a 500 whose body it never finishes).
+    /// A body the guest explicitly dropped unfinished has already been aborted.
+    /// </summary>
+    public void GuestReturned()
+    {
+        if (_response is { Body.IsFinished: false } response)
+        {
+            _logger.LogDebug("Component {ComponentId} returned without finishing its response body", _componentId);
+            response.Body.Finish(null);
+        }
+    }
+
+    /// <summary>Completes the response body in error (used when the store is torn down early).</summary>
+    public void AbortBody(string reason) => _response?.Body.Abort(reason);
+
+    private void RespondEmpty500()
+    {
+        if (_http.Response.HasStarted)
+        {
+            _http.Abort();
+            return;
+        }
+        _http.Response.Clear();
+        _http.Response.StatusCode = StatusCodes.Status500InternalServerError;
+        _http.Response.ContentLength = 0;
+    }
+
+    private void OnSet(OutgoingResponse? response, VariantValue? error)
+    {
+        if (response is null)
+        {
+            GuestError = error;
+            return;
+        }
+        try
+        {
+            _http.Response.StatusCode = response.StatusCode;
+            var headers = _http.Response.Headers;
+            foreach (var (name, value) in response.Headers.Entries)
+                headers.Append(name, Encoding.Latin1.GetString(value));
+        }
+        catch (Exception e)
+        {
+            // Kestrel refused a status or header: the guest's response cannot be sent as is.
+            _logger.LogError(e, "Component {ComponentId} set a response Kestrel cannot send", _componentId);
+            _http.Response.Clear();
+            response.Body.Abort("response rejected");
+            return;
+        }
+        _response = response;
+        _pump = PumpAsync(response.Body);
+    }
+
+    private async Task PumpAsync(OutgoingBody body)
+    {
+        try
+        {
+            await _http.Response.StartAsync(_http.RequestAborted).ConfigureAwait(false);
+            await body.Reader.CopyToAsync(_http.Response.BodyWriter, _http.RequestAborted).ConfigureAwait(false);
+            if (body.Trailers is { } trailers && _http.Response.SupportsTrailers())
+                foreach (var (name, value) in trailers.Entries)
+                    _http.Response.AppendTrailer(name, Encoding.Latin1.GetString(value));
+            await body.Reader.CompleteAsync().ConfigureAwait(false);
+        }
+        catch (Exception e)
+        {
+            // The guest's writes now see a closed stream.
+            await body.Reader.CompleteAsync(e).ConfigureAwait(false);
+            if (!_http.Response.HasStarted && !_http.RequestAborted.IsCancellationRequested)
+            {
+                // Nothing was sent (Kestrel refused the status or a header value): answer 500 instead.
+                _logger.LogError("Component {ComponentId} set a response Kestrel cannot send: {Reason}", _componentId, e.Message);
+                RespondEmpty500();
+                return;
+            }
+            if (e is not OperationCanceledException)
+                _logger.LogWarning("Component {ComponentId}: response body aborted: {Reason}", _componentId, e.Message);
+            await AbortResponseAsync().ConfigureAwait(false);
+        }
+    }
+
+    // The head (and what the guest wrote) goes out first where possible, then the body is cut short so the
+    // client sees a truncated response rather than a complete one: HTTP/2+ resets the stream, HTTP/1.1 drops
+    // the connection.
+    private async Task AbortResponseAsync()
+    {
+        try
+        {
+            if (!_http.RequestAborted.IsCancellationRequested)
+                await _http.Response.BodyWriter.FlushAsync(_http.RequestAborted).ConfigureAwait(false);
+        }
+        catch (Exception)
+        {
+            // Already gone: nothing left to preserve.
+        }
+        if (_http.Features.Get<IHttpResetFeature>() is { } reset)
+            reset.Reset(2); // INTERNAL_ERROR
+        else
+            _http.Abort();
+    }
+
+    private static IncomingRequest CreateIncomingRequest(InboundRequest inbound)
+    {
+        var request = inbound.Http.Request;
+        var headers = new List<KeyValuePair<string, byte[]>>();
+        foreach (var (name, values) in request.Headers)
+            foreach (var value in values)
+                if (value is not null)
+                    headers.Add(new(name, Encoding.UTF8.GetBytes(value)));
+        foreach (var (name, value) in inbound.SpinHeaders)
+            headers.Add(new(name, Encoding.UTF8.GetBytes(value)));
+
+        var rawTarget = inbound.Http.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        var pathWithQuery = rawTarget is { Length: > 0 } && rawTarget[0] == '/'
+            ? rawTarget
+            : request.PathBase.Add(request.Path).ToUriComponent() + request.QueryString.ToUriComponent();
+
+        var trailersFeature = inbound.Http.Features.Get<IHttpRequestTrailersFeature>();
+        var body = new IncomingBody(
+            new PipeInputStream(request.BodyReader, completeReaderOnDispose: false,
+                errorCode: e => HttpErrorCode.Of("HTTP-protocol-error")),
+            () => trailersFeature is { Available: true, Trailers.Count: > 0 }
+                ? Fields.FromHost(trailersFeature.Trailers.SelectMany(t => t.Value.Select(v => new KeyValuePair<string, byte[]>(t.Key, Encoding.UTF8.GetBytes(v ?? "")))), immutable: true)
+                : null);
+
+        // Spin gives wasi:http 0.2 guests scheme http whatever the listener (spin-full-url has the real one).
+        return new IncomingRequest(request.Method, pathWithQuery, "http", request.Host.HasValue ? request.Host.Value : null,
+            Fields.FromHost(headers, immutable: true), body);
+    }
+}

@@ -1,0 +1,174 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Spindle.Components.Host;
+using Spindle.Components.Runtime;
+using Spindle.Trigger.Http.Routing;
+using Spindle.Wasi;
+using Spindle.Wasi.Http;
+using Spindle.Wasi.Preview2.Filesystem;
+using Spindle.Wasmtime;
+
+namespace Spindle.Trigger.Http.Executors.WasiHttp;
+
+/// <summary>
+/// Runs a component exporting <c>wasi:http/incoming-handler@0.2.x</c>: one fresh store and instance per request
+/// (as Spin does for WASI 0.2), the request streamed in, the response streamed out as the guest writes it.
+/// </summary>
+public sealed class WasiHttpExecutor : IRequestExecutor
+{
+    /// <summary>The export every wasi:http 0.2 guest provides (any 0.2 patch version matches).</summary>
+    public const string HandlerInterface = "wasi:http/incoming-handler@" + WasiHost.Version;
+
+    private readonly WasmEngine _engine;
+    private readonly Component _component;
+    private readonly ComponentExport _handle;
+    private readonly string _componentId;
+    private readonly IReadOnlyList<KeyValuePair<string, string>> _environment;
+    private readonly ILogger _logger;
+    private readonly TimeSpan? _timeout;
+    private readonly OutboundHttpHandler? _outbound;
+    private readonly IReadOnlyList<WasiPreopen> _preopens;
+
+    private WasiHttpExecutor(WasmEngine engine, Component component, ComponentExport handle, string componentId,
+        IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? timeout, OutboundHttpHandler? outbound,
+        IReadOnlyList<WasiPreopen>? preopens)
+    {
+        _preopens = preopens ?? [];
+        _engine = engine;
+        _component = component;
+        _handle = handle;
+        _componentId = componentId;
+        _environment = environment;
+        _logger = logger;
+        _timeout = timeout;
+        _outbound = outbound;
+    }
+
+    /// <summary>The component id (used in logs and stdout/stderr tags).</summary>
+    public string ComponentId => _componentId;
+
+    /// <summary>
+    /// Creates an executor for a loaded component.
+    /// </summary>
+    /// <param name="engine">The engine the component was loaded into.</param>
+    /// <param name="component">The component; it must export <c>wasi:http/incoming-handler@0.2.x</c>.</param>
+    /// <param name="componentId">The component id.</param>
+    /// <param name="environment">What <c>wasi:cli/environment.get-environment</c> returns.</param>
+    /// <param name="logger">Receives guest stdout/stderr and failures.</param>
+    /// <param name="requestTimeout">Deadline for one request (guest CPU and waits); null for none.</param>
+    /// <param name="outbound">Sends outbound requests; null denies them (<c>HTTP-request-denied</c>).</param>
+    /// <param name="preopens">Read-only directories the guest sees through <c>wasi:filesystem/preopens</c> (the component's file mounts).</param>
+    /// <exception cref="InvalidOperationException">The component has no <c>handle</c> export of the right interface.</exception>
+    public static WasiHttpExecutor Create(WasmEngine engine, Component component, string componentId,
+        IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
+        OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(component);
+        var handle = component.FindExport(HandlerInterface, "handle")
+            ?? throw new InvalidOperationException($"component '{componentId}' does not export wasi:http/incoming-handler@0.2.x#handle (exports: {string.Join(", ", component.Exports)})");
+        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens);
+    }
+
+    /// <summary>Loads <paramref name="wasm"/> against <paramref name="host"/> (default: every WASI interface) and creates an executor.</summary>
+    public static WasiHttpExecutor Load(WasmEngine engine, ReadOnlySpan<byte> wasm, string componentId,
+        IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
+        OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null, HostRegistry? host = null,
+        IProgress<string>? progress = null)
+    {
+        var component = Component.Load(engine, wasm, host ?? WasiHost.CreateRegistry(), progress);
+        return Create(engine, component, componentId, environment, logger, requestTimeout, outbound, preopens);
+    }
+
+    /// <summary>
+    /// Handles one request:
+    /// 1. creates the per-request <see cref="WasiHttpContext"/> and a store with the epoch deadline;
+    /// 2. instantiates the component and calls <c>handle(incoming-request, response-outparam)</c>;
+    /// 3. when the guest sets its response, status and headers go to Kestrel at once and the body streams
+    ///    (see <see cref="KestrelExchange"/>);
+    /// 4. after the call, disposes the instance (an unfinished body is aborted) and the store, then waits for
+    ///    the body to drain. A fault before the response → 500 empty; after → the connection is aborted.
+    /// </summary>
+    public async Task ExecuteAsync(InboundRequest request)
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(request.Aborted, request.Http.RequestAborted);
+        if (_timeout is { } t)
+            cts.CancelAfter(t);
+        var context = new WasiHttpContext
+        {
+            ComponentId = _componentId,
+            Environment = _environment,
+            Logger = _logger,
+            Cancellation = cts.Token,
+            Outbound = _outbound,
+            Preopens = _preopens,
+        };
+        var exchange = new KestrelExchange(request, _componentId, _logger);
+        Exception? fault = null;
+        // Cancelling the store abandons a call stuck in a host wait (timeout, client gone); the store is then dropped.
+        var store = new WasmStore(_engine, context) { CancellationToken = cts.Token };
+        ComponentInstance? instance = null;
+        try
+        {
+            if (_timeout is { } timeout)
+                store.SetEpochDeadline(_engine.ExecutionTicksFor(timeout));
+            instance = await _component.InstantiateAsync(store, context, cts.Token).ConfigureAwait(false);
+            await instance.CallAsync(_handle, exchange.Request, exchange.Outparam).ConfigureAwait(false);
+            exchange.GuestReturned();
+        }
+        catch (Exception e) when (context.ExitStatus == 0 && exchange.ResponseStarted)
+        {
+            // wasi:cli/exit(ok) after the response was set ends the guest without error.
+            _logger.LogDebug(e, "Component {ComponentId} exited", _componentId);
+            exchange.GuestReturned();
+        }
+        catch (Exception e)
+        {
+            fault = e;
+            var when = cts.IsCancellationRequested && !request.Http.RequestAborted.IsCancellationRequested ? " (request timeout)" : "";
+            _logger.LogError("Component {ComponentId} failed{When}: {Error}", _componentId, when, e.Message);
+        }
+        finally
+        {
+            instance?.Dispose();
+            store.Dispose();
+            context.Dispose();
+        }
+        await exchange.CompleteAsync(fault).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Serves <paramref name="http"/> directly, without a router (a <c>spindle serve</c>-style single component at
+    /// every path): the route is <c>/...</c> and the <c>spin-*</c> headers are derived from the request.
+    /// </summary>
+    public Task ServeAsync(HttpContext http)
+    {
+        var request = http.Request;
+        var rawTarget = http.Features.Get<IHttpRequestFeature>()?.RawTarget;
+        var pathAndQuery = rawTarget is { Length: > 0 } && rawTarget[0] == '/' ? rawTarget : request.Path.ToUriComponent() + request.QueryString.ToUriComponent();
+        var path = pathAndQuery.Split('?', 2)[0];
+        var host = request.Host.HasValue ? request.Host.Value : "localhost";
+        var fullUrl = $"{request.Scheme}://{host}{pathAndQuery}";
+        var client = $"{http.Connection.RemoteIpAddress?.ToString() ?? "0.0.0.0"}:{http.Connection.RemotePort}";
+        var route = new RouteMatch(_componentId, "/...", "/...", "", path, "/", []);
+        return ExecuteAsync(new InboundRequest
+        {
+            Http = http,
+            Route = route,
+            FullUrl = fullUrl,
+            ClientAddr = client,
+            SpinHeaders =
+            [
+                new("spin-full-url", fullUrl),
+                new("spin-path-info", path),
+                new("spin-matched-route", "/..."),
+                new("spin-raw-component-route", "/..."),
+                new("spin-component-route", ""),
+                new("spin-base-path", "/"),
+                new("spin-client-addr", client),
+            ],
+            Aborted = http.RequestAborted,
+        });
+    }
+}

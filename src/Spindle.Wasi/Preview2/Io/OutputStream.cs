@@ -1,0 +1,173 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace Spindle.Wasi.Preview2.Io;
+
+/// <summary>
+/// A <c>wasi:io/streams.output-stream</c>. Non-waiting operations follow the WASI contract
+/// (<c>check-write</c> grants a budget, <c>write</c> spends it, <c>flush</c> starts a flush);
+/// the blocking ones are built on <see cref="WaitWritableAsync"/>.
+/// </summary>
+public abstract class OutputStream : IDisposable
+{
+    /// <summary>How many bytes <see cref="Write"/> accepts now (0 while a flush is in progress), or an error.</summary>
+    public abstract (ulong Permit, StreamError? Error) CheckWrite();
+
+    /// <summary>Writes bytes the last <see cref="CheckWrite"/> allowed.</summary>
+    public abstract StreamError? Write(ReadOnlySpan<byte> data);
+
+    /// <summary>Starts flushing what was written.</summary>
+    public abstract StreamError? Flush();
+
+    /// <summary>True when <see cref="CheckWrite"/> would return a non-zero budget or an error.</summary>
+    public abstract bool IsWritable { get; }
+
+    /// <summary>Completes when <see cref="IsWritable"/> is true.</summary>
+    public abstract ValueTask WaitWritableAsync(CancellationToken cancellation);
+
+    /// <summary>A pollable for writability (<c>subscribe</c>).</summary>
+    public Pollable Subscribe() => new ConditionPollable(() => IsWritable, WaitWritableAsync);
+
+    /// <summary><c>blocking-write-and-flush</c>: writes all of <paramref name="data"/> as budget allows, then flushes.</summary>
+    public async ValueTask<StreamError?> BlockingWriteAndFlushAsync(ReadOnlyMemory<byte> data, CancellationToken cancellation)
+    {
+        var offset = 0;
+        while (offset < data.Length)
+        {
+            await WaitWritableAsync(cancellation).ConfigureAwait(false);
+            var (permit, error) = CheckWrite();
+            if (error is not null)
+                return error;
+            if (permit == 0)
+                continue;
+            var n = (int)Math.Min(permit, (ulong)(data.Length - offset));
+            if (Write(data.Span.Slice(offset, n)) is { } writeError)
+                return writeError;
+            offset += n;
+        }
+        return await BlockingFlushAsync(cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary><c>blocking-flush</c>: flushes and waits until the flush is done.</summary>
+    public async ValueTask<StreamError?> BlockingFlushAsync(CancellationToken cancellation)
+    {
+        if (Flush() is { } error)
+            return error;
+        await WaitWritableAsync(cancellation).ConfigureAwait(false);
+        return CheckWrite().Error;
+    }
+
+    /// <summary>Releases what the stream holds (called when the guest drops it or the store ends).</summary>
+    public virtual void Dispose() => GC.SuppressFinalize(this);
+}
+
+/// <summary>
+/// An output stream into a <see cref="PipeWriter"/>. Each write is flushed at once; while the flush waits for
+/// the reader (backpressure) <c>check-write</c> answers 0 and the pollable is not ready.
+/// </summary>
+/// <param name="writer">The destination.</param>
+/// <param name="budget">The most bytes granted by one <c>check-write</c>.</param>
+public sealed class PipeOutputStream(PipeWriter writer, int budget = 64 * 1024) : OutputStream
+{
+    private Task<FlushResult>? _pendingFlush;
+    private StreamError? _error;
+    private bool _completed;
+
+    /// <summary>True once <see cref="Complete"/> was called.</summary>
+    public bool IsCompleted => _completed;
+
+    /// <inheritdoc />
+    public override (ulong Permit, StreamError? Error) CheckWrite()
+    {
+        Observe();
+        if (_error is not null)
+            return (0, _error);
+        return (_pendingFlush is null ? (ulong)budget : 0UL, null);
+    }
+
+    /// <inheritdoc />
+    public override StreamError? Write(ReadOnlySpan<byte> data)
+    {
+        Observe();
+        if (_error is not null)
+            return _error;
+        if (_pendingFlush is not null)
+            return _error = StreamError.Failed("write while a flush is in progress (check-write granted no budget)");
+        if (data.Length > budget)
+            return _error = StreamError.Failed($"write of {data.Length} bytes exceeds the check-write budget of {budget}");
+        if (data.IsEmpty)
+            return null;
+        try
+        {
+            writer.Write(data);
+            Track(writer.FlushAsync());
+        }
+        catch (Exception e)
+        {
+            _error = StreamError.Failed(e.Message);
+        }
+        return _error;
+    }
+
+    /// <inheritdoc />
+    public override StreamError? Flush()
+    {
+        Observe();
+        return _error;
+    }
+
+    /// <inheritdoc />
+    public override bool IsWritable
+    {
+        get
+        {
+            Observe();
+            return _error is not null || _pendingFlush is null;
+        }
+    }
+
+    /// <inheritdoc />
+    public override ValueTask WaitWritableAsync(CancellationToken cancellation) =>
+        _pendingFlush is { IsCompleted: false } pending ? new(Task.WhenAny(pending).WaitAsync(cancellation)) : default;
+
+    /// <summary>Ends the stream (the writer is completed once any pending flush finishes).</summary>
+    public void Complete(Exception? error = null)
+    {
+        if (_completed)
+            return;
+        _completed = true;
+        _error ??= StreamError.Closed;
+        if (_pendingFlush is { IsCompleted: false } pending)
+            pending.ContinueWith(_ => writer.Complete(error), TaskScheduler.Default);
+        else
+            writer.Complete(error);
+    }
+
+    private void Track(ValueTask<FlushResult> flush)
+    {
+        if (flush.IsCompletedSuccessfully)
+        {
+            Apply(flush.Result);
+            return;
+        }
+        _pendingFlush = flush.AsTask();
+    }
+
+    private void Observe()
+    {
+        if (_pendingFlush is not { IsCompleted: true } done)
+            return;
+        _pendingFlush = null;
+        if (done.IsCompletedSuccessfully)
+            Apply(done.Result);
+        else
+            _error ??= StreamError.Failed(done.Exception?.InnerException?.Message ?? "flush cancelled");
+    }
+
+    // The reader completing (client gone) closes the stream.
+    private void Apply(FlushResult result)
+    {
+        if (result.IsCompleted || result.IsCanceled)
+            _error ??= StreamError.Closed;
+    }
+}
