@@ -1,0 +1,155 @@
+using System.Runtime.InteropServices;
+using Spindle.Wasmtime.Interop;
+
+namespace Spindle.Wasmtime;
+
+/// <summary>
+/// Drives a <c>wasmtime_call_future_t</c> to completion from async code without blocking a thread:
+/// each time a poll returns false, either a host task is pending (await it, then poll again, which lets
+/// the continuation write the results) or the guest yielded on an epoch (yield to the pool, then poll).
+/// Everything the future points to lives in one unmanaged block owned by <see cref="NativeCall"/>.
+/// </summary>
+internal static class CallFutureDriver
+{
+    public static async ValueTask DriveAsync(StoreState state, IntPtr future)
+    {
+        while (Native.wasmtime_call_future_poll(future) == 0)
+        {
+            var pending = state.PendingTask;
+            if (pending is { IsCompleted: false })
+                await pending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            else
+                await Task.Yield();
+        }
+    }
+
+    public static async ValueTask<WasmValue[]> CallAsync(StoreState state, NativeCall call)
+    {
+        using (call)
+        {
+            await DriveAsync(state, call.Future).ConfigureAwait(false);
+            return call.TakeResults();
+        }
+    }
+
+    public static async ValueTask<WasmInstance> InstantiateAsync(StoreState state, NativeCall call, HandleRefs refs)
+    {
+        using (refs)
+        using (call)
+        {
+            await DriveAsync(state, call.Future).ConfigureAwait(false);
+            return call.ReadInstance();
+        }
+    }
+}
+
+/// <summary>
+/// One in-flight call/instantiation: an unmanaged block holding the slots a future references
+/// (func/instance, args, results, trap and error out-pointers), kept until the future is deleted.
+/// </summary>
+internal sealed unsafe class NativeCall : IDisposable
+{
+    private readonly WasmStore _store;
+    private bool _storeRef;
+    private byte* _block;
+    public IntPtr Future;
+
+    public WasmInstance* Instance => (WasmInstance*)_block;         // 16 bytes @0 (instantiate)
+    public WasmFunc* Func => (WasmFunc*)_block;                     // 16 bytes @0 (call)
+    public IntPtr* TrapSlot => (IntPtr*)(_block + 16);              // @16
+    public IntPtr* ErrorSlot => (IntPtr*)(_block + 24);             // @24
+    public WasmValue* Args => (WasmValue*)(_block + 32);            // @32
+    public WasmValue* Results => Args + ArgCount;
+    public int ArgCount { get; }
+    public int ResultCount { get; }
+
+    public NativeCall(WasmStore store, int argCount, int resultCount)
+    {
+        _store = store;
+        ArgCount = argCount;
+        ResultCount = resultCount;
+        store.State.Enter();
+        try
+        {
+            store.Handle.DangerousAddRef(ref _storeRef);
+        }
+        catch
+        {
+            store.State.Exit();
+            throw;
+        }
+        var size = 32 + (nuint)(argCount + resultCount) * (nuint)sizeof(WasmValue);
+        _block = (byte*)NativeMemory.AllocZeroed(size);
+    }
+
+    public IntPtr Context => _store.Context;
+
+    /// <summary>Throws the trap or error the future reported, if any (freeing the native objects).</summary>
+    public void ThrowIfFailed()
+    {
+        var trap = *TrapSlot;
+        var error = *ErrorSlot;
+        *TrapSlot = IntPtr.Zero;
+        *ErrorSlot = IntPtr.Zero;
+        var hostFault = _store.State.TakeHostFault();
+        if (trap != IntPtr.Zero)
+        {
+            if (error != IntPtr.Zero) Native.wasmtime_error_delete(error);
+            throw NativeErrors.FromTrap(trap, hostFault);
+        }
+        if (error != IntPtr.Zero) throw NativeErrors.FromError(error, inner: hostFault);
+    }
+
+    public WasmValue[] TakeResults()
+    {
+        ThrowIfFailed();
+        var results = new WasmValue[ResultCount];
+        for (int i = 0; i < results.Length; i++)
+        {
+            var v = Results + i;
+            if (v->Kind is WasmValueKind.I32 or WasmValueKind.I64 or WasmValueKind.F32 or WasmValueKind.F64
+                or WasmValueKind.V128 or WasmValueKind.FuncRef)
+            {
+                results[i] = *v;
+            }
+            else
+            {
+                // GC references are rooted in the store; this layer hands out only nulls.
+                var kind = v->Kind;
+                Native.wasmtime_val_unroot(v);
+                results[i] = WasmValue.Default(kind == WasmValueKind.ExternRef ? WasmValueKind.ExternRef : kind);
+            }
+        }
+        return results;
+    }
+
+
+    public WasmInstance ReadInstance()
+    {
+        ThrowIfFailed();
+        return *Instance;
+    }
+
+    public void Dispose()
+    {
+        if (Future != IntPtr.Zero)
+        {
+            Native.wasmtime_call_future_delete(Future);
+            Future = IntPtr.Zero;
+        }
+        if (_block != null)
+        {
+            // Free anything a failed or abandoned future left behind.
+            if (*TrapSlot != IntPtr.Zero) Native.wasm_trap_delete(*TrapSlot);
+            if (*ErrorSlot != IntPtr.Zero) Native.wasmtime_error_delete(*ErrorSlot);
+            NativeMemory.Free(_block);
+            _block = null;
+        }
+        if (_storeRef)
+        {
+            _store.Handle.DangerousRelease();
+            _storeRef = false;
+        }
+        _store.State.Exit();
+    }
+}

@@ -1,0 +1,62 @@
+namespace Spindle.Wasmtime;
+
+/// <summary>
+/// Settings for a <see cref="WasmEngine"/>. Epoch interruption is always on. Settings that change compiled
+/// code are part of <see cref="WasmEngine.Fingerprint"/> (the artifact cache key).
+/// </summary>
+public sealed record EngineOptions
+{
+    /// <summary>Use the pooling instance allocator (pre-reserved slots; fast per-request instantiation).</summary>
+    public bool Pooling { get; init; }
+
+    /// <summary>Pooling: most core instances alive at once across all stores (wasmtime default 1000).</summary>
+    public uint TotalCoreInstances { get; init; } = 1000;
+
+    /// <summary>Pooling: most linear memories alive at once (null = wasmtime default, 1000).</summary>
+    public uint? TotalMemories { get; init; }
+
+    /// <summary>Pooling: most tables alive at once (null = wasmtime default, 1000).</summary>
+    public uint? TotalTables { get; init; }
+
+    /// <summary>Pooling: most async fiber stacks alive at once (null = wasmtime default, 1000).</summary>
+    public uint? TotalStacks { get; init; }
+
+    /// <summary>Pooling: largest size in bytes a linear memory may reach (null = wasmtime default, 4 GiB).</summary>
+    public ulong? MaxMemorySize { get; init; }
+
+    /// <summary>Pooling: largest instance metadata size in bytes (null = wasmtime default).</summary>
+    public ulong? MaxCoreInstanceSize { get; init; }
+
+    /// <summary>Pooling: most memories a single module may define (null = wasmtime default, 1).</summary>
+    public uint? MaxMemoriesPerModule { get; init; }
+
+    /// <summary>Pooling: most tables a single module may define (null = wasmtime default, 1).</summary>
+    public uint? MaxTablesPerModule { get; init; }
+
+    /// <summary>Pooling: most elements in one table (null = wasmtime default, 20000).</summary>
+    public ulong? TableElements { get; init; }
+
+    /// <summary>
+    /// Pooling: bytes of each freed linear memory kept resident and zeroed with memset instead of madvise.
+    /// Small values help small modules scale across cores; large ones slow big modules down (see the notes).
+    /// </summary>
+    public ulong LinearMemoryKeepResident { get; init; }
+
+    /// <summary>Pooling: bytes of each freed table kept resident (see <see cref="LinearMemoryKeepResident"/>).</summary>
+    public ulong TableKeepResident { get; init; }
+
+    /// <summary>How often the engine's ticker thread increments the epoch.</summary>
+    public TimeSpan EpochTickInterval { get; init; } = TimeSpan.FromMilliseconds(10);
+
+    /// <summary>Size in bytes of each async fiber stack (wasm stack plus room for host code). Default 2 MiB.</summary>
+    public ulong AsyncStackSize { get; init; } = 2 * 1024 * 1024;
+
+    /// <summary>Most bytes of stack wasm may use before a stack-overflow trap. Default 512 KiB. Must be below <see cref="AsyncStackSize"/>.</summary>
+    public ulong MaxWasmStack { get; init; } = 512 * 1024;
+
+    /// <summary>Directory for <see cref="ArtifactCache"/> (null = <c>$SPINDLE_CACHE_DIR</c>, else XDG cache dir).</summary>
+    public string? CacheDirectory { get; init; }
+
+    /// <summary>Compile functions in parallel (on by default).</summary>
+    public bool ParallelCompilation { get; init; } = true;
+}

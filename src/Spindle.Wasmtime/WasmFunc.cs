@@ -1,0 +1,70 @@
+using System.Runtime.InteropServices;
+using Spindle.Wasmtime.Interop;
+
+namespace Spindle.Wasmtime;
+
+/// <summary>A function in a store (<c>wasmtime_func_t</c>: store id + index, 16 bytes).</summary>
+[StructLayout(LayoutKind.Sequential)]
+public readonly unsafe struct WasmFunc : IEquatable<WasmFunc>
+{
+    private readonly ulong _storeId;
+    private readonly nuint _index;
+
+    /// <summary>True for the null funcref.</summary>
+    public bool IsNull => _storeId == 0;
+
+    /// <summary>The function's signature.</summary>
+    public WasmFuncType Type(StoreContext store)
+    {
+        var self = this;
+        var ft = Native.wasmtime_func_type(store.Handle, &self);
+        try
+        {
+            return WasmFuncType.FromNative(ft);
+        }
+        finally
+        {
+            Native.wasm_functype_delete(ft);
+        }
+    }
+
+    /// <summary>
+    /// Calls the function on a fiber and returns its results. Host async functions it reaches are awaited
+    /// without blocking a thread. Traps throw <see cref="WasmTrapException"/>, other failures
+    /// <see cref="WasmtimeException"/>. Only one call may run per store at a time.
+    /// </summary>
+    public ValueTask<WasmValue[]> CallAsync(WasmStore store, ReadOnlySpan<WasmValue> args, int resultCount)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        if (IsNull) throw new InvalidOperationException("cannot call a null funcref");
+        ArgumentOutOfRangeException.ThrowIfNegative(resultCount);
+        foreach (var a in args)
+            if (!a.IsSafeForWasmtime) throw new ArgumentException($"argument kind {a.Kind} is not supported", nameof(args));
+
+        var call = new NativeCall(store, args.Length, resultCount);
+        try
+        {
+            *call.Func = this;
+            args.CopyTo(new Span<WasmValue>(call.Args, args.Length));
+            call.Future = Native.wasmtime_func_call_async(call.Context, call.Func, call.Args, (nuint)args.Length,
+                call.Results, (nuint)resultCount, call.TrapSlot, call.ErrorSlot);
+        }
+        catch
+        {
+            call.Dispose();
+            throw;
+        }
+        return CallFutureDriver.CallAsync(store.State, call);
+    }
+
+    /// <summary>Calls with an argument array (see <see cref="CallAsync(WasmStore, ReadOnlySpan{WasmValue}, int)"/>).</summary>
+    public ValueTask<WasmValue[]> CallAsync(WasmStore store, WasmValue[] args, int resultCount) =>
+        CallAsync(store, (ReadOnlySpan<WasmValue>)args, resultCount);
+
+    /// <inheritdoc/>
+    public bool Equals(WasmFunc other) => _storeId == other._storeId && _index == other._index;
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => obj is WasmFunc f && Equals(f);
+    /// <inheritdoc/>
+    public override int GetHashCode() => HashCode.Combine(_storeId, _index);
+}

@@ -1,0 +1,140 @@
+using System.Runtime.InteropServices;
+using Spindle.Wasmtime.Interop;
+
+namespace Spindle.Wasmtime;
+
+/// <summary>
+/// A Wasmtime store: the unit of isolation that owns instances, memories and host state for one request.
+/// <para>
+/// Threading: a store may move between threads (awaits resume on pool threads) but must never be used by
+/// two threads at once. Only one call or instantiation may be in flight per store; a second one throws
+/// <see cref="InvalidOperationException"/>. A trap or host error poisons the store: dispose it and use a new one.
+/// </para>
+/// <para>
+/// Epoch deadline: the engine has epoch interruption on, and a store with deadline 0 traps at once, so a new
+/// store starts with a very large deadline. Set a real one with <see cref="SetEpochDeadline"/> (see
+/// <see cref="WasmEngine.ExecutionTicksFor"/>).
+/// </para>
+/// </summary>
+public sealed class WasmStore : IDisposable
+{
+    /// <summary>The deadline a new store starts with (effectively no limit: years at 10 ms per tick).</summary>
+    public const ulong DefaultEpochDeadline = 1UL << 40;
+
+    private readonly StoreHandle _handle;
+
+    /// <summary>Creates a store in <paramref name="engine"/> carrying <paramref name="data"/> for host functions.</summary>
+    public unsafe WasmStore(WasmEngine engine, object? data = null)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        Engine = engine;
+        State = new StoreState(data);
+        var gch = GCHandle.Alloc(State);
+        // Wasmtime frees the GCHandle through the finalizer when the native store is deleted.
+        var store = Native.wasmtime_store_new(engine.Handle, GCHandle.ToIntPtr(gch), &GCHandleFinalizer.Free);
+        if (store == IntPtr.Zero)
+        {
+            gch.Free();
+            throw new WasmtimeException("wasmtime_store_new failed");
+        }
+        _handle = new StoreHandle(store);
+        _context = Native.wasmtime_store_context(store);
+        Native.wasmtime_context_set_epoch_deadline(_context, DefaultEpochDeadline);
+    }
+
+    private readonly IntPtr _context;
+
+    /// <summary>The engine the store belongs to.</summary>
+    public WasmEngine Engine { get; }
+
+    /// <summary>The user data given at creation (reachable from host functions as <c>caller.Data</c>).</summary>
+    public object? Data => State.Data;
+
+    /// <summary>The raw <c>wasmtime_context_t*</c> (stable for the store's life). Throws once disposed.</summary>
+    public IntPtr Context
+    {
+        get
+        {
+            ObjectDisposedException.ThrowIf(_handle.IsClosed, this);
+            return _context;
+        }
+    }
+
+    internal StoreState State { get; }
+
+    internal StoreHandle Handle => _handle;
+
+    /// <summary>Guest code traps with "interrupt" once the engine's epoch passes now + <paramref name="ticks"/>.</summary>
+    public void SetEpochDeadline(ulong ticks) => Native.wasmtime_context_set_epoch_deadline(Context, ticks);
+
+    /// <summary>
+    /// Instead of trapping when the deadline passes, guest code yields to the async caller and the deadline
+    /// moves <paramref name="delta"/> ticks further (cooperative time slicing; it never traps on epochs afterwards).
+    /// </summary>
+    public unsafe void EpochDeadlineAsyncYieldAndUpdate(ulong delta)
+    {
+        // The delta travels as the callback's data pointer: no managed state, nothing to free.
+        Native.wasmtime_store_epoch_deadline_callback(_handle.Ptr, &YieldAndUpdate, (IntPtr)(nint)delta, null);
+    }
+
+    [UnmanagedCallersOnly]
+    private static unsafe IntPtr YieldAndUpdate(IntPtr context, IntPtr data, ulong* delta, byte* updateKind)
+    {
+        *delta = (ulong)(nint)data;
+        *updateKind = 1; // WASMTIME_UPDATE_DEADLINE_YIELD
+        return IntPtr.Zero;
+    }
+
+    /// <summary>
+    /// Caps resources (<c>wasmtime_store_limiter</c>); a negative value keeps Wasmtime's default. Limits apply
+    /// to later growth and instantiation only.
+    /// </summary>
+    public void SetLimiter(long memorySize = -1, long tableElements = -1, long instances = -1, long tables = -1, long memories = -1) =>
+        Native.wasmtime_store_limiter(_handle.Ptr, memorySize, tableElements, instances, tables, memories);
+
+    /// <summary>Deletes the native store (and every instance in it).</summary>
+    public void Dispose() => _handle.Dispose();
+}
+
+/// <summary>
+/// Per-store managed state reached from host trampolines through <c>wasmtime_context_get_data</c>.
+/// </summary>
+internal sealed class StoreState(object? data)
+{
+    public object? Data { get; } = data;
+
+    /// <summary>The host task the current call future waits on (set by the async trampoline).</summary>
+    public volatile Task? PendingTask;
+
+    /// <summary>The first exception raised by a host function during the current operation.</summary>
+    public Exception? HostFault;
+
+    private int _busy;
+
+    public void Enter()
+    {
+        if (Interlocked.Exchange(ref _busy, 1) != 0)
+            throw new InvalidOperationException("This WasmStore is already running a call or instantiation; a store may run one at a time.");
+        HostFault = null;
+        PendingTask = null;
+    }
+
+    public void Exit()
+    {
+        PendingTask = null;
+        Volatile.Write(ref _busy, 0);
+    }
+
+    public Exception? TakeHostFault()
+    {
+        var f = HostFault;
+        HostFault = null;
+        return f;
+    }
+
+    public static StoreState FromContext(IntPtr context)
+    {
+        var data = Native.wasmtime_context_get_data(context);
+        return (StoreState)GCHandle.FromIntPtr(data).Target!;
+    }
+}
