@@ -46,7 +46,12 @@ public static class ArtifactCache
     public static WasmModule LoadOrCompile(WasmEngine engine, ReadOnlySpan<byte> wasm, IProgress<string>? progress = null)
     {
         var path = PathFor(engine, wasm);
-        if (File.Exists(path))
+        if (File.Exists(path) && !IsPrivate(path))
+        {
+            progress?.Report($"ignoring cached artifact {path}: it or its directory is writable by others");
+            TryDelete(path);
+        }
+        else if (File.Exists(path))
         {
             try
             {
@@ -107,6 +112,15 @@ public static class ArtifactCache
         // Deserialization trusts artifacts: nobody else may be able to plant one.
         if ((File.GetUnixFileMode(dir) & ~Private) != 0)
             File.SetUnixFileMode(dir, Private);
+    }
+
+    /// <summary>Deserialization trusts artifacts: only load files that nobody but the owner could have written.</summary>
+    private static bool IsPrivate(string file)
+    {
+        if (OperatingSystem.IsWindows()) return true;
+        const UnixFileMode OthersWrite = UnixFileMode.GroupWrite | UnixFileMode.OtherWrite;
+        var dir = Path.GetDirectoryName(file)!;
+        return (File.GetUnixFileMode(dir) & OthersWrite) == 0 && (File.GetUnixFileMode(file) & OthersWrite) == 0;
     }
 
     private static void TryDelete(string path)

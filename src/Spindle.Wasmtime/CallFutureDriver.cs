@@ -13,11 +13,18 @@ internal static class CallFutureDriver
 {
     public static async ValueTask DriveAsync(StoreState state, IntPtr future)
     {
+        var cancellationToken = state.CancellationToken;
         while (Native.wasmtime_call_future_poll(future) == 0)
         {
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // The caller deletes the future (unwinding the fiber); the store is unusable afterwards.
+                state.Abandoned = true;
+                cancellationToken.ThrowIfCancellationRequested();
+            }
             var pending = state.PendingTask;
             if (pending is { IsCompleted: false })
-                await pending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                await pending.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             else
                 await Task.Yield();
         }

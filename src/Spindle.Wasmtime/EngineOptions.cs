@@ -18,7 +18,11 @@ public sealed record EngineOptions
     /// <summary>Pooling: most tables alive at once (null = wasmtime default, 1000).</summary>
     public uint? TotalTables { get; init; }
 
-    /// <summary>Pooling: most async fiber stacks alive at once (null = wasmtime default, 1000).</summary>
+    /// <summary>
+    /// Pooling: most async fiber stacks alive at once. Every running call or instantiation holds one, and a
+    /// host function calling back into wasm (<see cref="HostCaller.Call"/>, e.g. cabi_realloc) holds a second
+    /// one for the nested call. Null = 2 × <see cref="TotalCoreInstances"/>.
+    /// </summary>
     public uint? TotalStacks { get; init; }
 
     /// <summary>Pooling: largest size in bytes a linear memory may reach (null = wasmtime default, 4 GiB).</summary>

@@ -10,6 +10,9 @@ public class WasmtimeException : Exception
 
     /// <summary>Creates the exception with a message and the exception that caused it.</summary>
     public WasmtimeException(string message, Exception? inner) : base(message, inner) { }
+
+    /// <summary>The wasm backtrace Wasmtime attached ("0: 0x11c - &lt;unknown&gt;!boom" lines), or null.</summary>
+    public string? WasmBacktrace { get; init; }
 }
 
 /// <summary>
@@ -79,9 +82,41 @@ internal static unsafe class NativeErrors
 
     public static WasmtimeException FromError(IntPtr error, string? context = null, Exception? inner = null)
     {
-        var message = TakeErrorMessage(error);
+        var (message, backtrace) = SplitBacktrace(TakeErrorMessage(error));
         if (context != null) message = context + ": " + message;
-        return inner != null ? new WasmTrapException(message, null, inner) : new WasmtimeException(message);
+        return inner != null
+            ? new WasmTrapException(message, null, inner) { WasmBacktrace = backtrace }
+            : new WasmtimeException(message) { WasmBacktrace = backtrace };
+    }
+
+    /// <summary>
+    /// Wasmtime formats failures of wasm code as "error while executing at wasm backtrace:\n  frames...\n\nCaused by:\n    cause".
+    /// The cause is the useful message ("wasm trap: interrupt"); the frames are kept apart.
+    /// </summary>
+    internal static (string Message, string? Backtrace) SplitBacktrace(string full)
+    {
+        const string Marker = "\nCaused by:\n";
+        var at = full.IndexOf(Marker, StringComparison.Ordinal);
+        if (at < 0) return (full, null);
+        var head = full[..at].TrimEnd();
+        var causes = full[(at + Marker.Length)..]
+            .Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Select(StripIndex)
+            .ToArray();
+        var firstNewline = head.IndexOf('\n');
+        var backtrace = firstNewline < 0 ? null : head[(firstNewline + 1)..];
+        var context = firstNewline < 0 ? head : head[..firstNewline];
+        // The head is either the backtrace banner or an error context of its own.
+        var message = context.StartsWith("error while executing at wasm backtrace", StringComparison.Ordinal)
+            ? string.Join(": ", causes)
+            : string.Join(": ", causes.Prepend(context));
+        return (message, backtrace);
+    }
+
+    private static string StripIndex(string line)
+    {
+        var colon = line.IndexOf(": ", StringComparison.Ordinal);
+        return colon > 0 && line[..colon].All(char.IsAsciiDigit) ? line[(colon + 2)..] : line;
     }
 
     public static WasmTrapException FromTrap(IntPtr trap, Exception? inner = null)
@@ -92,7 +127,8 @@ internal static unsafe class NativeErrors
             Native.wasm_trap_message(trap, &vec);
             byte code;
             TrapCode? trapCode = Native.wasmtime_trap_code(trap, &code) != 0 ? (TrapCode)code : null;
-            return new WasmTrapException(vec.ToUtf8String(), trapCode, inner);
+            var (message, backtrace) = SplitBacktrace(vec.ToUtf8String());
+            return new WasmTrapException(message, trapCode, inner) { WasmBacktrace = backtrace };
         }
         finally
         {

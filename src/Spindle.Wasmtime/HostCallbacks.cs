@@ -19,6 +19,9 @@ public delegate void SyncHostCallback(ref HostCaller caller, ReadOnlySpan<WasmVa
 /// </summary>
 public delegate ValueTask AsyncHostCallback(HostCallerInfo caller, WasmValue[] args, WasmValue[] results);
 
+/// <summary>The on-fiber completion step of an async host function (see <see cref="HostCallerInfo.OnCompleted"/>).</summary>
+public delegate void HostCompletion(ref HostCaller caller, Span<WasmValue> results);
+
 /// <summary>The calling instance as seen by a synchronous host function (valid only during the call).</summary>
 public readonly unsafe ref struct HostCaller
 {
@@ -39,11 +42,22 @@ public readonly unsafe ref struct HostCaller
     /// <summary>The store context, for memory/table/global access.</summary>
     public StoreContext Context => new(_context);
 
+    /// <summary>The store's <see cref="WasmStore.Extension"/> slot.</summary>
+    public object? Extension => _state.Extension;
+
     /// <summary>An export of the calling instance (Wasmtime resolves memories and functions), or null.</summary>
     public WasmExtern? GetExport(string name) => HostCallerInfo.CallerExport(_caller, name);
 
     /// <summary>The calling instance's exported memory, or null.</summary>
     public WasmMemory? GetMemory(string name = "memory") => GetExport(name)?.Memory;
+
+    /// <summary>
+    /// Calls a wasm function of the same store re-entrantly from inside this host call (e.g. the guest's
+    /// <c>cabi_realloc</c> while lowering a result). Runs synchronously on the current fiber after checking the
+    /// signature (<see cref="NestedCall.CallChecked"/>). A trap in the nested call throws <see cref="WasmTrapException"/>.
+    /// </summary>
+    public void Call(WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+        Spindle.Wasmtime.NestedCall.CallChecked(new StoreContext(_context), func, args, results);
 }
 
 /// <summary>The calling instance as seen by an async host function (valid until its task completes).</summary>
@@ -66,6 +80,25 @@ public sealed unsafe class HostCallerInfo
     /// <summary>The store context, for memory/table/global access.</summary>
     public StoreContext Context => new(Live);
 
+    /// <summary>The store's <see cref="WasmStore.Extension"/> slot.</summary>
+    public object? Extension => _state.Extension;
+
+    /// <summary>
+    /// Set by an async host function before its task completes: runs on the guest's fiber once the task has
+    /// completed, before the results go to the guest, with a live caller (so it may call back into the guest,
+    /// for example a realloc to lower the results).
+    /// </summary>
+    public HostCompletion? OnCompleted { get; set; }
+
+    internal void RunCompletion(Span<WasmValue> results)
+    {
+        var done = OnCompleted;
+        if (done is null) return;
+        OnCompleted = null;
+        var hc = new HostCaller(_caller, _context, _state);
+        done(ref hc, results);
+    }
+
     /// <summary>An export of the calling instance, or null.</summary>
     public WasmExtern? GetExport(string name)
     {
@@ -75,6 +108,45 @@ public sealed unsafe class HostCallerInfo
 
     /// <summary>The calling instance's exported memory, or null.</summary>
     public WasmMemory? GetMemory(string name = "memory") => GetExport(name)?.Memory;
+
+    /// <summary>
+    /// Calls a wasm function of the same store re-entrantly, from anywhere in the async host function (also after
+    /// an await, off the guest's fiber): the call runs as a future of its own, on a second fiber (with pooling it
+    /// takes a second stack slot, see <see cref="EngineOptions.TotalStacks"/>; without pooling it maps a stack).
+    /// Prefer <see cref="OnCompleted"/> + <see cref="HostCaller.Call"/> for hot paths.
+    /// </summary>
+    public void Call(WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+        CallOnOwnFiber(Live, func, args, results);
+
+    internal static void CallOnOwnFiber(IntPtr context, WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
+    {
+        foreach (var a in args)
+            if (!a.IsSafeForWasmtime) throw new ArgumentException($"argument kind {a.Kind} is not supported", nameof(args));
+        // The store requires the async entry points, so the nested call is a future of its own; it is
+        // polled to completion right here (a yield just polls again: the outer fiber cannot await).
+        IntPtr trap = IntPtr.Zero;
+        IntPtr error = IntPtr.Zero;
+        fixed (WasmValue* pa = args)
+        fixed (WasmValue* pr = results)
+        {
+            var future = Native.wasmtime_func_call_async(context, &func, pa, (nuint)args.Length, pr, (nuint)results.Length, &trap, &error);
+            try
+            {
+                while (Native.wasmtime_call_future_poll(future) == 0)
+                    Thread.Yield();
+            }
+            finally
+            {
+                Native.wasmtime_call_future_delete(future);
+            }
+        }
+        if (trap != IntPtr.Zero)
+        {
+            if (error != IntPtr.Zero) Native.wasmtime_error_delete(error);
+            throw NativeErrors.FromTrap(trap);
+        }
+        NativeErrors.Check(error, "nested call from host function");
+    }
 
     private IntPtr Live => _caller != IntPtr.Zero
         ? _context
@@ -159,12 +231,13 @@ internal static unsafe class HostTrampolines
         continuation->Env = IntPtr.Zero;
         continuation->Finalizer = null;
         StoreState? state = null;
+        HostCallerInfo? info = null;
         try
         {
             var entry = (AsyncEntry)GCHandle.FromIntPtr(env).Target!;
             var context = Native.wasmtime_caller_context(caller);
             state = StoreState.FromContext(context);
-            var info = new HostCallerInfo(caller, context, state);
+            info = new HostCallerInfo(caller, context, state);
             var managedArgs = new ReadOnlySpan<WasmValue>(args, (int)nargs).ToArray();
             var managedResults = new WasmValue[(int)nresults];
             Prefill(managedResults, entry.Results);
@@ -172,8 +245,9 @@ internal static unsafe class HostTrampolines
             var pending = entry.Callback(info, managedArgs, managedResults);
             if (pending.IsCompleted)
             {
-                info.Invalidate();
                 pending.GetAwaiter().GetResult(); // throws the callback's exception, if any
+                info.RunCompletion(managedResults);
+                info.Invalidate();
                 WriteResults(state, managedResults, results, entry.Results, trapRet);
                 return;
             }
@@ -190,18 +264,35 @@ internal static unsafe class HostTrampolines
             };
             var handle = GCHandle.Alloc(call);
             continuation->Env = GCHandle.ToIntPtr(handle);
-            continuation->Finalizer = &GCHandleFinalizer.Free;
+            continuation->Finalizer = &ReleasePending;
             continuation->Callback = &PollPending;
             state.PendingTask = call.Task;
         }
         catch (Exception e)
         {
+            info?.Invalidate();
             *trapRet = Fault(state, e);
         }
     }
 
     [UnmanagedCallersOnly]
     private static byte Completed(IntPtr env) => 1;
+
+    /// <summary>Continuation finalizer: the future is gone (done or deleted), so the caller pointer dies with it.</summary>
+    [UnmanagedCallersOnly]
+    private static void ReleasePending(IntPtr env)
+    {
+        try
+        {
+            var handle = GCHandle.FromIntPtr(env);
+            (handle.Target as PendingHostCall)?.Caller.Invalidate();
+            handle.Free();
+        }
+        catch
+        {
+            // Never unwind into native code.
+        }
+    }
 
     /// <summary>Called on every poll of the suspended future: true once the host task finished and results are written.</summary>
     [UnmanagedCallersOnly]
@@ -212,14 +303,16 @@ internal static unsafe class HostTrampolines
         {
             call = (PendingHostCall)GCHandle.FromIntPtr(env).Target!;
             if (!call.Task.IsCompleted) return 0;
-            call.Caller.Invalidate();
             if (ReferenceEquals(call.State.PendingTask, call.Task)) call.State.PendingTask = null;
             if (call.Task.IsFaulted || call.Task.IsCanceled)
             {
+                call.Caller.Invalidate();
                 var error = call.Task.Exception?.InnerException ?? new TaskCanceledException(call.Task);
                 *call.TrapRet = Fault(call.State, error);
                 return 1;
             }
+            try { call.Caller.RunCompletion(call.ManagedResults); }
+            finally { call.Caller.Invalidate(); }
             WriteResults(call.State, call.ManagedResults, call.NativeResults, call.Entry.Results, call.TrapRet);
             return 1;
         }

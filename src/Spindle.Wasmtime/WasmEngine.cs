@@ -95,7 +95,8 @@ public sealed class WasmEngine : IDisposable
             Native.wasmtime_pooling_allocation_config_total_core_instances_set(pc, o.TotalCoreInstances);
             if (o.TotalMemories is { } m) Native.wasmtime_pooling_allocation_config_total_memories_set(pc, m);
             if (o.TotalTables is { } t) Native.wasmtime_pooling_allocation_config_total_tables_set(pc, t);
-            if (o.TotalStacks is { } s) Native.wasmtime_pooling_allocation_config_total_stacks_set(pc, s);
+            var stacks = o.TotalStacks ?? (uint)Math.Min(2UL * o.TotalCoreInstances, uint.MaxValue);
+            Native.wasmtime_pooling_allocation_config_total_stacks_set(pc, stacks);
             if (o.MaxMemorySize is { } ms) Native.wasmtime_pooling_allocation_config_max_memory_size_set(pc, (nuint)ms);
             if (o.MaxCoreInstanceSize is { } ci) Native.wasmtime_pooling_allocation_config_max_core_instance_size_set(pc, (nuint)ci);
             if (o.MaxMemoriesPerModule is { } mm) Native.wasmtime_pooling_allocation_config_max_memories_per_module_set(pc, mm);

@@ -32,6 +32,9 @@ public readonly unsafe struct WasmFunc : IEquatable<WasmFunc>
     /// Calls the function on a fiber and returns its results. Host async functions it reaches are awaited
     /// without blocking a thread. Traps throw <see cref="WasmTrapException"/>, other failures
     /// <see cref="WasmtimeException"/>. Only one call may run per store at a time.
+    /// When <see cref="WasmStore.CancellationToken"/> is cancelled, the call is abandoned between polls (the fiber is unwound, pending host tasks keep running but
+    /// their caller becomes unusable) and throws <see cref="OperationCanceledException"/>; the store is then
+    /// unusable and must be disposed.
     /// </summary>
     public ValueTask<WasmValue[]> CallAsync(WasmStore store, ReadOnlySpan<WasmValue> args, int resultCount)
     {
@@ -60,6 +63,10 @@ public readonly unsafe struct WasmFunc : IEquatable<WasmFunc>
     /// <summary>Calls with an argument array (see <see cref="CallAsync(WasmStore, ReadOnlySpan{WasmValue}, int)"/>).</summary>
     public ValueTask<WasmValue[]> CallAsync(WasmStore store, WasmValue[] args, int resultCount) =>
         CallAsync(store, (ReadOnlySpan<WasmValue>)args, resultCount);
+
+    /// <summary>Calls with as many results as the function's signature declares.</summary>
+    public ValueTask<WasmValue[]> CallAsync(WasmStore store, params WasmValue[] args) =>
+        CallAsync(store, (ReadOnlySpan<WasmValue>)args, Type(store).Results.Count);
 
     /// <inheritdoc/>
     public bool Equals(WasmFunc other) => _storeId == other._storeId && _index == other._index;

@@ -196,7 +196,7 @@ public sealed unsafe class WasmInstancePre : IDisposable
     /// <summary>The module it instantiates.</summary>
     public WasmModule Module { get; }
 
-    /// <summary>Instantiates in <paramref name="store"/> (see <see cref="WasmLinker.InstantiateAsync"/>).</summary>
+    /// <summary>Instantiates in <paramref name="store"/> (see <see cref="WasmLinker.InstantiateAsync(WasmStore, WasmModule)"/>).</summary>
     public ValueTask<WasmInstance> InstantiateAsync(WasmStore store)
     {
         ArgumentNullException.ThrowIfNull(store);

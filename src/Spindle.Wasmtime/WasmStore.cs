@@ -50,6 +50,9 @@ public sealed class WasmStore : IDisposable
     /// <summary>The user data given at creation (reachable from host functions as <c>caller.Data</c>).</summary>
     public object? Data => State.Data;
 
+    /// <summary>A slot for a library layered on top of this one (the component runtime's per-store state), visible to host functions as <see cref="HostCaller.Extension"/>.</summary>
+    public object? Extension { get => State.Extension; set => State.Extension = value; }
+
     /// <summary>The raw <c>wasmtime_context_t*</c> (stable for the store's life). Throws once disposed.</summary>
     public IntPtr Context
     {
@@ -63,6 +66,19 @@ public sealed class WasmStore : IDisposable
     internal StoreState State { get; }
 
     internal StoreHandle Handle => _handle;
+
+    /// <summary>
+    /// Cancels the store's current and future calls/instantiations (e.g. the request's abort token). A cancelled
+    /// operation stops at its next suspension point (a pending async host call or an epoch yield; use the epoch
+    /// deadline for guest code that never suspends), deletes its future and throws
+    /// <see cref="OperationCanceledException"/>. The store is then unusable: dispose it. Pending host tasks keep
+    /// running, but their <see cref="HostCallerInfo"/> becomes unusable.
+    /// </summary>
+    public CancellationToken CancellationToken
+    {
+        get => State.CancellationToken;
+        set => State.CancellationToken = value;
+    }
 
     /// <summary>Guest code traps with "interrupt" once the engine's epoch passes now + <paramref name="ticks"/>.</summary>
     public void SetEpochDeadline(ulong ticks) => Native.wasmtime_context_set_epoch_deadline(Context, ticks);
@@ -103,6 +119,9 @@ internal sealed class StoreState(object? data)
 {
     public object? Data { get; } = data;
 
+    /// <summary>A slot for a library layered on top (Spindle.Components keeps its per-store instance state here).</summary>
+    public object? Extension;
+
     /// <summary>The host task the current call future waits on (set by the async trampoline).</summary>
     public volatile Task? PendingTask;
 
@@ -111,8 +130,15 @@ internal sealed class StoreState(object? data)
 
     private int _busy;
 
+    public CancellationToken CancellationToken;
+
+    /// <summary>Set when a cancelled call's future was deleted mid-flight; the store must not run wasm again.</summary>
+    public volatile bool Abandoned;
+
     public void Enter()
     {
+        if (Abandoned)
+            throw new InvalidOperationException("A cancelled call abandoned this WasmStore mid-execution; dispose it.");
         if (Interlocked.Exchange(ref _busy, 1) != 0)
             throw new InvalidOperationException("This WasmStore is already running a call or instantiation; a store may run one at a time.");
         HostFault = null;

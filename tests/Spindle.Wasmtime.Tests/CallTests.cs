@@ -157,6 +157,17 @@ public sealed class CallTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData("recurse", TrapCode.StackOverflow)]
+    [InlineData("oob", TrapCode.MemoryOutOfBounds)]
+    public async Task GuestFaultsAreTrapsNotCrashes(string export, TrapCode code)
+    {
+        using var store = new WasmStore(_engine);
+        var instance = await _linker.InstantiateAsync(store, _module);
+        var trap = await Assert.ThrowsAsync<WasmTrapException>(async () => await instance.GetFunc(store, export).CallAsync(store));
+        Assert.Equal(code, trap.TrapCode);
+    }
+
     [Fact]
     public async Task HostExceptionsBecomeTrapsCarryingTheMessage()
     {

@@ -26,6 +26,8 @@ internal static class TestModules
             local.get 0 call $slow call $slow)
           (func $boom (export "boom") unreachable)
           (func (export "spin") (loop br 0))
+          (func $recurse (export "recurse") call $recurse)
+          (func (export "oob") (result i32) i32.const -1 i32.load)
           (func (export "count") (param $n i32) (result i32) (local $i i32)
             (block $done
               (loop $l

@@ -107,6 +107,7 @@ internal static unsafe class Native
     // ---- async driving ----
     [DllImport(Lib)] public static extern byte wasmtime_call_future_poll(IntPtr future);
     [DllImport(Lib)] public static extern void wasmtime_call_future_delete(IntPtr future);
+    [DllImport(Lib)] public static extern IntPtr wasmtime_func_call(IntPtr context, WasmFunc* func, WasmValue* args, nuint argCount, WasmValue* results, nuint resultCount, IntPtr* trap);
     [DllImport(Lib)] public static extern IntPtr wasmtime_func_call_async(IntPtr context, WasmFunc* func, WasmValue* args, nuint argCount, WasmValue* results, nuint resultCount, IntPtr* trap, IntPtr* error);
 
     // ---- instances, callers, externs ----
