@@ -13,8 +13,6 @@ public delegate Span<byte> GuestMemoryAccessor();
 /// </summary>
 internal static partial class WasiPreview1Functions
 {
-    private static readonly long StartTimestamp = Stopwatch.GetTimestamp();
-
     /// <summary>Maps the exceptions a host function may raise for guest mistakes to errno; everything else traps.</summary>
     public static WasiErrno ToErrno(Exception e) => e switch
     {
@@ -95,9 +93,9 @@ internal static partial class WasiPreview1Functions
 
     private static ulong MonotonicNanos()
     {
-        // Starts near 0 for the process; only differences matter. Int128 avoids overflow of ticks * 1e9.
-        var ticks = Stopwatch.GetTimestamp() - StartTimestamp;
-        return (ulong)((Int128)ticks * 1_000_000_000 / Stopwatch.Frequency) + 1;
+        // The OS monotonic clock (no process-relative origin: a lazily initialised static could be read before
+        // it is set and give a negative time). Int128 avoids overflow of ticks * 1e9.
+        return (ulong)((Int128)Stopwatch.GetTimestamp() * 1_000_000_000 / Stopwatch.Frequency);
     }
 
     public static WasiErrno RandomGet(Span<byte> memory, uint buffer, uint length)
