@@ -14,10 +14,17 @@ public interface IWasiPreview1State
 /// <summary>
 /// Defines <c>wasi_snapshot_preview1</c> on a <see cref="WasmLinker"/> as C# host functions over the core API
 /// (not Wasmtime's native WASI, which cannot take a streamed body and aborts the process when misused).
-/// Every function reads the caller's <c>memory</c> export through a bounds-checked span. <c>fd_read</c>,
-/// <c>fd_write</c> and <c>poll_oneoff</c> are async host functions: a guest waiting for request body bytes, for
-/// client backpressure or for a timer is suspended on its fiber and holds no thread. The store data must be a
-/// <see cref="WasiPreview1Context"/> or an <see cref="IWasiPreview1State"/>.
+/// Every function reads the caller's <c>memory</c> export through a bounds-checked span. All functions are
+/// async host functions: a guest waiting for request body bytes, for client backpressure or for a timer is
+/// suspended on its fiber and holds no thread. The store data must be a <see cref="WasiPreview1Context"/> or an
+/// <see cref="IWasiPreview1State"/>.
+/// <para>
+/// Why every function body runs on a pool thread, off the guest's fiber: on .NET 10, managed exceptions thrown
+/// and caught while running on a Wasmtime fiber stack intermittently crash the process (SIGSEGV in coreclr,
+/// about one test run in two with concurrent requests; none with <c>DOTNET_LegacyExceptionHandling=1</c>).
+/// The host uses exceptions for errno short-cuts and for <c>proc_exit</c>, so nothing that can throw runs on
+/// the fiber: the callback only queues the work and Wasmtime polls the resulting task.
+/// </para>
 /// </summary>
 public static class WasiPreview1Linker
 {
@@ -132,9 +139,13 @@ public static class WasiPreview1Linker
         Sync(l, "path_unlink_file", [I32, I32, I32], (c, m, a) => F.ReadOnly(c, U(a[0])));
 
         // process and scheduling
-        linker.DefineFunc(ModuleName, "proc_exit", WasmFuncType.Of([I32], []),
-            (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
-                F.ProcExit(ContextOf(caller.Data), U(args[0])));
+        linker.DefineAsyncFunc(ModuleName, "proc_exit", WasmFuncType.Of([I32], []), (caller, args, results) =>
+        {
+            var ctx = ContextOf(caller.Data);
+            var code = U(args[0]);
+            // The exit trap is a faulted task, never an exception thrown on the fiber (see the class remarks).
+            return new ValueTask(Task.Run(() => F.ProcExit(ctx, code)));
+        });
         Sync(l, "proc_raise", [I32], (c, m, a) => WasiErrno.NoSys);
         Sync(l, "sched_yield", [], (c, m, a) => WasiErrno.Success);
 
@@ -159,10 +170,12 @@ public static class WasiPreview1Linker
             if (import.Module != ModuleName || Implemented.Contains(import.Name) || import.FuncType is not { } type) continue;
             var name = import.Name;
             var returnsErrno = type.Results.Count == 1 && type.Results[0] == I32;
-            linker.DefineFunc(ModuleName, name, type, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+            linker.DefineAsyncFunc(ModuleName, name, type, (caller, args, results) =>
             {
-                if (!returnsErrno) throw new NotSupportedException($"WASI function {ModuleName}.{name} is not implemented");
+                if (!returnsErrno)
+                    return new ValueTask(Task.Run(() => throw new NotSupportedException($"WASI function {ModuleName}.{name} is not implemented")));
                 results[0] = WasmValue.I32((int)WasiErrno.NoSys);
+                return ValueTask.CompletedTask;
             });
         }
     }
@@ -179,23 +192,25 @@ public static class WasiPreview1Linker
     private static void Sync(WasmLinker linker, string name, WasmValueKind[] parameters, SyncImpl impl)
     {
         System.Diagnostics.Debug.Assert(Implemented.Contains(name));
-        linker.DefineFunc(ModuleName, name, WasmFuncType.Of(parameters, [I32]),
-            (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+        linker.DefineAsyncFunc(ModuleName, name, WasmFuncType.Of(parameters, [I32]), (caller, args, results) =>
+        {
+            var ctx = ContextOf(caller.Data);
+            var memory = caller.GetMemory();
+            return new ValueTask(Task.Run(() =>
             {
-                var ctx = ContextOf(caller.Data);
-                // No memory export: every pointer is out of bounds, so pointer-taking calls answer EFAULT.
-                var memory = caller.GetMemory() is { } m ? m.GetSpan(caller.Context) : Span<byte>.Empty;
                 WasiErrno errno;
                 try
                 {
-                    errno = impl(ctx, memory, args);
+                    // No memory export: every pointer is out of bounds, so pointer-taking calls answer EFAULT.
+                    errno = impl(ctx, memory is { } m ? m.GetSpan(caller.Context) : Span<byte>.Empty, args);
                 }
                 catch (Exception e) when (F.IsErrno(e))
                 {
                     errno = F.ToErrno(e);
                 }
                 results[0] = WasmValue.I32((int)errno);
-            });
+            }));
+        });
     }
 
     private static void Async(WasmLinker linker, string name, WasmValueKind[] parameters, AsyncImpl impl)
@@ -207,16 +222,7 @@ public static class WasiPreview1Linker
             var memory = caller.GetMemory();
             // Re-read on every access: the span is only valid until the guest runs again.
             GuestMemoryAccessor accessor = () => memory is { } m ? m.GetSpan(caller.Context) : Span<byte>.Empty;
-            var pending = impl(ctx, accessor, args);
-            if (pending.IsCompletedSuccessfully)
-            {
-                results[0] = WasmValue.I32((int)pending.Result);
-                return ValueTask.CompletedTask;
-            }
-            return Complete(pending, results);
+            return new ValueTask(Task.Run(async () => results[0] = WasmValue.I32((int)await impl(ctx, accessor, args).ConfigureAwait(false))));
         });
-
-        static async ValueTask Complete(ValueTask<WasiErrno> pending, WasmValue[] results) =>
-            results[0] = WasmValue.I32((int)await pending.ConfigureAwait(false));
     }
 }
