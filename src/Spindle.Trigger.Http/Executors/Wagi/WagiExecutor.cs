@@ -1,0 +1,236 @@
+using System.Diagnostics;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Microsoft.Extensions.Logging;
+using Spindle.Wasi.Preview1;
+using Spindle.Wasmtime;
+
+namespace Spindle.Trigger.Http.Executors.Wagi;
+
+/// <summary>
+/// Runs a WASI preview1 command module per request, CGI style (spec §4): request facts in the environment and
+/// argv, the body on stdin, the response parsed from stdout and streamed as it is written. The module is
+/// compiled (or loaded from the artifact cache) and pre-linked once; each request gets a new store and instance.
+/// </summary>
+public sealed class WagiExecutor : IRequestExecutor, IDisposable
+{
+    private readonly WagiOptions _options;
+    private readonly WasmModule _module;
+    private readonly WasmLinker _linker;
+    private readonly WasmInstancePre _pre;
+    private readonly int _entryResults;
+    private readonly ILogger _logger;
+
+    private WagiExecutor(WagiOptions options, WasmModule module, WasmLinker linker, WasmInstancePre pre, int entryResults)
+    {
+        _options = options;
+        _module = module;
+        _linker = linker;
+        _pre = pre;
+        _entryResults = entryResults;
+        _logger = options.Logger;
+    }
+
+    /// <summary>
+    /// Loads a Wagi component:
+    /// 1. reads the module (bytes or file) and refuses components (<c>wasi:cli/run</c>: not supported yet);
+    /// 2. compiles it through the artifact cache;
+    /// 3. checks the entrypoint export and that every import is <c>wasi_snapshot_preview1</c>;
+    /// 4. links the preview1 host and pre-instantiates.
+    /// Throws <see cref="WagiLoadException"/> naming the component and file.
+    /// </summary>
+    public static WagiExecutor Create(WagiOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var where = $"component '{options.ComponentId}'" + (options.ModulePath is { } p ? $" ({p})" : "");
+        byte[] bytes;
+        try
+        {
+            bytes = options.ModuleBytes is { } m ? m.ToArray()
+                : options.ModulePath is { } path ? File.ReadAllBytes(path)
+                : throw new WagiLoadException($"{where}: neither module bytes nor a module path was given");
+        }
+        catch (IOException e)
+        {
+            throw new WagiLoadException($"{where}: cannot read the module: {e.Message}", e);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            throw new WagiLoadException($"{where}: cannot read the module: {e.Message}", e);
+        }
+
+        if (bytes.Length < 8 || bytes[0] != 0 || bytes[1] != (byte)'a' || bytes[2] != (byte)'s' || bytes[3] != (byte)'m')
+            throw new WagiLoadException($"{where}: not a WebAssembly binary (bad magic number)");
+        if (bytes[6] == 1 && bytes[7] == 0) // layer 1: a component
+            throw new WagiLoadException($"{where}: is a WebAssembly component (wasi:cli/run); the Wagi executor runs WASI preview1 core modules only, components are not supported yet");
+
+        foreach (var mount in options.Files)
+            if (!Directory.Exists(mount.HostPath))
+                throw new WagiLoadException($"{where}: mounted directory '{mount.HostPath}' (guest '{mount.GuestPath}') does not exist");
+
+        WasmModule module;
+        try
+        {
+            module = options.UseArtifactCache
+                ? ArtifactCache.LoadOrCompile(options.Engine, bytes, options.CompileProgress)
+                : WasmModule.Compile(options.Engine, bytes);
+        }
+        catch (WasmtimeException e)
+        {
+            throw new WagiLoadException($"{where}: invalid module: {e.Message}", e);
+        }
+
+        WasmLinker? linker = null;
+        try
+        {
+            var entry = module.Exports.FirstOrDefault(x => x.Name == options.Entrypoint);
+            if (entry is null)
+                throw new WagiLoadException($"{where}: the module has no export named '{options.Entrypoint}' to use as the Wagi entrypoint (function exports: {string.Join(", ", module.Exports.Where(x => x.Kind == WasmExternKind.Func).Select(x => x.Name))})");
+            if (entry.Kind != WasmExternKind.Func || entry.FuncType is null)
+                throw new WagiLoadException($"{where}: the entrypoint export '{options.Entrypoint}' is a {entry.Kind.ToString().ToLowerInvariant()}, not a function");
+            if (entry.FuncType.Parameters.Count != 0)
+                throw new WagiLoadException($"{where}: the entrypoint function '{options.Entrypoint}' takes {entry.FuncType.Parameters.Count} parameters; it must take none");
+            var foreign = module.Imports.FirstOrDefault(i => i.Module != WasiPreview1Linker.ModuleName);
+            if (foreign is not null)
+                throw new WagiLoadException($"{where}: imports '{foreign.Module}.{foreign.Name}', which a Wagi module cannot use (only {WasiPreview1Linker.ModuleName} is provided)");
+
+            linker = new WasmLinker(options.Engine);
+            WasiPreview1Linker.Define(linker);
+            WasiPreview1Linker.DefineMissing(linker, module);
+            var pre = linker.InstantiatePre(module);
+            return new WagiExecutor(options, module, linker, pre, entry.FuncType.Results.Count);
+        }
+        catch (WasmtimeException e)
+        {
+            linker?.Dispose();
+            module.Dispose();
+            throw new WagiLoadException($"{where}: cannot link the module: {e.Message}", e);
+        }
+        catch
+        {
+            linker?.Dispose();
+            module.Dispose();
+            throw;
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task ExecuteAsync(InboundRequest request)
+    {
+        var http = request.Http;
+        using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(request.Aborted, http.RequestAborted);
+        if (_options.RequestTimeout is { } timeout) cancellation.CancelAfter(timeout);
+        var started = Stopwatch.GetTimestamp();
+        var writer = new WagiResponseWriter(http.Response);
+        string? failure = null;
+        WasiPreview1Context? wasi = null;
+        try
+        {
+            var (stdin, contentLength) = await PrepareStdinAsync(http, cancellation.Token).ConfigureAwait(false);
+            var env = WagiCgiEnvironment.Build(request, _options.Environment, contentLength);
+            var argv = WagiCgiEnvironment.BuildArgv(_options.Argv, WagiCgiEnvironment.RawPath(http), WagiCgiEnvironment.RawQuery(http));
+            using var stderr = new LoggerWasiOutput(_logger, _options.ComponentId);
+            wasi = new WasiPreview1Context(argv, env, stdin, writer, stderr, _options.Files, cancellation.Token);
+            using var store = new WasmStore(_options.Engine, wasi);
+            if (_options.RequestTimeout is { } t) store.SetEpochDeadline(_options.Engine.ExecutionTicksFor(t));
+            try
+            {
+                var instance = await _pre.InstantiateAsync(store).ConfigureAwait(false);
+                var entry = instance.GetFunc(store, _options.Entrypoint);
+                await entry.CallAsync(store, Array.Empty<WasmValue>(), _entryResults).ConfigureAwait(false);
+            }
+            catch (WasmtimeException) when (wasi.ExitCode is { } code)
+            {
+                // proc_exit unwinds the guest with a trap: that is the program's normal end.
+                if (code != 0) failure = $"exited with code {code}";
+            }
+        }
+        catch (Exception e) when (e is WasmtimeException or OperationCanceledException or IOException)
+        {
+            failure = cancellation.IsCancellationRequested
+                ? (request.Aborted.IsCancellationRequested || http.RequestAborted.IsCancellationRequested ? "the client went away" : $"timed out after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms")
+                : e is WasmTrapException ? "trapped: " + e.Message
+                : e.Message;
+        }
+        finally
+        {
+            wasi?.Dispose();
+        }
+
+        await FinishAsync(http, writer, failure).ConfigureAwait(false);
+    }
+
+    private async Task FinishAsync(HttpContext http, WagiResponseWriter writer, string? failure)
+    {
+        var id = _options.ComponentId;
+        if (writer.HeadersSent)
+        {
+            if (failure is null) return; // Kestrel completes the body when the request ends
+            _logger.LogError("Wagi component {Component} failed after its response started ({Reason}); aborting the response", id, failure);
+            http.Abort();
+            return;
+        }
+        if (failure is not null)
+        {
+            _logger.LogError("Wagi component {Component} failed: {Reason}", id, failure);
+            await RespondAsync(http, 500, "").ConfigureAwait(false);
+        }
+        else if (writer.Problem is { } problem)
+        {
+            _logger.LogError("Wagi component {Component} produced invalid output: {Reason}", id, problem.Reason);
+            await RespondAsync(http, problem.Status, problem.Body).ConfigureAwait(false);
+        }
+        else if (!writer.AnyOutput)
+        {
+            _logger.LogError("Wagi component {Component} wrote nothing to stdout", id);
+            await RespondAsync(http, 500, "").ConfigureAwait(false);
+        }
+        else
+        {
+            _logger.LogError("Wagi component {Component} output has no blank line ending the headers", id);
+            await RespondAsync(http, 500, WagiResponseWriter.InsufficientHeaders).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task RespondAsync(HttpContext http, int status, string body)
+    {
+        if (http.Response.HasStarted) { http.Abort(); return; }
+        http.Response.StatusCode = status;
+        if (body.Length > 0)
+        {
+            try
+            {
+                await http.Response.WriteAsync(body).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException)
+            {
+                // the client is gone
+            }
+        }
+    }
+
+    /// <summary>
+    /// stdin and CONTENT_LENGTH. With a Content-Length the body streams from Kestrel as the guest reads it;
+    /// without one (chunked, HTTP/2 without the header) it is read first, because CONTENT_LENGTH must be known
+    /// before the guest starts (Spin always reads the whole body first).
+    /// </summary>
+    private static async Task<(IWasiInput Stdin, long Length)> PrepareStdinAsync(HttpContext http, CancellationToken cancellationToken)
+    {
+        var request = http.Request;
+        if (request.ContentLength is { } length)
+            return (new PipeReaderWasiInput(request.BodyReader), length);
+        if (http.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
+            return (MemoryWasiInput.Empty, 0);
+        using var buffer = new MemoryStream();
+        await request.Body.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
+        return (new MemoryWasiInput(buffer.ToArray()), buffer.Length);
+    }
+
+    /// <summary>Releases the pre-linked module.</summary>
+    public void Dispose()
+    {
+        _pre.Dispose();
+        _linker.Dispose();
+        _module.Dispose();
+    }
+}
