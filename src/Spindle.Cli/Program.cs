@@ -1,6 +1,6 @@
 using Spindle.Cli;
 using Spindle.Trigger.Http.Executors;
 
-// Executors are registered here: wasi:http components (ExecutorKind.Http) and Wagi modules (ExecutorKind.Wagi).
-var executors = new ExecutorFactoryRegistry();
-return await SpindleCommandLine.RunAsync(args, executors);
+// One Wasm engine for the process; it serves wasi:http components and Wagi modules.
+using var wasm = new WasmExecutors();
+return await SpindleCommandLine.RunAsync(args, wasm.CreateRegistry());

@@ -29,6 +29,9 @@ public sealed class ExecutorContext
     /// <summary>Whether guest stdout/stderr should be silenced (<c>--quiet</c>).</summary>
     public bool QuietComponentOutput { get; init; }
 
+    /// <summary>The request deadline (<c>--request-timeout</c>): executors turn it into an epoch deadline so a busy guest is interrupted.</summary>
+    public TimeSpan? RequestTimeout { get; init; }
+
     /// <summary>Loggers.</summary>
     public required ILoggerFactory Logging { get; init; }
 }

@@ -114,6 +114,7 @@ public sealed class SpinHttpApplication : IAsyncDisposable
                     Variables = variables,
                     OutboundHosts = outbound[componentId],
                     QuietComponentOutput = options.QuietComponentOutput,
+                    RequestTimeout = options.RequestTimeout,
                     Logging = logging,
                 });
             }

@@ -1,0 +1,103 @@
+using Microsoft.Extensions.Logging;
+using Spindle.App.Model;
+using Spindle.Components;
+using Spindle.Components.Host;
+using Spindle.Components.Runtime;
+using Spindle.Trigger.Http.Executors.Wagi;
+using Spindle.Trigger.Http.Executors.WasiHttp;
+using Spindle.Wasi;
+using Spindle.Wasi.Preview1;
+using Spindle.Wasi.Preview2.Filesystem;
+using Spindle.Wasmtime;
+
+namespace Spindle.Trigger.Http.Executors;
+
+/// <summary>
+/// The process-wide Wasm runtime behind the executors: one engine (pooling, epochs, one ticker) and the host
+/// interfaces every component is checked against. Registers the wasi:http and Wagi executor factories.
+/// </summary>
+public sealed class WasmExecutors : IDisposable
+{
+    private readonly HostRegistry _host = WasiHost.CreateRegistry();
+
+    /// <summary>Creates the engine with <paramref name="options"/> (default: pooling).</summary>
+    public WasmExecutors(EngineOptions? options = null) => Engine = new WasmEngine(options ?? new EngineOptions { Pooling = true });
+
+    /// <summary>The engine every component of the process is compiled for.</summary>
+    public WasmEngine Engine { get; }
+
+    /// <summary>A registry with both factories, for <c>spindle up</c> and tests.</summary>
+    public ExecutorFactoryRegistry CreateRegistry()
+    {
+        var registry = new ExecutorFactoryRegistry();
+        registry.Add(ExecutorKind.Http, new ComponentFactory(this));
+        registry.Add(ExecutorKind.Wagi, new WagiFactory(this));
+        return registry;
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => Engine.Dispose();
+
+    private static IProgress<string> CompileProgress(ILogger logger, string componentId) =>
+        new Progress<string>(message => logger.LogInformation("{Component}: {Message}", componentId, message));
+
+    private sealed class ComponentFactory(WasmExecutors runtime) : IExecutorFactory
+    {
+        public IRequestExecutor Create(ExecutorContext context)
+        {
+            var id = context.Component.Id;
+            var logger = context.Logging.CreateLogger("Spindle.Component." + id);
+            var bytes = ReadSource(context.Component);
+            try
+            {
+                var component = Component.Load(runtime.Engine, bytes, runtime._host, CompileProgress(logger, id));
+                var preopens = ComponentFiles.Stage(context.App, context.Component)
+                    .Select(m => new WasiPreopen(m.HostPath, m.GuestPath)).ToArray();
+                return WasiHttpExecutor.Create(runtime.Engine, component, id, [.. context.Component.Environment],
+                    logger, context.RequestTimeout, outbound: null, preopens);
+            }
+            catch (Exception e) when (e is ComponentLoadException or InvalidOperationException or WasmtimeException)
+            {
+                throw new ExecutorCreationException($"component '{id}' ({context.Component.Source}): {e.Message}", e);
+            }
+        }
+    }
+
+    private sealed class WagiFactory(WasmExecutors runtime) : IExecutorFactory
+    {
+        public IRequestExecutor Create(ExecutorContext context)
+        {
+            var id = context.Component.Id;
+            var logger = context.Logging.CreateLogger("Spindle.Component." + id);
+            try
+            {
+                return WagiExecutor.Create(new WagiOptions
+                {
+                    Engine = runtime.Engine,
+                    ComponentId = id,
+                    ModuleBytes = ReadSource(context.Component),
+                    CompileProgress = CompileProgress(logger, id),
+                    Environment = [.. context.Component.Environment],
+                    Argv = context.Executor.Argv,
+                    Entrypoint = context.Executor.Entrypoint,
+                    Files = [.. ComponentFiles.Stage(context.App, context.Component).Select(m => new WasiFileMount(m.HostPath, m.GuestPath))],
+                    Logger = logger,
+                    RequestTimeout = context.RequestTimeout,
+                });
+            }
+            catch (Exception e) when (e is WagiLoadException or WasmtimeException)
+            {
+                throw new ExecutorCreationException($"component '{id}' ({context.Component.Source}): {e.Message}", e);
+            }
+        }
+    }
+
+    private static byte[] ReadSource(AppComponent component)
+    {
+        try { return File.ReadAllBytes(component.Source); }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new ExecutorCreationException($"component '{component.Id}': cannot read source '{component.Source}': {e.Message}", e);
+        }
+    }
+}
