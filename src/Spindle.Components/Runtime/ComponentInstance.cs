@@ -51,6 +51,20 @@ public sealed class ComponentInstance : IDisposable
     public object? StoreData { get; }
 
     internal HostCallContext HostContext { get; }
+
+    /// <summary>
+    /// Depth of nested guest calls made from host code on the fiber (realloc, destructors). While it is non-zero
+    /// managed frames sit on the fiber, so nothing may suspend it: async host functions trap instead.
+    /// </summary>
+    internal int NestedDepth;
+
+    /// <summary>Calls a guest function re-entrantly on the current fiber (from inside a host function).</summary>
+    internal void CallNested(StoreContext context, WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
+    {
+        NestedDepth++;
+        try { NestedCall.Call(context, func, args, results); }
+        finally { NestedDepth--; }
+    }
     internal HandleTable[] Tables { get; }
 
     internal static ComponentInstance Of(object? extension, Component component)
@@ -110,7 +124,7 @@ public sealed class ComponentInstance : IDisposable
     {
         ref var slot = ref _lowered[lr.Func.Index];
         if (!slot.Done) slot = (true, Memory(lr.Func.Options.Memory), Func(lr.Func.Options.Realloc));
-        return new GuestCallContext(store, slot.Memory, slot.Realloc, lr.Func.Options.Encoding, Tables[lr.Func.ComponentInstance], lr.What);
+        return new GuestCallContext(this, store, slot.Memory, slot.Realloc, lr.Func.Options.Encoding, Tables[lr.Func.ComponentInstance], lr.What);
     }
 
     /// <summary>
@@ -134,7 +148,7 @@ public sealed class ComponentInstance : IDisposable
         if (!slot.Done)
             slot = (true, Func(lifted.CoreFunc)!.Value, Memory(lifted.Options.Memory), Func(lifted.Options.Realloc), Func(lifted.Options.PostReturn));
         var (_, func, memory, realloc, postReturn) = slot;
-        var cx = new GuestCallContext(Store, memory, realloc, lifted.Options.Encoding, Tables[lifted.ComponentInstance], export.ToString());
+        var cx = new GuestCallContext(this, Store, memory, realloc, lifted.Options.Encoding, Tables[lifted.ComponentInstance], export.ToString());
 
         cx.OffFiberStore = Store;
         WasmValue[] core;

@@ -64,6 +64,8 @@ internal sealed class StepRuntime : IDisposable
             Base.DefineAsyncFunc(b.Module, b.Name, lr.CoreType, async (info, args, results) =>
             {
                 var inst = ComponentInstance.Of(info.Extension, component);
+                if (inst.NestedDepth != 0)
+                    throw AbiContext.Trap($"{lr.What} (an async host function) was called from inside a nested guest call (realloc or a destructor), which cannot suspend");
                 var cx = inst.ContextForLowered(lr, info.Context);
                 var hostArgs = FlatValues.LiftParams(cx, lr.Abi, args);
                 var result = await asyncImpl(inst.HostContext, hostArgs).ConfigureAwait(false);
@@ -109,7 +111,7 @@ internal sealed class StepRuntime : IDisposable
                     if (!e.Own) { if (e.BorrowScope is { } scope) scope.BorrowCount--; }
                     else if (resource is HostResourceType && e.Rep is IDisposable disposable) disposable.Dispose();
                     else if (dtor is not null && e.Rep is int rep)
-                        NestedCall.Call(caller.Context, inst.CoreFunc(dtor), [WasmValue.I32(rep)], []);
+                        inst.CallNested(caller.Context, inst.CoreFunc(dtor), [WasmValue.I32(rep)], []);
                 });
                 break;
             case CanonKind.ResourceNew:
