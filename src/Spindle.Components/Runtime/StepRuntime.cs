@@ -34,6 +34,7 @@ internal sealed class StepRuntime : IDisposable
                     case CoreExportItem e: storeImports.Add((b.Module, b.Name, e)); break;
                     case LoweredItem l: DefineLowered(b, component.Lowered[l.Index], component); break;
                     case ResourceOpItem r: DefineResourceOp(b, r, component); break;
+                    case AdapterItem a: DefineAdapter(b, component.Adapters[a.Index], component); break;
                 }
             }
             catch (WasmtimeException e)
@@ -94,6 +95,13 @@ internal sealed class StepRuntime : IDisposable
                 finally { cx.ReleaseLends(); }
             });
         }
+    }
+
+    private void DefineAdapter(ImportBinding b, AdapterRuntime ar, Component component)
+    {
+        if (b.Kind != CoreSort.Func) throw new ComponentLoadException($"core import '{b.Module}' '{b.Name}' is a {b.Kind} but is given a function");
+        Base.DefineFunc(b.Module, b.Name, ar.CallerCore, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+            ComponentInstance.Of(caller.Extension, component).CallAdapter(ar, caller.Context, args, results));
     }
 
     private void DefineResourceOp(ImportBinding b, ResourceOpItem op, Component component)
