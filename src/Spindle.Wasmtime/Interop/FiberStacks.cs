@@ -264,6 +264,9 @@ internal static unsafe class FiberGuard
         }
     }
 
+    /// <summary>True while this thread is inside a poll we drive (so managed code here runs on a guest fiber).</summary>
+    public static bool InsidePoll => t_threadStackMarker != 0;
+
     /// <summary>An address on the current thread's stack (the caller's frame).</summary>
     public static nuint CurrentStackAddress()
     {
