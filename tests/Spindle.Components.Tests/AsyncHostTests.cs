@@ -45,4 +45,37 @@ public class AsyncHostTests
         var results = await Task.WhenAll(tasks);
         for (var i = 0; i < results.Length; i++) Assert.Equal($"{i}:u{i}:ü", results[i]);
     }
+
+    [Fact]
+    public async Task Async_host_function_reached_from_a_nested_realloc_traps_instead_of_suspending()
+    {
+        const string wat = """
+            (component
+              (import "test:host/slow@0.2.0" (instance $host
+                (export "tick" (func (result u32)))
+                (export "name" (func (result string)))))
+              (core func $tick (canon lower (func $host "tick")))
+              (core module $libc
+                (import "h" "tick" (func $tick (result i32)))
+                (memory (export "memory") 1)
+                (func (export "realloc") (param i32 i32 i32 i32) (result i32) (drop (call $tick)) (i32.const 256)))
+              (core instance $libc (instantiate $libc (with "h" (instance (export "tick" (func $tick))))))
+              (core func $name (canon lower (func $host "name") (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
+              (core module $main
+                (import "h" "name" (func $name (param i32)))
+                (func (export "run") (call $name (i32.const 16))))
+              (core instance $main (instantiate $main (with "h" (instance (export "name" (func $name))))))
+              (func $run (canon lift (core func $main "run")))
+              (instance $exp (export "run" (func $run)))
+              (export "test:guest/run@0.2.0" (instance $exp)))
+            """;
+        var iface = new HostInterface("test:host/slow", "0.2.0");
+        iface.DefineAsyncFunc("tick", T.Func([], T.U32), async (ctx, a) => { await Task.Yield(); return 1u; });
+        iface.DefineFunc("name", T.Func([], T.String), (ctx, a) => "needs realloc");
+        using var component = Load(wat, new HostRegistry().Add(iface));
+        using var store = new WasmStore(Engine);
+        using var inst = await component.InstantiateAsync(store, null, TestContext.Current.CancellationToken);
+        var e = await Assert.ThrowsAsync<ComponentTrapException>(async () => await inst.CallAsync(component.FindExport("test:guest/run@0.2.0", "run")!));
+        Assert.Contains("nested guest call", e.Message);
+    }
 }

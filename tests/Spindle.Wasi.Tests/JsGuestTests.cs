@@ -69,6 +69,17 @@ public class JsGuestTests(JsEngineFixture fixture) : IClassFixture<JsEngineFixtu
     }
 
     [Fact]
+    public async Task Head_gets_the_head_without_a_body()
+    {
+        var (server, logs) = await ServeAsync("hello.wasm");
+        await using var _ = server;
+        using var response = await server.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/"), Ct);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"{response.StatusCode}\n{string.Join("\n", logs.Lines)}");
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync(Ct));
+        Assert.Equal("Hello from JavaScript\n", await server.Client.GetStringAsync("/", Ct));
+    }
+
+    [Fact]
     public async Task Echo_sees_method_url_headers_then_spin_headers_and_the_body()
     {
         var (server, logs) = await ServeAsync("echo.wasm");

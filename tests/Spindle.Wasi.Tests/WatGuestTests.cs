@@ -141,5 +141,14 @@ public sealed class WatGuestTests : IDisposable
         Assert.InRange(sw.ElapsedMilliseconds, 250, 10_000);
     }
 
+    [Fact]
+    public void A_component_without_the_handler_export_is_refused_with_its_exports_named()
+    {
+        using var component = Component.Load(_engine, Wat.ToWasm("(component)"), WasiHost.CreateRegistry());
+        var error = Assert.Throws<InvalidOperationException>(() => WasiHttpExecutor.Create(_engine, component, "empty", [], _logs));
+        Assert.Contains("'empty'", error.Message);
+        Assert.Contains("wasi:http/incoming-handler", error.Message);
+    }
+
     public void Dispose() => _engine.Dispose();
 }

@@ -19,6 +19,9 @@ internal sealed record LoweredItem(int Index) : CoreItem;
 /// <summary><c>canon resource.new/drop/rep</c> for a resource type, acting on a component instance's handle table.</summary>
 internal sealed record ResourceOpItem(CanonKind Op, ResourceType Resource, int ComponentInstance) : CoreItem;
 
+/// <summary>A function lifted by one component instance and lowered into another: index into <see cref="InstantiationPlan.Adapters"/>.</summary>
+internal sealed record AdapterItem(int Index) : CoreItem;
+
 /// <summary>Canon options with core indices resolved to plan items.</summary>
 internal sealed record ResolvedOptions(StringEncoding Encoding, CoreItem? Memory, CoreItem? Realloc, CoreItem? PostReturn);
 
@@ -27,6 +30,12 @@ internal sealed record LoweredFunc(int Index, HostInterface Interface, HostFunct
 
 /// <summary>A core function lifted into a component function.</summary>
 internal sealed record LiftedFunc(int Index, CoreItem CoreFunc, FuncType Type, ResolvedOptions Options, int ComponentInstance);
+
+/// <summary>
+/// A cross-component call (the spec's fused adapter): values are lifted from the caller with its options and
+/// lowered into the callee with the callee's, through the host representation.
+/// </summary>
+internal sealed record AdapterFunc(int Index, LiftedFunc Callee, ResolvedOptions CallerOptions, int CallerInstance);
 
 /// <summary>One import of a core module and where it comes from.</summary>
 internal sealed record ImportBinding(string Module, string Name, CoreSort Kind, CoreItem Source);
@@ -41,6 +50,7 @@ internal sealed class InstantiationPlan
     public List<InstantiateStep> Steps { get; } = [];
     public List<LoweredFunc> Lowered { get; } = [];
     public List<LiftedFunc> Lifted { get; } = [];
+    public List<AdapterFunc> Adapters { get; } = [];
     public int ComponentInstanceCount { get; set; }
 
     /// <summary>Destructors of component-defined resources (called when an owning handle is dropped).</summary>

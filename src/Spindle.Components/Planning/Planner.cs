@@ -354,10 +354,18 @@ internal sealed class Planner
             case CanonKind.Lower:
             {
                 var func = f.At(f.Funcs, c.Index, "func", c.Offset);
-                if (func is not HostFuncRef h)
-                    throw new ComponentLoadException($"canon lower at byte offset 0x{c.Offset:x} lowers a function lifted by another component: component-to-component calls (composed components) are not supported yet");
                 if (c.Options.PostReturn is not null)
                     throw new ComponentLoadException($"malformed component: canon lower with a post-return option at byte offset 0x{c.Offset:x}");
+                if (func is LiftedRef lifted)
+                {
+                    if (lifted.Lifted.ComponentInstance == f.InstanceId)
+                        throw new ComponentLoadException($"canon lower at byte offset 0x{c.Offset:x} lowers a function lifted by the same component instance (re-entrance is not allowed)");
+                    var adapter = new AdapterFunc(_plan.Adapters.Count, lifted.Lifted, Options(c, f), f.InstanceId);
+                    _plan.Adapters.Add(adapter);
+                    f.CoreFuncs.Add(new AdapterItem(adapter.Index));
+                    break;
+                }
+                var h = (HostFuncRef)func;
                 var lowered = new LoweredFunc(_plan.Lowered.Count, h.Interface, h.Function, h.Type, Options(c, f), f.InstanceId);
                 _plan.Lowered.Add(lowered);
                 f.CoreFuncs.Add(new LoweredItem(lowered.Index));

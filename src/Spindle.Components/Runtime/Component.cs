@@ -19,6 +19,7 @@ public sealed class Component : IDisposable
 
     internal StepRuntime[] Steps { get; }
     internal LoweredRuntime[] Lowered { get; }
+    internal AdapterRuntime[] Adapters { get; private set; } = [];
     internal int ComponentInstanceCount => _plan.ComponentInstanceCount;
     internal InstantiationPlan Plan => _plan;
 
@@ -99,8 +100,25 @@ public sealed class Component : IDisposable
             list.Add(new ComponentExport(iface, name, lifted, abi));
         }
 
+        var adapters = new AdapterRuntime[plan.Adapters.Count];
+        for (var i = 0; i < adapters.Length; i++)
+        {
+            var a = plan.Adapters[i];
+            var abi = new FuncAbi(a.Callee.Type);
+            var what = $"cross-component call to {TypePrinter.Print(a.Callee.Type)}";
+            if (a.Callee.CoreFunc is not CoreExportItem)
+                throw new ComponentLoadException($"{what}: the callee lifts a host function directly, which is not supported");
+            CheckOptions(abi, a.Callee.Options, what + " (callee)");
+            CheckOptions(abi, a.CallerOptions, what + " (caller)");
+            var calleeCore = FlatValues.CoreType(abi.CoreParams(lowered: false), abi.CoreResults(lowered: false));
+            checker.CheckFunc(a.Callee.CoreFunc, calleeCore, what + " (callee)");
+            checker.CheckOptions(a.Callee.Options, calleeCore, what + " (callee)");
+            checker.CheckOptions(a.CallerOptions, null, what + " (caller)");
+            adapters[i] = new AdapterRuntime(a, abi, calleeCore, what);
+        }
+
         var component = new Component(plan, new StepRuntime[plan.Steps.Count], lowered,
-            exports.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal));
+            exports.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal)) { Adapters = adapters };
         for (var i = 0; i < plan.Steps.Count; i++)
             component.Steps[i] = new StepRuntime(plan.Steps[i], modules[plan.Steps[i].Module], engine, component);
         return component;
@@ -200,6 +218,16 @@ internal sealed class CoreSignatureChecker(InstantiationPlan plan, WasmModule[] 
         if (o.PostReturn is { } p && lifted is not null)
             CheckFunc(p, new WasmFuncType(lifted.Results, []), $"{what} (post-return)");
     }
+}
+
+/// <summary>A cross-component call's precomputed shape (caller and callee share the function type).</summary>
+internal sealed class AdapterRuntime(AdapterFunc func, FuncAbi abi, WasmFuncType calleeCore, string what)
+{
+    public AdapterFunc Func { get; } = func;
+    public FuncAbi Abi { get; } = abi;
+    public WasmFuncType CallerCore { get; } = FlatValues.CoreType(abi.CoreParams(lowered: true), abi.CoreResults(lowered: true));
+    public WasmValueKind[] CalleeResultKinds { get; } = calleeCore.Results.ToArray();
+    public string What { get; } = what;
 }
 
 /// <summary>A lowered host function's precomputed call shape.</summary>

@@ -51,6 +51,20 @@ public sealed class ComponentInstance : IDisposable
     public object? StoreData { get; }
 
     internal HostCallContext HostContext { get; }
+
+    /// <summary>
+    /// Depth of nested guest calls made from host code on the fiber (realloc, destructors). While it is non-zero
+    /// managed frames sit on the fiber, so nothing may suspend it: async host functions trap instead.
+    /// </summary>
+    internal int NestedDepth;
+
+    /// <summary>Calls a guest function re-entrantly on the current fiber (from inside a host function).</summary>
+    internal void CallNested(StoreContext context, WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
+    {
+        NestedDepth++;
+        try { NestedCall.Call(context, func, args, results); }
+        finally { NestedDepth--; }
+    }
     internal HandleTable[] Tables { get; }
 
     internal static ComponentInstance Of(object? extension, Component component)
@@ -104,13 +118,50 @@ public sealed class ComponentInstance : IDisposable
     private WasmFunc? Func(CoreItem? item) => item is CoreExportItem e
         ? Resolve(e).Func ?? throw AbiContext.Trap($"core export '{e.Name}' is not a function") : null;
 
+    internal (WasmFunc Func, WasmMemory? Memory, WasmFunc? Realloc, WasmFunc? PostReturn) LiftedSlot(LiftedFunc lifted)
+    {
+        ref var slot = ref _lifted[lifted.Index];
+        if (!slot.Done)
+            slot = (true, Func(lifted.CoreFunc)!.Value, Memory(lifted.Options.Memory), Func(lifted.Options.Realloc), Func(lifted.Options.PostReturn));
+        return (slot.Func, slot.Memory, slot.Realloc, slot.PostReturn);
+    }
+
+    /// <summary>
+    /// A cross-component call, on the caller's fiber: lift the arguments from the caller, lower them into the
+    /// callee, call the callee's core function as a nested call, lift its result, run its post-return, check its
+    /// borrows, and lower the result into the caller.
+    /// </summary>
+    internal void CallAdapter(AdapterRuntime ar, StoreContext context, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
+    {
+        var a = ar.Func;
+        var callerOptions = a.CallerOptions;
+        var caller = new GuestCallContext(this, context, Memory(callerOptions.Memory), Func(callerOptions.Realloc),
+            callerOptions.Encoding, Tables[a.CallerInstance], ar.What);
+        var (func, memory, realloc, postReturn) = LiftedSlot(a.Callee);
+        var callee = new GuestCallContext(this, context, memory, realloc, a.Callee.Options.Encoding, Tables[a.Callee.ComponentInstance], ar.What);
+        try
+        {
+            var values = FlatValues.LiftParams(caller, ar.Abi, args);
+            var core = FlatValues.LowerParams(callee, ar.Abi, values);
+            var calleeResults = new WasmValue[ar.CalleeResultKinds.Length];
+            for (var i = 0; i < calleeResults.Length; i++) calleeResults[i] = WasmValue.Default(ar.CalleeResultKinds[i]);
+            CallNested(context, func, core, calleeResults);
+            var value = FlatValues.LiftResult(callee, ar.Abi, calleeResults);
+            if (postReturn is { } post) CallNested(context, post, calleeResults, []);
+            if (callee.BorrowCount != 0)
+                throw AbiContext.Trap($"{ar.What}: borrow handles still remain at the end of the call ({callee.BorrowCount} not dropped)");
+            FlatValues.LowerResult(caller, ar.Abi, value, args, results);
+        }
+        finally { caller.ReleaseLends(); }
+    }
+
     internal WasmFunc CoreFunc(CoreItem item) => Func(item) ?? throw AbiContext.Trap("core function is not available");
 
     internal GuestCallContext ContextForLowered(LoweredRuntime lr, StoreContext store)
     {
         ref var slot = ref _lowered[lr.Func.Index];
         if (!slot.Done) slot = (true, Memory(lr.Func.Options.Memory), Func(lr.Func.Options.Realloc));
-        return new GuestCallContext(store, slot.Memory, slot.Realloc, lr.Func.Options.Encoding, Tables[lr.Func.ComponentInstance], lr.What);
+        return new GuestCallContext(this, store, slot.Memory, slot.Realloc, lr.Func.Options.Encoding, Tables[lr.Func.ComponentInstance], lr.What);
     }
 
     /// <summary>
@@ -130,11 +181,8 @@ public sealed class ComponentInstance : IDisposable
         if (index >= _lifted.Length || !ReferenceEquals(Component.Plan.Lifted[index], export.Lifted))
             throw new ArgumentException($"export {export} does not belong to this component", nameof(export));
         var lifted = export.Lifted;
-        ref var slot = ref _lifted[index];
-        if (!slot.Done)
-            slot = (true, Func(lifted.CoreFunc)!.Value, Memory(lifted.Options.Memory), Func(lifted.Options.Realloc), Func(lifted.Options.PostReturn));
-        var (_, func, memory, realloc, postReturn) = slot;
-        var cx = new GuestCallContext(Store, memory, realloc, lifted.Options.Encoding, Tables[lifted.ComponentInstance], export.ToString());
+        var (func, memory, realloc, postReturn) = LiftedSlot(lifted);
+        var cx = new GuestCallContext(this, Store, memory, realloc, lifted.Options.Encoding, Tables[lifted.ComponentInstance], export.ToString());
 
         cx.OffFiberStore = Store;
         WasmValue[] core;

@@ -16,8 +16,11 @@ internal sealed class GuestCallContext : AbiContext
     private readonly WasmFunc? _realloc;
     private readonly string _what;
 
-    public GuestCallContext(StoreContext store, WasmMemory? memory, WasmFunc? realloc, StringEncoding encoding, HandleTable table, string what)
+    private readonly ComponentInstance _instance;
+
+    public GuestCallContext(ComponentInstance instance, StoreContext store, WasmMemory? memory, WasmFunc? realloc, StringEncoding encoding, HandleTable table, string what)
     {
+        _instance = instance;
         Store = store;
         _memory = memory;
         _realloc = realloc;
@@ -44,7 +47,7 @@ internal sealed class GuestCallContext : AbiContext
         }
         Span<WasmValue> args = [WasmValue.I32(oldPtr), WasmValue.I32(oldSize), WasmValue.I32(align), WasmValue.I32(newSize)];
         Span<WasmValue> results = [WasmValue.I32(0)];
-        NestedCall.Call(Store, f, args, results);
+        _instance.CallNested(Store, f, args, results);
         return results[0].AsI32();
     }
 }

@@ -34,6 +34,7 @@ internal sealed class StepRuntime : IDisposable
                     case CoreExportItem e: storeImports.Add((b.Module, b.Name, e)); break;
                     case LoweredItem l: DefineLowered(b, component.Lowered[l.Index], component); break;
                     case ResourceOpItem r: DefineResourceOp(b, r, component); break;
+                    case AdapterItem a: DefineAdapter(b, component.Adapters[a.Index], component); break;
                 }
             }
             catch (WasmtimeException e)
@@ -64,6 +65,8 @@ internal sealed class StepRuntime : IDisposable
             Base.DefineAsyncFunc(b.Module, b.Name, lr.CoreType, async (info, args, results) =>
             {
                 var inst = ComponentInstance.Of(info.Extension, component);
+                if (inst.NestedDepth != 0)
+                    throw AbiContext.Trap($"{lr.What} (an async host function) was called from inside a nested guest call (realloc or a destructor), which cannot suspend");
                 var cx = inst.ContextForLowered(lr, info.Context);
                 var hostArgs = FlatValues.LiftParams(cx, lr.Abi, args);
                 var result = await asyncImpl(inst.HostContext, hostArgs).ConfigureAwait(false);
@@ -94,6 +97,13 @@ internal sealed class StepRuntime : IDisposable
         }
     }
 
+    private void DefineAdapter(ImportBinding b, AdapterRuntime ar, Component component)
+    {
+        if (b.Kind != CoreSort.Func) throw new ComponentLoadException($"core import '{b.Module}' '{b.Name}' is a {b.Kind} but is given a function");
+        Base.DefineFunc(b.Module, b.Name, ar.CallerCore, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+            ComponentInstance.Of(caller.Extension, component).CallAdapter(ar, caller.Context, args, results));
+    }
+
     private void DefineResourceOp(ImportBinding b, ResourceOpItem op, Component component)
     {
         var resource = op.Resource;
@@ -109,7 +119,7 @@ internal sealed class StepRuntime : IDisposable
                     if (!e.Own) { if (e.BorrowScope is { } scope) scope.BorrowCount--; }
                     else if (resource is HostResourceType && e.Rep is IDisposable disposable) disposable.Dispose();
                     else if (dtor is not null && e.Rep is int rep)
-                        NestedCall.Call(caller.Context, inst.CoreFunc(dtor), [WasmValue.I32(rep)], []);
+                        inst.CallNested(caller.Context, inst.CoreFunc(dtor), [WasmValue.I32(rep)], []);
                 });
                 break;
             case CanonKind.ResourceNew:
