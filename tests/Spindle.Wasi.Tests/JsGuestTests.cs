@@ -1,3 +1,4 @@
+using Spindle.Testing;
 using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
@@ -14,18 +15,12 @@ public sealed class JsEngineFixture : IDisposable
 
     private readonly Dictionary<string, WasiHttpExecutor> _executors = [];
 
-    internal static string? FixturePath(string name)
-    {
-        var dir = Environment.GetEnvironmentVariable("SPINDLE_JS_FIXTURES") ?? "/work/main/artifacts/fixtures/js";
-        var path = Path.Combine(dir, name);
-        return File.Exists(path) ? path : null;
-    }
+    // Built by scripts/build-fixtures.sh (the test command runs it first); a missing fixture fails the test.
+    internal static string FixturePath(string name) => Paths.Fixture(Path.Combine("js", name));
 
     internal WasiHttpExecutor Executor(string name, TestLogSink logs, TimeSpan? timeout = null)
     {
         var path = FixturePath(name);
-        if (path is null)
-            Assert.Skip($"JS fixture {name} is not built (set SPINDLE_JS_FIXTURES)");
         lock (_executors)
         {
             // The component (compiled once) is shared; each executor gets the test's logger.
