@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Builds every test fixture from its sources into artifacts/fixtures/ (git-ignored):
 #   tests/fixtures/js/*.js      → js/<name>.wasm      ComponentizeJS 0.22 (wasi:http@0.2.10)
+#   tests/fixtures/js-spin/*.js → js-spin/<name>.wasm ComponentizeJS 0.22, world also imports tests/fixtures/wit/*.wit (Spin interfaces)
 #   tests/fixtures/spinjs/*.js  → spinjs/<name>.wasm  Spin's JS SDK build tools (ComponentizeJS 0.19.3, wasi:http@0.2.3)
 #   tests/fixtures/wagi/*.c     → wagi/<name>.wasm    clang-14 + wasi-libc (WASI preview1 commands)
 # Installs what it needs (Debian packages when run as root, pinned npm packages from tests/fixtures/tools).
@@ -33,6 +34,7 @@ fi
 
 # 3. JavaScript components.
 node "$root/tests/fixtures/js/build.mjs" "$tools" "$out/js"
+node "$root/tests/fixtures/js/build.mjs" "$tools" "$out/js-spin" "$root/tests/fixtures/js-spin" "$root/tests/fixtures/wit"
 
 # 4. Spin JS SDK components: j2w writes helper files beside its input, so it works on a copy in the output folder.
 for src in "$root"/tests/fixtures/spinjs/*.js; do
