@@ -105,10 +105,12 @@ public sealed class ShopAppTests(ShopApp shop) : IClassFixture<ShopApp>
         Assert.Contains("X_BASE_PATH=/shop", env);
     }
 
-    [Fact]
-    public async Task Component_reads_its_variables_through_fermyon_spin_variables()
+    [Theory]
+    [InlineData("2")] // fermyon:spin/variables@2.0.0
+    [InlineData("3")] // spin:variables/variables@3.0.0
+    public async Task Component_reads_its_variables_through_the_Spin_variables_interfaces(string api)
     {
-        var (status, body, _) = await GetAsync("/shop/vars?names=message,token,missing,Bad-Name,greeting");
+        var (status, body, _) = await GetAsync($"/shop/vars?api={api}&names=message,token,missing,Bad-Name,greeting");
         Assert.Equal(HttpStatusCode.OK, status);
         using var doc = JsonDocument.Parse(body);
         var root = doc.RootElement;
@@ -116,6 +118,7 @@ public sealed class ShopAppTests(ShopApp shop) : IClassFixture<ShopApp>
         Assert.Equal(ShopApp.Secret, root.GetProperty("token").GetProperty("ok").GetString());
         Assert.Equal("undefined", root.GetProperty("missing").GetProperty("err").GetString());
         Assert.Equal("invalid-name", root.GetProperty("Bad-Name").GetProperty("err").GetString());
+        Assert.Contains("Bad-Name", root.GetProperty("Bad-Name").GetProperty("message").GetString());
         // Application variables are not component variables: the component sees only its own table.
         Assert.Equal("undefined", root.GetProperty("greeting").GetProperty("err").GetString());
         Assert.DoesNotContain(ShopApp.Secret, shop.Log.Text);
