@@ -93,6 +93,14 @@ public sealed class ShopAppTests(ShopApp shop) : IClassFixture<ShopApp>
     }
 
     [Fact]
+    public async Task Mounted_files_are_read_by_a_component_through_wasi_filesystem()
+    {
+        var (status, body, _) = await GetAsync("/shop/wat-files");
+        Assert.True(status == HttpStatusCode.OK, string.Join('\n', shop.Log.Lines.Where(l => l.Contains("wat-files", StringComparison.Ordinal))));
+        Assert.Equal("hello from a mounted file\n", body);
+    }
+
+    [Fact]
     public async Task Environment_comes_from_the_manifest_with_command_line_overrides()
     {
         var (status, body, _) = await GetAsync("/shop/env");

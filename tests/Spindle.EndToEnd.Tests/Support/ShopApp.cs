@@ -43,6 +43,9 @@ public sealed class ShopApp(SharedRuntime runtime) : IAsyncLifetime
         component = "files"
         executor = { type = "wagi" }
         [[trigger.http]]
+        route = "/wat-files"
+        component = "wat-files"
+        [[trigger.http]]
         route = "/env"
         component = "env"
         executor = { type = "wagi" }
@@ -72,6 +75,9 @@ public sealed class ShopApp(SharedRuntime runtime) : IAsyncLifetime
         source = "{fixture:wat/http-hello.wasm}"
         [component.files]
         source = "{fixture:wagi/readfile.wasm}"
+        files = [{ source = "assets", destination = "/data" }]
+        [component.wat-files]
+        source = "{fixture:wat/http-readfile.wasm}"
         files = [{ source = "assets", destination = "/data" }]
         [component.env]
         source = "{fixture:wagi/env.wasm}"
