@@ -68,13 +68,16 @@ internal sealed class StepRuntime : IDisposable
                 if (inst.NestedDepth != 0)
                     throw AbiContext.Trap($"{lr.What} (an async host function) was called from inside a nested guest call (realloc or a destructor), which cannot suspend");
                 var cx = inst.ContextForLowered(lr, info.Context);
-                var hostArgs = FlatValues.LiftParams(cx, lr.Abi, args);
+                object?[] hostArgs;
+                try { hostArgs = FlatValues.LiftParams(cx, lr.Abi, args); }
+                catch (ComponentTrapException e) { throw In(lr, "arguments", e); }
                 var result = await asyncImpl(inst.HostContext, hostArgs).ConfigureAwait(false);
                 // Lowering may call the guest's realloc: do it back on the guest's fiber.
                 info.OnCompleted = (ref HostCaller caller, Span<WasmValue> res) =>
                 {
                     cx.Store = caller.Context;
                     try { FlatValues.LowerResult(cx, lr.Abi, result, args, res); }
+                    catch (ComponentTrapException e) { throw In(lr, "result", e); }
                     finally { cx.ReleaseLends(); }
                 };
             });
@@ -88,14 +91,21 @@ internal sealed class StepRuntime : IDisposable
                 var cx = inst.ContextForLowered(lr, caller.Context);
                 try
                 {
-                    var hostArgs = FlatValues.LiftParams(cx, lr.Abi, args);
+                    object?[] hostArgs;
+                    try { hostArgs = FlatValues.LiftParams(cx, lr.Abi, args); }
+                    catch (ComponentTrapException e) { throw In(lr, "arguments", e); }
                     var result = syncImpl(inst.HostContext, hostArgs);
-                    FlatValues.LowerResult(cx, lr.Abi, result, args, results);
+                    try { FlatValues.LowerResult(cx, lr.Abi, result, args, results); }
+                    catch (ComponentTrapException e) { throw In(lr, "result", e); }
                 }
                 finally { cx.ReleaseLends(); }
             });
         }
     }
+
+    /// <summary>Names the host function whose arguments or result failed a canonical ABI check.</summary>
+    private static ComponentTrapException In(LoweredRuntime lr, string part, ComponentTrapException e) =>
+        new($"{part} of {lr.What}: {e.Message}", e);
 
     private void DefineAdapter(ImportBinding b, AdapterRuntime ar, Component component)
     {
