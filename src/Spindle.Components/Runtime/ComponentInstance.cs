@@ -94,10 +94,19 @@ public sealed class ComponentInstance : IDisposable
                 }
                 else
                 {
-                    using var linker = step.Base.Clone();
-                    foreach (var (module, name, source) in step.StoreImports)
-                        linker.Define(Store, module, name, Resolve(source));
-                    _cores[i] = await linker.InstantiateAsync(Store, step.Module).ConfigureAwait(false);
+                    var linker = step.RentLinker();
+                    try
+                    {
+                        foreach (var (module, name, source) in step.StoreImports)
+                            linker.Define(Store, module, name, Resolve(source));
+                        _cores[i] = await linker.InstantiateAsync(Store, step.Module).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        linker.Dispose(); // may hold a half-defined set of this store's items
+                        throw;
+                    }
+                    step.ReturnLinker(linker);
                 }
             }
             catch (WasmTrapException e)

@@ -56,6 +56,26 @@ internal sealed class StepRuntime : IDisposable
     public WasmInstancePre? Pre { get; }
     public (string Module, string Name, CoreExportItem Source)[] StoreImports { get; }
 
+    // Linkers for replay, reused across stores: every store-specific import is redefined (shadowing the previous
+    // store's) before each instantiation, so a rented linker never resolves to another store's items. Saves
+    // cloning the host definitions per request.
+    private readonly System.Collections.Concurrent.ConcurrentBag<WasmLinker> _linkers = [];
+    private bool _disposed;
+
+    public WasmLinker RentLinker()
+    {
+        if (_linkers.TryTake(out var linker)) return linker;
+        linker = Base.Clone();
+        linker.AllowShadowing = true;
+        return linker;
+    }
+
+    public void ReturnLinker(WasmLinker linker)
+    {
+        if (Volatile.Read(ref _disposed)) linker.Dispose();
+        else _linkers.Add(linker);
+    }
+
     private void DefineLowered(ImportBinding b, LoweredRuntime lr, Component component)
     {
         if (b.Kind != CoreSort.Func) throw new ComponentLoadException($"core import '{b.Module}' '{b.Name}' is a {b.Kind} but is given a lowered function");
@@ -151,6 +171,8 @@ internal sealed class StepRuntime : IDisposable
 
     public void Dispose()
     {
+        Volatile.Write(ref _disposed, true);
+        while (_linkers.TryTake(out var l)) l.Dispose();
         Pre?.Dispose();
         Base.Dispose();
         Module.Dispose();
