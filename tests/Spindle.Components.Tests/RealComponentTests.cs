@@ -40,14 +40,16 @@ public class RealComponentTests
         Assert.True(summary.CanonDefinitions > 100, $"{summary.CanonDefinitions} canon definitions");
     }
 
-    [Fact]
-    public async Task Real_js_component_plans_links_and_instantiates_against_stub_imports()
+    [Theory]
+    [InlineData("js/hello.wasm")]
+    [InlineData("spinjs/hello.wasm")]
+    public async Task Real_js_component_plans_links_and_instantiates_against_stub_imports(string fixture)
     {
-        var bytes = Fixture("js/hello.wasm");
-        Assert.SkipWhen(bytes is null, "fixture js/hello.wasm is not built (run scripts/build-fixtures.sh)");
+        var bytes = Fixture(fixture);
+        Assert.SkipWhen(bytes is null, $"fixture {fixture} is not built (run scripts/build-fixtures.sh)");
         var host = new HostRegistry();
         using var component = Component.Load(Engine, bytes, host, progress: null, stubMissing: true);
-        Assert.Equal(component.Plan.Modules.Count, component.Plan.Steps.Count(s => true) >= 4 ? component.Plan.Modules.Count : -1);
+        Assert.True(component.Plan.Steps.Count >= 4, $"{component.Plan.Steps.Count} core instantiations");
         Assert.True(component.Plan.Lowered.Count > 90, $"{component.Plan.Lowered.Count} lowered imports");
         var handle = component.FindExport("wasi:http/incoming-handler@0.2.3", "handle");
         Assert.NotNull(handle);

@@ -53,6 +53,7 @@ internal sealed class ListAbi : AbiType
         if ((ptr & (uint)(_elem.Align - 1)) != 0) throw AbiContext.Trap($"list pointer 0x{ptr:x} is not {_elem.Align}-byte aligned");
         var bytes = (long)len * _elem.Size;
         var span = cx.Slice(ptr, bytes); // bounds check once for the whole list
+        cx.Charge(_bytes ? bytes : bytes + 8L * len);
         if (_bytes) return span.ToArray();
         if (len > MaxLiftedElements) throw AbiContext.Trap($"list of {len} elements is longer than the host accepts ({MaxLiftedElements})");
         var items = new object?[len];

@@ -49,6 +49,7 @@ internal sealed class StringAbi : AbiType
 
     private static string Lift(AbiContext cx, uint ptr, uint len)
     {
+        cx.Charge(len & ~Utf16Tag);
         switch (cx.Encoding)
         {
             case StringEncoding.Utf8:
