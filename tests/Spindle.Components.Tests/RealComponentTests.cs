@@ -14,15 +14,8 @@ namespace Spindle.Components.Tests;
 /// </summary>
 public class RealComponentTests
 {
-    private static byte[]? Fixture(string relative)
-    {
-        foreach (var root in new[] { Paths.BuiltFixtures, "/work/main/artifacts/fixtures" })
-        {
-            var path = Path.Combine(root, relative);
-            if (File.Exists(path)) return File.ReadAllBytes(path);
-        }
-        return null;
-    }
+    // Built by scripts/build-fixtures.sh, which the test command runs first; a missing fixture fails the test.
+    private static byte[] Fixture(string relative) => File.ReadAllBytes(Paths.Fixture(relative));
 
     [Theory]
     [InlineData("js/hello.wasm")]
@@ -30,7 +23,6 @@ public class RealComponentTests
     public void Reader_parses_a_real_js_component(string fixture)
     {
         var bytes = Fixture(fixture);
-        Assert.SkipWhen(bytes is null, $"fixture {fixture} is not built (run scripts/build-fixtures.sh)");
         var summary = Component.Inspect(bytes);
         Assert.Contains(summary.Imports, i => i.StartsWith("wasi:io/streams@0.2.", StringComparison.Ordinal));
         Assert.Contains(summary.Imports, i => i.StartsWith("wasi:http/types@0.2.", StringComparison.Ordinal));
@@ -46,7 +38,6 @@ public class RealComponentTests
     public async Task Real_js_component_plans_links_and_instantiates_against_stub_imports(string fixture)
     {
         var bytes = Fixture(fixture);
-        Assert.SkipWhen(bytes is null, $"fixture {fixture} is not built (run scripts/build-fixtures.sh)");
         var host = new HostRegistry();
         using var component = Component.Load(Engine, bytes, host, progress: null, stubMissing: true);
         Assert.True(component.Plan.Steps.Count >= 4, $"{component.Plan.Steps.Count} core instantiations");
