@@ -14,8 +14,13 @@ internal static class CallFutureDriver
     public static async ValueTask DriveAsync(StoreState state, IntPtr future)
     {
         var cancellationToken = state.CancellationToken;
-        while (Native.wasmtime_call_future_poll(future) == 0)
+        var router = state.Router;
+        while (true)
         {
+            var done = router is null || router.CurrentThreadIsSafe()
+                ? FiberGuard.Poll(future)
+                : await router.PollElsewhere(future).ConfigureAwait(false);
+            if (done) break;
             if (cancellationToken.IsCancellationRequested)
             {
                 // The caller deletes the future (unwinding the fiber); the store is unusable afterwards.

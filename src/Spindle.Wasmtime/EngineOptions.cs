@@ -58,6 +58,13 @@ public sealed record EngineOptions
     /// <summary>Most bytes of stack wasm may use before a stack-overflow trap. Default 512 KiB. Must be below <see cref="AsyncStackSize"/>.</summary>
     public ulong MaxWasmStack { get; init; } = 512 * 1024;
 
+    /// <summary>
+    /// On-demand engines (Pooling off): most fiber stacks alive at once (each call/instantiation in flight holds
+    /// one, a nested host-to-guest call another). Address space is reserved up front (NORESERVE), memory is
+    /// committed as stacks are used, and freed stacks are reused. Default 4096.
+    /// </summary>
+    public int MaxFiberStacks { get; init; } = 4096;
+
     /// <summary>Directory for <see cref="ArtifactCache"/> (null = <c>$SPINDLE_CACHE_DIR</c>, else XDG cache dir).</summary>
     public string? CacheDirectory { get; init; }
 

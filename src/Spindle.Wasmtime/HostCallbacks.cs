@@ -116,9 +116,9 @@ public sealed unsafe class HostCallerInfo
     /// Prefer <see cref="OnCompleted"/> + <see cref="HostCaller.Call"/> for hot paths.
     /// </summary>
     public void Call(WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
-        CallOnOwnFiber(Live, func, args, results);
+        CallOnOwnFiber(Live, _state.Router, func, args, results);
 
-    internal static void CallOnOwnFiber(IntPtr context, WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
+    internal static void CallOnOwnFiber(IntPtr context, PollRouter? router, WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
     {
         foreach (var a in args)
             if (!a.IsSafeForWasmtime) throw new ArgumentException($"argument kind {a.Kind} is not supported", nameof(args));
@@ -132,7 +132,10 @@ public sealed unsafe class HostCallerInfo
             var future = Native.wasmtime_func_call_async(context, &func, pa, (nuint)args.Length, pr, (nuint)results.Length, &trap, &error);
             try
             {
-                while (Native.wasmtime_call_future_poll(future) == 0)
+                // Synchronous by nature: a thread below the engine's fiber stacks waits for the safe poller.
+                while (!(router is null || router.CurrentThreadIsSafe()
+                           ? FiberGuard.Poll(future)
+                           : router.PollElsewhere(future).GetAwaiter().GetResult()))
                     Thread.Yield();
             }
             finally
@@ -198,6 +201,7 @@ internal static unsafe class HostTrampolines
     [UnmanagedCallersOnly]
     public static IntPtr Sync(IntPtr env, IntPtr caller, WasmValue* args, nuint nargs, WasmValue* results, nuint nresults)
     {
+        if (!FiberGuard.StackOrderIsSafe()) return FiberGuard.UnsafeStackTrap();
         StoreState? state = null;
         try
         {
@@ -230,6 +234,11 @@ internal static unsafe class HostTrampolines
         continuation->Callback = &Completed;
         continuation->Env = IntPtr.Zero;
         continuation->Finalizer = null;
+        if (!FiberGuard.StackOrderIsSafe())
+        {
+            *trapRet = FiberGuard.UnsafeStackTrap();
+            return;
+        }
         StoreState? state = null;
         HostCallerInfo? info = null;
         try

@@ -36,6 +36,10 @@ public static unsafe class NestedCall
     /// <summary>Calls <paramref name="func"/> with <paramref name="args"/>, writing <paramref name="results"/>; traps throw <see cref="WasmTrapException"/>. The caller guarantees the signature.</summary>
     public static void Call(StoreContext context, WasmFunc func, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
     {
+        // Off the fiber, Wasmtime's stack-limit bookkeeping belongs to the suspended fiber: refuse instead of
+        // running wasm on a stack it does not know. (Every poll we drive records a marker; none means no fiber.)
+        if (!FiberGuard.InsidePoll)
+            throw new InvalidOperationException("NestedCall.Call must run on the guest's fiber (in a sync host function or HostCallerInfo.OnCompleted); use HostCallerInfo.Call after an await.");
         // wasmtime_func_call refuses stores that need async; the unchecked raw call runs on the current fiber.
         // The caller guarantees the signature (Spindle.Components only calls realloc-like functions it type-checked).
         var n = Math.Max(args.Length, results.Length);

@@ -34,8 +34,19 @@ public sealed class WasmEngine : IDisposable
         Native.wasmtime_config_max_wasm_stack_set(config, (nuint)Options.MaxWasmStack);
         Native.wasmtime_config_async_stack_size_set(config, (nuint)Options.AsyncStackSize);
         Native.wasmtime_config_parallel_compilation_set(config, Options.ParallelCompilation ? (byte)1 : (byte)0);
-        if (Options.Pooling) ApplyPooling(config, Options);
-        var engine = Native.wasm_engine_new_with_config(config); // takes ownership of config
+        IntPtr engine;
+        if (Options.Pooling)
+        {
+            ApplyPooling(config, Options);
+            // Pools are reserved now; keep them below the stacks of threads created later (see FiberStackAllocator).
+            engine = AddressSpaceFiller.While(() => Native.wasm_engine_new_with_config(config), out var poolsTop);
+            if (poolsTop != 0) Router = new PollRouter(poolsTop);
+        }
+        else
+        {
+            FiberStackAllocator.TryCreate((nuint)Options.AsyncStackSize, Options.MaxFiberStacks)?.Install(config);
+            engine = Native.wasm_engine_new_with_config(config); // takes ownership of config
+        }
         if (engine == IntPtr.Zero) throw new WasmtimeException("wasm_engine_new_with_config failed (invalid engine settings)");
         _handle = new EngineHandle(engine);
         Fingerprint = ComputeFingerprint(Options);
@@ -43,6 +54,9 @@ public sealed class WasmEngine : IDisposable
         _ticker = new Thread(Tick) { IsBackground = true, Name = "spindle-epoch-ticker" };
         _ticker.Start();
     }
+
+    /// <summary>Pooling engines: moves polls off threads whose stacks lie below the engine's fiber stacks.</summary>
+    internal PollRouter? Router { get; }
 
     /// <summary>The options the engine was built from.</summary>
     public EngineOptions Options { get; }
@@ -129,6 +143,7 @@ public sealed class WasmEngine : IDisposable
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         _stop.Set();
         _ticker.Join();
+        Router?.Dispose();
         _handle.Dispose();
         _stop.Dispose();
     }

@@ -13,6 +13,30 @@ public readonly unsafe struct WasmFunc : IEquatable<WasmFunc>
     /// <summary>True for the null funcref.</summary>
     public bool IsNull => _storeId == 0;
 
+    /// <summary>
+    /// Creates a synchronous host function owned by <paramref name="store"/> (<c>wasmtime_func_new</c>), e.g. to
+    /// <see cref="WasmLinker.Define"/> a per-store import in a cloned linker. Same callback rules as
+    /// <see cref="WasmLinker.DefineFunc"/>.
+    /// </summary>
+    public static WasmFunc Create(WasmStore store, WasmFuncType type, SyncHostCallback callback)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        ArgumentNullException.ThrowIfNull(type);
+        ArgumentNullException.ThrowIfNull(callback);
+        var env = GCHandle.ToIntPtr(GCHandle.Alloc(new HostTrampolines.SyncEntry(callback, type)));
+        var ft = type.ToNative();
+        try
+        {
+            WasmFunc func;
+            Native.wasmtime_func_new(store.Context, ft, &HostTrampolines.Sync, env, &GCHandleFinalizer.Free, &func);
+            return func;
+        }
+        finally
+        {
+            Native.wasm_functype_delete(ft);
+        }
+    }
+
     /// <summary>The function's signature.</summary>
     public WasmFuncType Type(StoreContext store)
     {

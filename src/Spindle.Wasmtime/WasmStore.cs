@@ -28,7 +28,7 @@ public sealed class WasmStore : IDisposable
     {
         ArgumentNullException.ThrowIfNull(engine);
         Engine = engine;
-        State = new StoreState(data);
+        State = new StoreState(data) { Router = engine.Router };
         var gch = GCHandle.Alloc(State);
         // Wasmtime frees the GCHandle through the finalizer when the native store is deleted.
         var store = Native.wasmtime_store_new(engine.Handle, GCHandle.ToIntPtr(gch), &GCHandleFinalizer.Free);
@@ -118,6 +118,9 @@ public sealed class WasmStore : IDisposable
 internal sealed class StoreState(object? data)
 {
     public object? Data { get; } = data;
+
+    /// <summary>The engine's poll router (pooling engines), or null.</summary>
+    public PollRouter? Router { get; init; }
 
     /// <summary>A slot for a library layered on top (Spindle.Components keeps its per-store instance state here).</summary>
     public object? Extension;

@@ -56,6 +56,20 @@ public sealed class EngineTests
     }
 
     [Fact]
+    public async Task ManyEnginesComeAndGo()
+    {
+        for (int i = 0; i < 40; i++)
+        {
+            using var engine = new WasmEngine();
+            using var module = TestModules.Compile(engine, TestModules.SlowOnly);
+            using var linker = TestModules.MainLinker(engine, slowMs: 0);
+            using var store = new WasmStore(engine);
+            var instance = await linker.InstantiateAsync(store, module);
+            Assert.Equal(2 * i, (await instance.GetFunc(store, "run").CallAsync(store, WasmValue.I32(i)))[0].AsI32());
+        }
+    }
+
+    [Fact]
     public void ExecutionTicksCoverTheDuration()
     {
         using var engine = new WasmEngine(new EngineOptions { EpochTickInterval = TimeSpan.FromMilliseconds(10) });

@@ -46,6 +46,24 @@ public sealed class LinkerTests : IDisposable
     }
 
     [Fact]
+    public async Task StoreOwnedHostFunctionsCanBeDefinedPerRequest()
+    {
+        using var consumer = TestModules.Compile(_engine, Consumer);
+        using var provider = TestModules.Compile(_engine, Provider);
+        using var linker = new WasmLinker(_engine);
+        using var store = new WasmStore(_engine, 100);
+        var a = await linker.InstantiateAsync(store, provider);
+        using var perRequest = linker.Clone();
+        var triple = WasmFunc.Create(store, TestModules.I32ToI32, (ref HostCaller c, ReadOnlySpan<WasmValue> args, Span<WasmValue> r) =>
+            r[0] = WasmValue.I32(args[0].AsI32() * 3 + (int)c.Data!));
+        perRequest.Define(store, "a", "double", WasmExtern.FromFunc(triple));
+        perRequest.Define(store, "a", "mem", WasmExtern.FromMemory(a.GetMemory(store, "mem")!.Value));
+        var b = await perRequest.InstantiateAsync(store, consumer);
+        Assert.Equal(115, (await b.GetFunc(store, "run").CallAsync(store, WasmValue.I32(5)))[0].AsI32());
+        Assert.Equal(TestModules.I32ToI32, triple.Type(store));
+    }
+
+    [Fact]
     public async Task DefineInstanceExposesEveryExport()
     {
         using var provider = TestModules.Compile(_engine, Provider);

@@ -79,6 +79,28 @@ public sealed class ReentrancyTests : IDisposable
         Assert.Contains("argument 0 is I64", seen?.Message);
     }
 
+    [Fact]
+    public async Task UncheckedNestedCallsOffTheFiberAreRefused()
+    {
+        using var linker = new WasmLinker(_engine);
+        var noneToI32 = WasmFuncType.Of([], [WasmValueKind.I32]);
+        Exception? seen = null;
+        linker.DefineFunc("host", "fill_sync", noneToI32, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) => results[0] = WasmValue.I32(0));
+        linker.DefineAsyncFunc("host", "fill_async", noneToI32, async (caller, args, results) =>
+        {
+            await Task.Delay(1).ConfigureAwait(false);
+            var alloc = caller.GetExport("alloc")!.Value.Func!.Value;
+            try { NestedCall.Call(caller.Context, alloc, [WasmValue.I32(4)], new WasmValue[1]); }
+            catch (InvalidOperationException e) { seen = e; }
+            results[0] = WasmValue.I32(0);
+        });
+        using var module = TestModules.Compile(_engine, Guest);
+        using var store = new WasmStore(_engine);
+        var instance = await linker.InstantiateAsync(store, module);
+        await instance.GetFunc(store, "run_async").CallAsync(store);
+        Assert.Contains("fiber", seen?.Message);
+    }
+
     private static async Task Run(WasmEngine engine)
     {
         using var linker = new WasmLinker(engine);

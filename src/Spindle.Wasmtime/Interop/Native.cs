@@ -115,6 +115,8 @@ internal static unsafe class Native
     [DllImport(Lib)] public static extern byte wasmtime_instance_export_nth(IntPtr context, WasmInstance* instance, nuint index, byte** name, nuint* nameLength, WasmtimeExtern* item);
     [DllImport(Lib)] public static extern byte wasmtime_caller_export_get(IntPtr caller, byte* name, nuint nameLength, WasmtimeExtern* item);
     [DllImport(Lib)] public static extern IntPtr wasmtime_caller_context(IntPtr caller);
+    [DllImport(Lib)] public static extern void wasmtime_func_new(IntPtr context, IntPtr funcType,
+        delegate* unmanaged<IntPtr, IntPtr, WasmValue*, nuint, WasmValue*, nuint, IntPtr> callback, IntPtr env, delegate* unmanaged<IntPtr, void> finalizer, WasmFunc* result);
     [DllImport(Lib)] public static extern IntPtr wasmtime_func_type(IntPtr context, WasmFunc* func);
     [DllImport(Lib)] public static extern void wasmtime_val_unroot(WasmValue* value);
 
