@@ -194,6 +194,18 @@ public sealed class WagiExecutorTests
     }
 
     [Fact]
+    public async Task Head_requests_get_the_headers_without_a_body()
+    {
+        await using var server = await WagiTestServer.StartAsync(WagiTestServer.Options("notfound"));
+        using var response = await server.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/"), Ct);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("yes", Assert.Single(response.Headers.GetValues("x-custom")));
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync(Ct));
+        using var get = await server.Client.GetAsync("/", Ct); // the connection is still fine
+        Assert.Equal("no such thing\n", await get.Content.ReadAsStringAsync(Ct));
+    }
+
+    [Fact]
     public async Task Location_only_gives_302()
     {
         await using var server = await WagiTestServer.StartAsync(WagiTestServer.Options("redirect"));
