@@ -6,7 +6,7 @@ using Spindle.Wasi.Preview1;
 namespace Spindle.Wagi.Tests;
 
 /// <summary>
-/// Real Wagi modules (tests/fixtures/wagi/*.c, built by scripts/build-wagi-fixtures.sh) behind real Kestrel.
+/// Real Wagi modules (tests/fixtures/wagi/*.c, built by scripts/build-fixtures.sh) behind real Kestrel.
 /// What this does not prove: routing (the router's own tests) and the spin-* header computation.
 /// </summary>
 public sealed class WagiExecutorTests
