@@ -39,8 +39,13 @@ public sealed class WasmEngine : IDisposable
         {
             ApplyPooling(config, Options);
             // Pools are reserved now; keep them below the stacks of threads created later (see FiberStackAllocator).
-            engine = AddressSpaceFiller.While(() => Native.wasm_engine_new_with_config(config), out var poolsTop);
-            if (poolsTop != 0) Router = new PollRouter(poolsTop);
+            // One engine at a time: a poller thread started while another engine's filler holds the high gaps
+            // would get a stack below the pools it must poll for (seen with engines created in parallel).
+            lock (AddressSpaceFiller.Gate)
+            {
+                engine = AddressSpaceFiller.While(() => Native.wasm_engine_new_with_config(config), out var poolsTop);
+                if (poolsTop != 0) Router = new PollRouter(poolsTop);
+            }
         }
         else
         {

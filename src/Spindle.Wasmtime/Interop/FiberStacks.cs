@@ -320,6 +320,9 @@ internal static unsafe class FiberGuard
 /// </summary>
 internal static unsafe class AddressSpaceFiller
 {
+    /// <summary>Held while a filler is in place and the engine's poller thread starts.</summary>
+    public static readonly Lock Gate = new();
+
     [DllImport("libc")] private static extern IntPtr mmap(IntPtr addr, nuint length, int prot, int flags, int fd, nint offset);
     [DllImport("libc")] private static extern int munmap(IntPtr addr, nuint length);
 
