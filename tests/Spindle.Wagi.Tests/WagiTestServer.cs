@@ -65,6 +65,7 @@ internal sealed class WagiTestServer : IAsyncDisposable
             Entrypoint = options.Entrypoint,
             Files = options.Files,
             RequestTimeout = options.RequestTimeout,
+            UseArtifactCache = options.UseArtifactCache,
             Logger = logs,
         });
         var builder = WebApplication.CreateSlimBuilder();

@@ -155,6 +155,7 @@ public sealed class WagiExecutor : IRequestExecutor, IDisposable
         finally
         {
             wasi?.Dispose();
+            (wasi?.Stdin as IDisposable)?.Dispose();
         }
 
         await FinishAsync(http, writer, failure).ConfigureAwait(false);
