@@ -220,6 +220,73 @@ public sealed class WagiComponentTests
     }
 
     [Fact]
+    public async Task A_timeout_after_the_headers_aborts_the_response()
+    {
+        await using var server = await WagiComponentTestServer.StartAsync(["echo"], (f, logs) =>
+            WagiComponentTestServer.Options(f, logs, timeout: TimeSpan.FromMilliseconds(300)));
+        // echo sends its headers at once, then waits in blocking-read for a body that never comes.
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/echo") { Content = new StalledContent() };
+        var failed = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            using var response = await server.Client.SendAsync(request, Ct);
+            await response.Content.ReadAsByteArrayAsync(Ct);
+        });
+        Assert.True(failed is HttpRequestException or IOException, failed.ToString());
+        Assert.Contains(server.Logs.Lines, l => l.Contains("aborting the response"));
+        using var next = await server.Client.PostAsync("/echo", new StringContent("still here"), Ct);
+        Assert.Equal("still here", await next.Content.ReadAsStringAsync(Ct));
+    }
+
+    /// <summary>Declares 10 bytes, sends 2, then nothing for longer than the request timeout.</summary>
+    private sealed class StalledContent : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, TransportContext? context)
+        {
+            await stream.WriteAsync("ab"u8.ToArray());
+            await stream.FlushAsync();
+            await Task.Delay(3000, TestContext.Current.CancellationToken);
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 10;
+            return true;
+        }
+    }
+
+    [Fact]
+    public async Task Ten_megabytes_of_stdout_stream_with_bounded_memory()
+    {
+        await using var server = await WagiComponentTestServer.StartAsync(["big"]);
+        var baseline = GC.GetTotalMemory(forceFullCollection: true);
+        using var response = await server.Client.GetAsync("/big", HttpCompletionOption.ResponseHeadersRead, Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Null(response.Content.Headers.ContentLength); // streamed (chunked), not buffered then sent
+        await using var body = await response.Content.ReadAsStreamAsync(Ct);
+        var buffer = new byte[65536];
+        long total = 0;
+        long peak = 0;
+        var patternOk = true;
+        while (true)
+        {
+            var n = await body.ReadAsync(buffer, Ct);
+            if (n == 0) break;
+            for (var i = 0; i < n; i++)
+                if (buffer[i] != (byte)('a' + (total + i) % 65536 % 26)) { patternOk = false; break; }
+            total += n;
+            if (total > 1024 * 1024 && peak == 0)
+            {
+                // Stall the client: the guest must be held back by backpressure (check-write grants nothing), not buffered.
+                await Task.Delay(300, Ct);
+                peak = GC.GetTotalMemory(forceFullCollection: true) - baseline;
+            }
+        }
+        Assert.Equal(10L * 1024 * 1024, total);
+        Assert.True(patternOk);
+        Assert.True(peak < 4 * 1024 * 1024, $"live managed heap grew by {peak} bytes while the client stalled");
+    }
+
+    [Fact]
     public void Load_errors_name_the_component_and_the_problem()
     {
         var entry = Assert.Throws<WagiLoadException>(() => WagiComponentExecutor.Create(WagiComponentTestServer.Options("echo", entrypoint: "main")));
