@@ -287,6 +287,41 @@ public sealed class WagiComponentTests
     }
 
     [Fact]
+    public async Task Files_mounts_are_preopened_read_only_and_confined()
+    {
+        var root = Directory.CreateTempSubdirectory("spindle-wagi-cli-files-").FullName;
+        try
+        {
+            var mount = Directory.CreateDirectory(Path.Combine(root, "static")).FullName;
+            File.WriteAllText(Path.Combine(mount, "hello.txt"), "hello from a mounted file\n");
+            File.WriteAllText(Path.Combine(root, "secret.txt"), "SECRET");
+            await using var server = await WagiComponentTestServer.StartAsync(["readfile"], (f, logs) =>
+            {
+                var o = WagiComponentTestServer.Options(f, logs);
+                return new WagiOptions
+                {
+                    Engine = o.Engine, ComponentId = o.ComponentId, ModulePath = o.ModulePath, Logger = o.Logger,
+                    Files = [new Spindle.Wasi.Preview1.WasiFileMount(mount, "/data")],
+                };
+            });
+            using (var ok = await server.Client.GetAsync("/readfile?/data/hello.txt", Ct))
+            {
+                Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+                Assert.Equal("hello from a mounted file\n", await ok.Content.ReadAsStringAsync(Ct));
+            }
+            using var escape = await server.Client.GetAsync("/readfile?/data/../secret.txt", Ct);
+            Assert.Equal(HttpStatusCode.NotFound, escape.StatusCode);
+            Assert.DoesNotContain("SECRET", await escape.Content.ReadAsStringAsync(Ct));
+            using var missing = await server.Client.GetAsync("/readfile?/data/nope.txt", Ct);
+            Assert.Equal(HttpStatusCode.NotFound, missing.StatusCode);
+        }
+        finally
+        {
+            Directory.Delete(root, recursive: true);
+        }
+    }
+
+    [Fact]
     public void Load_errors_name_the_component_and_the_problem()
     {
         var entry = Assert.Throws<WagiLoadException>(() => WagiComponentExecutor.Create(WagiComponentTestServer.Options("echo", entrypoint: "main")));
