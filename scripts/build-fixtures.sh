@@ -4,6 +4,7 @@
 #   tests/fixtures/js-spin/*.js → js-spin/<name>.wasm ComponentizeJS 0.22, world also imports tests/fixtures/wit/*.wit (Spin interfaces)
 #   tests/fixtures/spinjs/*.js  → spinjs/<name>.wasm  Spin's JS SDK build tools (ComponentizeJS 0.19.3, wasi:http@0.2.3)
 #   tests/fixtures/wagi/*.c     → wagi/<name>.wasm    clang-14 + wasi-libc (WASI preview1 commands)
+#   some of wagi/*.wasm         → wagi-cli/<name>.wasm  the same commands as wasi:cli/run components (jco new --wasi-command)
 #   tests/fixtures/wat/*.wat    → wat/<name>.wasm     jco parse
 #   examples/hello/src          → examples/hello/target (the README quick-start app)
 # Installs what it needs (Debian packages when run as root, pinned npm packages from tests/fixtures/tools).
@@ -12,7 +13,7 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 out="$root/artifacts/fixtures"
 tools="$root/artifacts/tools"
-mkdir -p "$out/js" "$out/spinjs" "$out/wagi" "$tools"
+mkdir -p "$out/js" "$out/spinjs" "$out/wagi" "$out/wagi-cli" "$tools"
 
 # 1. Debian toolchain for Wagi modules.
 debs=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32)
@@ -56,9 +57,26 @@ for src in "$root"/tests/fixtures/wagi/*.c; do
   [ -e "$src" ] || continue
   name=$(basename "$src" .c)
   wasm="$out/wagi/$name.wasm"
-  [ -f "$wasm" ] && [ "$wasm" -nt "$src" ] && continue
+  # Keyed on the source's content and the compiler (timestamps lie when artifacts are copied around).
+  key=$( (cat "$src"; clang-14 --version) | sha256sum | cut -d' ' -f1)
+  [ -f "$wasm" ] && [ "$(cat "$wasm.key" 2>/dev/null)" = "$key" ] && continue
   clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -fuse-ld=/usr/bin/wasm-ld-14 -o "$wasm" "$src"
-  echo "built wagi/$name.wasm"
+  echo "$key" > "$wasm.key" && echo "built wagi/$name.wasm"
+done
+
+# 5b. The same Wagi programs as wasi:cli/run components (Wagi over WASI 0.2 stdio), adapted with the WASI preview1
+#     command adapter jco ships; rebuilt when the module or the jco install changes.
+for name in echo env redirect notfound big readfile exit1 trap spin; do
+  src="$out/wagi/$name.wasm"
+  wasm="$out/wagi-cli/$name.wasm"
+  [ -f "$src" ] || { echo "missing $src (Wagi module step)" >&2; exit 1; }
+  key=$(cat "$src" "$tools/package-lock.json" | sha256sum | cut -d' ' -f1)
+  [ -f "$wasm" ] && [ "$(cat "$wasm.key" 2>/dev/null)" = "$key" ] && continue
+  rm -f "$wasm.tmp"
+  "$tools/node_modules/.bin/jco" new "$src" --wasi-command -o "$wasm.tmp" >/dev/null \
+    || { echo "jco new --wasi-command failed for $src" >&2; exit 1; }
+  [ -s "$wasm.tmp" ] || { echo "jco new --wasi-command wrote no output for $src" >&2; exit 1; }
+  mv "$wasm.tmp" "$wasm" && echo "$key" > "$wasm.key" && echo "built wagi-cli/$name.wasm"
 done
 
 # 6. Hand-written components in WAT (tests also compile WAT in-process; these files serve the benchmark too).

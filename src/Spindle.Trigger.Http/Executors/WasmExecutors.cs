@@ -72,7 +72,7 @@ public sealed class WasmExecutors : IDisposable
             var logger = context.Logging.CreateLogger("Spindle.Component." + id);
             try
             {
-                return WagiExecutor.Create(new WagiOptions
+                var options = new WagiOptions
                 {
                     Engine = runtime.Engine,
                     ComponentId = id,
@@ -84,7 +84,11 @@ public sealed class WasmExecutors : IDisposable
                     Files = [.. ComponentFiles.Stage(context.App, context.Component).Select(m => new WasiFileMount(m.HostPath, m.GuestPath))],
                     Logger = logger,
                     RequestTimeout = context.RequestTimeout,
-                });
+                };
+                // A wasi:cli/run component gets the same CGI contract through WASI 0.2 stdio.
+                return WagiComponentExecutor.IsComponent(options)
+                    ? WagiComponentExecutor.Create(options, runtime._host)
+                    : WagiExecutor.Create(options);
             }
             catch (Exception e) when (e is WagiLoadException or WasmtimeException)
             {

@@ -28,11 +28,17 @@ public class WasiContext : IDisposable
     /// <summary>Read-only directories <c>wasi:filesystem/preopens.get-directories</c> returns (the component's file mounts).</summary>
     public IReadOnlyList<Filesystem.WasiPreopen> Preopens { get; init; } = [];
 
-    /// <summary>Receives stdout (Information) and stderr (Warning), line by line.</summary>
+    /// <summary>Receives stdout (Information, unless <see cref="StdoutStream"/> is set) and stderr (Warning), line by line.</summary>
     public ILogger Logger { get; init; } = NullLogger.Instance;
 
     /// <summary>Creates the stream <c>get-stdin</c> returns (default: empty, closed).</summary>
     public Func<InputStream> Stdin { get; init; } = InputStream.Empty;
+
+    /// <summary>
+    /// Creates the stream <c>get-stdout</c> returns; null (the default) logs stdout line by line. Set by hosts for
+    /// which stdout is the output (Wagi components: the CGI response). The stream is disposed when the guest drops it.
+    /// </summary>
+    public Func<OutputStream>? StdoutStream { get; init; }
 
     /// <summary>Cancelled when the store is torn down (deadline, client gone); waits inside host functions observe it.</summary>
     public CancellationToken Cancellation { get; init; }

@@ -5,7 +5,7 @@ using Spindle.Wasi.Preview2.Io;
 
 namespace Spindle.Wasi.Preview2.Interfaces;
 
-/// <summary><c>wasi:cli/*</c>: environment, exit, stdio (stdout/stderr to the log) and terminals (none).</summary>
+/// <summary><c>wasi:cli/*</c>: environment, exit, stdio (stderr to the log; stdout to the log or <see cref="WasiContext.StdoutStream"/>) and terminals (none).</summary>
 internal static class CliInterfaces
 {
     public static IEnumerable<HostInterface> Create(string version, IoInterfaces io)
@@ -33,7 +33,7 @@ internal static class CliInterfaces
 
         var stdout = new HostInterface("wasi:cli/stdout", version);
         stdout.UseResource("output-stream", io.OutputStreamType);
-        stdout.DefineFunc("get-stdout", T.Func([], T.Own(io.OutputStreamType)), (c, _) => new LogOutputStream(Args.Wasi(c).Stdout));
+        stdout.DefineFunc("get-stdout", T.Func([], T.Own(io.OutputStreamType)), (c, _) => Args.Wasi(c) is { StdoutStream: { } create } ? create() : new LogOutputStream(Args.Wasi(c).Stdout));
         yield return stdout;
 
         var stderr = new HostInterface("wasi:cli/stderr", version);

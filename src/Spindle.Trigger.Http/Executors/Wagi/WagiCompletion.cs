@@ -1,0 +1,69 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Spindle.Trigger.Http.Executors.Wagi;
+
+/// <summary>
+/// Ends a Wagi response once the guest has finished (spec §4.3): after the headers went out a failure can only
+/// abort the connection; before, a failure is a 500, unusable headers answer their problem's status, and output
+/// without a blank line ending the headers is a 500 (with Spin's text when headers were missing).
+/// </summary>
+public static class WagiCompletion
+{
+    /// <summary>Sends the final answer for a request whose guest has ended.</summary>
+    /// <param name="http">The request.</param>
+    /// <param name="writer">The CGI writer the guest's stdout went to.</param>
+    /// <param name="failure">Why the guest failed (trap, timeout, exit status, client gone), or null.</param>
+    /// <param name="componentId">Named in the log.</param>
+    /// <param name="logger">Receives the reason.</param>
+    public static async Task FinishAsync(HttpContext http, WagiResponseWriter writer, string? failure, string componentId, ILogger logger)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(writer);
+        ArgumentNullException.ThrowIfNull(logger);
+        if (writer.HeadersSent)
+        {
+            if (failure is null) return; // Kestrel completes the body when the request ends
+            logger.LogError("Wagi component {Component} failed after its response started ({Reason}); aborting the response", componentId, failure);
+            http.Abort();
+            return;
+        }
+        if (failure is not null)
+        {
+            logger.LogError("Wagi component {Component} failed: {Reason}", componentId, failure);
+            await RespondAsync(http, 500, "").ConfigureAwait(false);
+        }
+        else if (writer.Problem is { } problem)
+        {
+            logger.LogError("Wagi component {Component} produced invalid output: {Reason}", componentId, problem.Reason);
+            await RespondAsync(http, problem.Status, problem.Body).ConfigureAwait(false);
+        }
+        else if (!writer.AnyOutput)
+        {
+            logger.LogError("Wagi component {Component} wrote nothing to stdout", componentId);
+            await RespondAsync(http, 500, "").ConfigureAwait(false);
+        }
+        else
+        {
+            logger.LogError("Wagi component {Component} output has no blank line ending the headers", componentId);
+            await RespondAsync(http, 500, WagiResponseWriter.InsufficientHeaders).ConfigureAwait(false);
+        }
+    }
+
+    private static async Task RespondAsync(HttpContext http, int status, string body)
+    {
+        if (http.Response.HasStarted) { http.Abort(); return; }
+        http.Response.StatusCode = status;
+        if (body.Length > 0)
+        {
+            try
+            {
+                await http.Response.WriteAsync(body).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException)
+            {
+                // the client is gone
+            }
+        }
+    }
+}
