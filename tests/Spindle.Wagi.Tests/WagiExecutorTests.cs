@@ -307,7 +307,7 @@ public sealed class WagiExecutorTests
         var component = new byte[] { 0, (byte)'a', (byte)'s', (byte)'m', 0x0d, 0, 1, 0 };
         var e = Assert.Throws<WagiLoadException>(() => WagiExecutor.Create(new WagiOptions { Engine = WagiTestServer.Engine, ComponentId = "comp", ModuleBytes = component }));
         Assert.Contains("component", e.Message);
-        Assert.Contains("not supported yet", e.Message);
+        Assert.Contains("WagiComponentExecutor", e.Message);
         var junk = Assert.Throws<WagiLoadException>(() => WagiExecutor.Create(new WagiOptions { Engine = WagiTestServer.Engine, ComponentId = "junk", ModuleBytes = "hello world"u8.ToArray() }));
         Assert.Contains("not a WebAssembly binary", junk.Message);
     }

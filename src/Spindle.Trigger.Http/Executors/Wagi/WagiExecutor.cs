@@ -33,7 +33,7 @@ public sealed class WagiExecutor : IRequestExecutor, IDisposable
 
     /// <summary>
     /// Loads a Wagi component:
-    /// 1. reads the module (bytes or file) and refuses components (<c>wasi:cli/run</c>: not supported yet);
+    /// 1. reads the module (bytes or file) and refuses components (<c>wasi:cli/run</c> components run in <see cref="WagiComponentExecutor"/>);
     /// 2. compiles it through the artifact cache;
     /// 3. checks the entrypoint export and that every import is <c>wasi_snapshot_preview1</c>;
     /// 4. links the preview1 host and pre-instantiates.
@@ -62,7 +62,7 @@ public sealed class WagiExecutor : IRequestExecutor, IDisposable
         if (bytes.Length < 8 || bytes[0] != 0 || bytes[1] != (byte)'a' || bytes[2] != (byte)'s' || bytes[3] != (byte)'m')
             throw new WagiLoadException($"{where}: not a WebAssembly binary (bad magic number)");
         if (bytes[6] == 1 && bytes[7] == 0) // layer 1: a component
-            throw new WagiLoadException($"{where}: is a WebAssembly component (wasi:cli/run); the Wagi executor runs WASI preview1 core modules only, components are not supported yet");
+            throw new WagiLoadException($"{where}: is a WebAssembly component (wasi:cli/run); the Wagi executor runs WASI preview1 core modules only, run it with WagiComponentExecutor (spindle up chooses it by itself)");
 
         foreach (var mount in options.Files)
             if (!Directory.Exists(mount.HostPath))
@@ -158,56 +158,7 @@ public sealed class WagiExecutor : IRequestExecutor, IDisposable
             (wasi?.Stdin as IDisposable)?.Dispose();
         }
 
-        await FinishAsync(http, writer, failure).ConfigureAwait(false);
-    }
-
-    private async Task FinishAsync(HttpContext http, WagiResponseWriter writer, string? failure)
-    {
-        var id = _options.ComponentId;
-        if (writer.HeadersSent)
-        {
-            if (failure is null) return; // Kestrel completes the body when the request ends
-            _logger.LogError("Wagi component {Component} failed after its response started ({Reason}); aborting the response", id, failure);
-            http.Abort();
-            return;
-        }
-        if (failure is not null)
-        {
-            _logger.LogError("Wagi component {Component} failed: {Reason}", id, failure);
-            await RespondAsync(http, 500, "").ConfigureAwait(false);
-        }
-        else if (writer.Problem is { } problem)
-        {
-            _logger.LogError("Wagi component {Component} produced invalid output: {Reason}", id, problem.Reason);
-            await RespondAsync(http, problem.Status, problem.Body).ConfigureAwait(false);
-        }
-        else if (!writer.AnyOutput)
-        {
-            _logger.LogError("Wagi component {Component} wrote nothing to stdout", id);
-            await RespondAsync(http, 500, "").ConfigureAwait(false);
-        }
-        else
-        {
-            _logger.LogError("Wagi component {Component} output has no blank line ending the headers", id);
-            await RespondAsync(http, 500, WagiResponseWriter.InsufficientHeaders).ConfigureAwait(false);
-        }
-    }
-
-    private static async Task RespondAsync(HttpContext http, int status, string body)
-    {
-        if (http.Response.HasStarted) { http.Abort(); return; }
-        http.Response.StatusCode = status;
-        if (body.Length > 0)
-        {
-            try
-            {
-                await http.Response.WriteAsync(body).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is IOException or OperationCanceledException)
-            {
-                // the client is gone
-            }
-        }
+        await WagiCompletion.FinishAsync(http, writer, failure, _options.ComponentId, _logger).ConfigureAwait(false);
     }
 
     /// <summary>
