@@ -56,7 +56,9 @@ sample_threads() {
 
 measure() { # name connections
   local name=$1 conns=$2 out
-  wrk -t2 -c"$conns" -d2s "http://127.0.0.1:$port/" >/dev/null 2>&1 || true   # warm-up (JIT, caches, pool)
+  # Warm-up: tiered JIT needs a few seconds of load on 2 busy cores before the code is final (measured: a 3 s
+  # warm-up left 12% of the samples in the JIT and halved WAT hello's throughput).
+  wrk -t2 -c"$conns" -d"${SPINDLE_BENCH_WARMUP:-5}s" "http://127.0.0.1:$port/" >/dev/null 2>&1 || true
   echo 0 > "$results/threads"
   sample_threads & sampler=$!
   out=$(wrk -t2 -c"$conns" -d"${secs}s" --timeout 10s --latency "http://127.0.0.1:$port/")
