@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # Builds every test fixture from its sources into artifacts/fixtures/ (git-ignored):
 #   tests/fixtures/js/*.js      → js/<name>.wasm      ComponentizeJS 0.22 (wasi:http@0.2.10)
+#   tests/fixtures/js-spin/*.js → js-spin/<name>.wasm ComponentizeJS 0.22, world also imports tests/fixtures/wit/*.wit (Spin interfaces)
 #   tests/fixtures/spinjs/*.js  → spinjs/<name>.wasm  Spin's JS SDK build tools (ComponentizeJS 0.19.3, wasi:http@0.2.3)
 #   tests/fixtures/wagi/*.c     → wagi/<name>.wasm    clang-14 + wasi-libc (WASI preview1 commands)
+#   tests/fixtures/wat/*.wat    → wat/<name>.wasm     jco parse
+#   examples/hello/src          → examples/hello/target (the README quick-start app)
 # Installs what it needs (Debian packages when run as root, pinned npm packages from tests/fixtures/tools).
 # Idempotent: an output is rebuilt only when its source or the toolchain changed.
 set -euo pipefail
@@ -33,6 +36,7 @@ fi
 
 # 3. JavaScript components.
 node "$root/tests/fixtures/js/build.mjs" "$tools" "$out/js"
+node "$root/tests/fixtures/js/build.mjs" "$tools" "$out/js-spin" "$root/tests/fixtures/js-spin" "$root/tests/fixtures/wit"
 
 # 4. Spin JS SDK components: j2w writes helper files beside its input, so it works on a copy in the output folder.
 for src in "$root"/tests/fixtures/spinjs/*.js; do
@@ -67,3 +71,12 @@ for src in "$root"/tests/fixtures/wat/*.wat; do
   "$tools/node_modules/.bin/jco" parse "$src" -o "$wasm" >/dev/null
   echo "built wat/$name.wasm"
 done
+
+# 7. The README quick-start example (examples/hello): built in place, so its spin.toml is served as written.
+app="$root/examples/hello"
+mkdir -p "$app/target"
+node "$root/tests/fixtures/js/build.mjs" "$tools" "$app/target" "$app/src"
+if [ ! -f "$app/target/greet.wasm" ] || [ "$app/src/greet.c" -nt "$app/target/greet.wasm" ]; then
+  clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -fuse-ld=/usr/bin/wasm-ld-14 -o "$app/target/greet.wasm" "$app/src/greet.c"
+  echo "built examples/hello/target/greet.wasm"
+fi

@@ -4,9 +4,5 @@
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 app="$root/examples/hello"
-bash "$root/scripts/build-fixtures.sh" >/dev/null   # installs the guest toolchains (cached)
-mkdir -p "$app/target"
-node "$root/tests/fixtures/js/build.mjs" "$root/artifacts/tools" "$app/target" "$app/src"
-[ "$app/target/greet.wasm" -nt "$app/src/greet.c" ] ||
-  clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -fuse-ld=/usr/bin/wasm-ld-14 -o "$app/target/greet.wasm" "$app/src/greet.c"
+bash "$root/scripts/build-fixtures.sh" >/dev/null   # installs the guest toolchains and builds the example (cached)
 exec dotnet run --project "$root/src/Spindle.Cli" -c Release -- up -f "$app/spin.toml" "$@"

@@ -87,4 +87,32 @@ public class GuestFaultTests
         var e = await Assert.ThrowsAsync<ComponentTrapException>(async () => await inst.CallAsync(component.FindExport("test:guest/run@0.2.0", "run")!));
         Assert.Contains("host says no", e.Message);
     }
+
+    [Fact]
+    public async Task Oversized_lists_trap_before_the_host_copies_them()
+    {
+        const string wat = """
+            (component
+              (import "test:host/sink@0.2.0" (instance $host (export "bytes" (func (param "b" (list u8))))))
+              (core module $mem (memory (export "memory") 5000))
+              (core instance $mem (instantiate $mem))
+              (core func $bytes (canon lower (func $host "bytes") (memory (core memory $mem "memory"))))
+              (core module $main
+                (import "h" "bytes" (func $bytes (param i32 i32)))
+                (func (export "run") (call $bytes (i32.const 0) (i32.const 300000000))))
+              (core instance $main (instantiate $main (with "h" (instance (export "bytes" (func $bytes))))))
+              (func $run (canon lift (core func $main "run")))
+              (instance $exp (export "run" (func $run)))
+              (export "test:guest/run@0.2.0" (instance $exp)))
+            """;
+        var called = false;
+        var iface = new HostInterface("test:host/sink", "0.2.0");
+        iface.DefineFunc("bytes", T.Func([("b", T.List(T.U8))]), (ctx, a) => { called = true; return null; });
+        using var component = Load(wat, new HostRegistry().Add(iface));
+        using var store = new WasmStore(Engine);
+        using var inst = await component.InstantiateAsync(store, null, TestContext.Current.CancellationToken);
+        var e = await Assert.ThrowsAsync<ComponentTrapException>(async () => await inst.CallAsync(component.FindExport("test:guest/run@0.2.0", "run")!));
+        Assert.Contains("MiB of strings and lists in one call", e.Message);
+        Assert.False(called);
+    }
 }

@@ -64,4 +64,25 @@ public class NestedComponentTests
         Assert.Equal("hi al", await inst.CallAsync(greet, "al"));
         Assert.Equal(2u, await inst.CallAsync(component.FindExport("test:guest/greeter@0.2.3", "posts")!));
     }
+
+    [Fact]
+    public async Task Concurrent_stores_replay_steps_that_import_earlier_instances()
+    {
+        // The inner core module imports the memory of an earlier instance: its linker is rented per store.
+        var iface = new HostInterface("test:host/echo", "0.2.3");
+        iface.DefineAsyncFunc("echo", T.Func([("x", T.String)], T.String), async (ctx, a) =>
+        {
+            await Task.Delay(5, ctx.Cancellation);
+            return $"{ctx.StoreData}:{a[0]}";
+        });
+        using var component = Load(Wat, new HostRegistry().Add(iface));
+        var greet = component.FindExport("test:guest/greeter@0.2.3", "greet")!;
+        var results = await Task.WhenAll(Enumerable.Range(0, 40).Select(async i =>
+        {
+            using var store = new WasmStore(Engine);
+            using var inst = await component.InstantiateAsync(store, i, TestContext.Current.CancellationToken);
+            return (string)(await inst.CallAsync(greet, $"n{i}"))!;
+        }));
+        for (var i = 0; i < results.Length; i++) Assert.Equal($"{i}:n{i}", results[i]);
+    }
 }

@@ -195,6 +195,22 @@ public sealed class Preview1FunctionTests : IDisposable
             PutString(1000, "../../secret.txt");
             return F.PathOpen(ctx, _memory, sub, 1, 1000, 16, 0, 2, 0, 0, 200);
         }));
+        WasiErrno Stat(string path, uint follow)
+        {
+            PutString(1000, path);
+            return Guard(() => F.PathFilestatGet(ctx, _memory, 3, follow, 1000, (uint)Encoding.UTF8.GetByteCount(path), 600));
+        }
+        Assert.Equal(WasiErrno.Success, Stat("hello.txt", 1));
+        Assert.Equal(4, _memory[616]);
+        Assert.Equal(8ul, U64(632));
+        Assert.Equal(WasiErrno.Success, Stat("sub", 1));
+        Assert.Equal(3, _memory[616]);
+        Assert.Equal(WasiErrno.Success, Stat("out", 0)); // the link itself may be looked at...
+        Assert.Equal(7, _memory[616]);
+        Assert.Equal(WasiErrno.NotCapable, Stat("out", 1)); // ...but not followed out of the mount
+        Assert.Equal(WasiErrno.NotCapable, Stat("../secret.txt", 1));
+        Assert.Equal(WasiErrno.NoEnt, Stat("nope", 1));
+
         Assert.Equal(WasiErrno.RoFs, F.ReadOnly(ctx, 3));
         Assert.Equal(WasiErrno.BadF, Guard(() => F.ReadOnly(ctx, 77)));
     }

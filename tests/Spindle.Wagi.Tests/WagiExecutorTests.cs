@@ -6,7 +6,7 @@ using Spindle.Wasi.Preview1;
 namespace Spindle.Wagi.Tests;
 
 /// <summary>
-/// Real Wagi modules (tests/fixtures/wagi/*.c, built by scripts/build-wagi-fixtures.sh) behind real Kestrel.
+/// Real Wagi modules (tests/fixtures/wagi/*.c, built by scripts/build-fixtures.sh) behind real Kestrel.
 /// What this does not prove: routing (the router's own tests) and the spin-* header computation.
 /// </summary>
 public sealed class WagiExecutorTests
@@ -85,6 +85,7 @@ public sealed class WagiExecutorTests
         Assert.Equal("curl/8", One("HTTP_USER_AGENT"));
         Assert.Equal("text/plain; charset=utf-8", One("HTTP_CONTENT_TYPE"));
         Assert.False(env.ContainsKey("HTTP_AUTHORIZATION"));
+        Assert.Contains(server.Logs.Lines, l => l.Contains("[wagi-test] stderr: env: starting")); // stderr → ILogger
         Assert.True(env.ContainsKey("HTTP_HOST"));
 
         // Two header lines with the same name (HttpClient would fold them): the last value wins. HTTP/1.0: no chunking.
@@ -139,6 +140,69 @@ public sealed class WagiExecutorTests
         chunkedRequest.Headers.TransferEncodingChunked = true;
         using var chunkedResponse = await server.Client.SendAsync(chunkedRequest, Ct);
         Assert.Equal(big.AsSpan(0, 100_000).ToArray(), await chunkedResponse.Content.ReadAsByteArrayAsync(Ct));
+    }
+
+    [Fact]
+    public async Task A_body_the_guest_does_not_read_leaves_the_connection_usable()
+    {
+        await using var server = await WagiTestServer.StartAsync(WagiTestServer.Options("env"));
+        for (var i = 0; i < 3; i++)
+        {
+            using var response = await server.Client.PostAsync("/", new ByteArrayContent(new byte[1024 * 1024]), Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Contains("ENV CONTENT_LENGTH=1048576", await response.Content.ReadAsStringAsync(Ct));
+        }
+    }
+
+    [Fact]
+    public async Task A_timeout_after_the_headers_aborts_the_response()
+    {
+        var o = WagiTestServer.Options("echo");
+        await using var server = await WagiTestServer.StartAsync(new WagiOptions
+        {
+            Engine = o.Engine, ComponentId = "wagi-test", ModulePath = o.ModulePath, RequestTimeout = TimeSpan.FromMilliseconds(300),
+        });
+        // echo sends its headers at once, then waits for a body that never comes.
+        using var request = new HttpRequestMessage(HttpMethod.Post, "/") { Content = new NeverEndingContent() };
+        var failed = await Assert.ThrowsAnyAsync<Exception>(async () =>
+        {
+            using var response = await server.Client.SendAsync(request, Ct);
+            await response.Content.ReadAsByteArrayAsync(Ct);
+        });
+        Assert.True(failed is HttpRequestException or IOException, failed.ToString());
+        Assert.Contains(server.Logs.Lines, l => l.Contains("aborting the response"));
+        using var next = await server.Client.PostAsync("/", new StringContent("still here"), Ct);
+        Assert.Equal("still here", await next.Content.ReadAsStringAsync(Ct));
+    }
+
+    /// <summary>Declares 10 bytes, sends 2, then never sends more.</summary>
+    private sealed class NeverEndingContent : HttpContent
+    {
+        protected override async Task SerializeToStreamAsync(Stream stream, System.Net.TransportContext? context)
+        {
+            await stream.WriteAsync("ab"u8.ToArray());
+            await stream.FlushAsync();
+            // Long enough to outlive the 300 ms request timeout; finite so the client's send always ends.
+            await Task.Delay(3000, TestContext.Current.CancellationToken);
+        }
+
+        protected override bool TryComputeLength(out long length)
+        {
+            length = 10;
+            return true;
+        }
+    }
+
+    [Fact]
+    public async Task Head_requests_get_the_headers_without_a_body()
+    {
+        await using var server = await WagiTestServer.StartAsync(WagiTestServer.Options("notfound"));
+        using var response = await server.Client.SendAsync(new HttpRequestMessage(HttpMethod.Head, "/"), Ct);
+        Assert.Equal(HttpStatusCode.NotFound, response.StatusCode);
+        Assert.Equal("yes", Assert.Single(response.Headers.GetValues("x-custom")));
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync(Ct));
+        using var get = await server.Client.GetAsync("/", Ct); // the connection is still fine
+        Assert.Equal("no such thing\n", await get.Content.ReadAsStringAsync(Ct));
     }
 
     [Fact]

@@ -20,10 +20,14 @@ namespace Spindle.Wagi.Tests;
 /// </summary>
 internal sealed class WagiTestServer : IAsyncDisposable
 {
-    /// <summary>One engine for the test process, with its artifact cache under artifacts/.</summary>
+    /// <summary>
+    /// One engine for the test process, with its artifact cache under artifacts/. SPINDLE_TEST_POOLING=1 runs
+    /// the same tests on a pooling engine (the production setting).
+    /// </summary>
     public static readonly WasmEngine Engine = new(new EngineOptions
     {
         CacheDirectory = Path.Combine(Paths.RepoRoot, "artifacts", "cache", "wagi-tests"),
+        Pooling = Environment.GetEnvironmentVariable("SPINDLE_TEST_POOLING") == "1",
     });
 
     private readonly WebApplication _app;
@@ -65,6 +69,7 @@ internal sealed class WagiTestServer : IAsyncDisposable
             Entrypoint = options.Entrypoint,
             Files = options.Files,
             RequestTimeout = options.RequestTimeout,
+            UseArtifactCache = options.UseArtifactCache,
             Logger = logs,
         });
         var builder = WebApplication.CreateSlimBuilder();

@@ -62,6 +62,16 @@ internal static class WatGuests
 
     public const string TrapBeforeResponse = "unreachable";
 
+    /// <summary>Drops an output-stream handle the guest never had: the runtime must trap, not touch host state.</summary>
+    public const string DropUnknownHandle = "(call $drop-os (i32.const 7))";
+
+    /// <summary>Drops its response stream and then writes to it: a use after drop.</summary>
+    public const string WriteAfterDrop = """
+        (local.set $os (call $start (local.get $out) (call $fields-new)))
+        (call $drop-os (local.get $os))
+        (call $write (local.get $os) (i32.const 2048) (i32.const 15) (i32.const 1040))
+        """;
+
     public const string NoResponse = "";
 
     public const string SpinForever = "(loop $spin (br $spin))";

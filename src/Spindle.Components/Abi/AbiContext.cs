@@ -26,6 +26,22 @@ internal abstract class AbiContext
 
     public static ComponentTrapException Trap(string message) => new(message);
 
+    /// <summary>
+    /// Bytes a single call may make the host copy out of guest memory. Without a budget, a list of many
+    /// (pointer, length) pairs naming the same large region would make the host allocate without bound.
+    /// </summary>
+    public const long MaxLiftedBytesPerCall = 256L << 20;
+
+    private long _lifted;
+
+    /// <summary>Accounts for <paramref name="bytes"/> copied to the host by this call; traps past the budget.</summary>
+    public void Charge(long bytes)
+    {
+        _lifted += bytes;
+        if (_lifted > MaxLiftedBytesPerCall)
+            throw Trap($"the guest passed more than {MaxLiftedBytesPerCall >> 20} MiB of strings and lists in one call");
+    }
+
     /// <summary>Allocates guest memory and checks the result's alignment and bounds.</summary>
     public uint Alloc(int align, long size)
     {

@@ -5,7 +5,7 @@ using Spindle.Components.Values;
 namespace Spindle.Components.Abi;
 
 /// <summary>list&lt;T&gt;: (ptr, len) with the elements at ptr; list&lt;u8&gt; is carried as <see cref="byte"/>[].</summary>
-internal sealed class ListAbi : AbiType
+internal sealed class ListAbi : PointerPairAbi
 {
     /// <summary>Element count limit for lists lifted into object arrays (a guest must not make the host allocate without bound).</summary>
     public const uint MaxLiftedElements = 1 << 24;
@@ -17,42 +17,14 @@ internal sealed class ListAbi : AbiType
     {
         _elem = elem;
         _bytes = elem.Type is PrimitiveType { Kind: PrimitiveKind.U8 };
-        Size = 8; Align = 4; Flat = [FlatKind.I32, FlatKind.I32];
     }
 
-    public override object? Load(AbiContext cx, uint ptr)
-    {
-        var s = cx.Slice(ptr, 8);
-        return Lift(cx, BinaryPrimitives.ReadUInt32LittleEndian(s), BinaryPrimitives.ReadUInt32LittleEndian(s[4..]));
-    }
-
-    public override void Store(AbiContext cx, object? value, uint ptr)
-    {
-        var (p, n) = Lower(cx, value);
-        var s = cx.Slice(ptr, 8);
-        BinaryPrimitives.WriteUInt32LittleEndian(s, p);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[4..], n);
-    }
-
-    public override object? LiftFlat(AbiContext cx, ReadOnlySpan<ulong> flat, ref int i)
-    {
-        var p = (uint)flat[i++];
-        var n = (uint)flat[i++];
-        return Lift(cx, p, n);
-    }
-
-    public override void LowerFlat(AbiContext cx, object? value, Span<ulong> flat, ref int i)
-    {
-        var (p, n) = Lower(cx, value);
-        flat[i++] = p;
-        flat[i++] = n;
-    }
-
-    private object Lift(AbiContext cx, uint ptr, uint len)
+    protected override object Lift(AbiContext cx, uint ptr, uint len)
     {
         if ((ptr & (uint)(_elem.Align - 1)) != 0) throw AbiContext.Trap($"list pointer 0x{ptr:x} is not {_elem.Align}-byte aligned");
         var bytes = (long)len * _elem.Size;
         var span = cx.Slice(ptr, bytes); // bounds check once for the whole list
+        cx.Charge(_bytes ? bytes : bytes + 8L * len);
         if (_bytes) return span.ToArray();
         if (len > MaxLiftedElements) throw AbiContext.Trap($"list of {len} elements is longer than the host accepts ({MaxLiftedElements})");
         var items = new object?[len];
@@ -60,7 +32,7 @@ internal sealed class ListAbi : AbiType
         return items;
     }
 
-    private (uint, uint) Lower(AbiContext cx, object? value)
+    protected override (uint Ptr, uint Len) Lower(AbiContext cx, object? value)
     {
         if (_bytes)
         {

@@ -11,44 +11,17 @@ namespace Spindle.Components.Abi;
 /// Guest strings are validated (invalid UTF-8 or unpaired surrogates trap); host strings must be valid
 /// Unicode too, since the guest is entitled to well-formed text.
 /// </summary>
-internal sealed class StringAbi : AbiType
+internal sealed class StringAbi : PointerPairAbi
 {
     private const uint Utf16Tag = 1u << 31;
     private static readonly UTF8Encoding StrictUtf8 = new(false, true);
     private static readonly UnicodeEncoding StrictUtf16 = new(false, false, true);
 
-    public StringAbi() : base(T.String) { Size = 8; Align = 4; Flat = [FlatKind.I32, FlatKind.I32]; }
+    public StringAbi() : base(T.String) { }
 
-    public override object? Load(AbiContext cx, uint ptr)
+    protected override object Lift(AbiContext cx, uint ptr, uint len)
     {
-        var s = cx.Slice(ptr, 8);
-        return Lift(cx, BinaryPrimitives.ReadUInt32LittleEndian(s), BinaryPrimitives.ReadUInt32LittleEndian(s[4..]));
-    }
-
-    public override void Store(AbiContext cx, object? value, uint ptr)
-    {
-        var (p, n) = Lower(cx, value);
-        var s = cx.Slice(ptr, 8);
-        BinaryPrimitives.WriteUInt32LittleEndian(s, p);
-        BinaryPrimitives.WriteUInt32LittleEndian(s[4..], n);
-    }
-
-    public override object? LiftFlat(AbiContext cx, ReadOnlySpan<ulong> flat, ref int i)
-    {
-        var p = (uint)flat[i++];
-        var n = (uint)flat[i++];
-        return Lift(cx, p, n);
-    }
-
-    public override void LowerFlat(AbiContext cx, object? value, Span<ulong> flat, ref int i)
-    {
-        var (p, n) = Lower(cx, value);
-        flat[i++] = p;
-        flat[i++] = n;
-    }
-
-    private static string Lift(AbiContext cx, uint ptr, uint len)
-    {
+        cx.Charge(len & ~Utf16Tag);
         switch (cx.Encoding)
         {
             case StringEncoding.Utf8:
@@ -73,7 +46,7 @@ internal sealed class StringAbi : AbiType
         catch (DecoderFallbackException) { throw AbiContext.Trap($"string from the guest is not valid {name}"); }
     }
 
-    private (uint Ptr, uint Len) Lower(AbiContext cx, object? value)
+    protected override (uint Ptr, uint Len) Lower(AbiContext cx, object? value)
     {
         if (value is not string s) throw BadValue(value);
         if (s.Length == 0) return (cx.Encoding == StringEncoding.Utf8 ? cx.Alloc(1, 0) : cx.Alloc(2, 0), 0);

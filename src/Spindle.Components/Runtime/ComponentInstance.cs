@@ -32,6 +32,9 @@ public sealed class ComponentInstance : IDisposable
         for (var i = 0; i < Tables.Length; i++) Tables[i] = new HandleTable();
         _lowered = new (bool, WasmMemory?, WasmFunc?)[component.Lowered.Length];
         _lifted = new (bool, WasmFunc, WasmMemory?, WasmFunc?, WasmFunc?)[component.Plan.Lifted.Count];
+        if (store.Extension is ComponentInstance same && ReferenceEquals(same.Component, component)
+            || store.Extension is ComponentInstance[] all && Array.Exists(all, c => ReferenceEquals(c.Component, component)))
+            throw new InvalidOperationException("a store holds at most one instance of a given component; use a new store");
         switch (store.Extension)
         {
             case null: store.Extension = this; break;
@@ -65,6 +68,7 @@ public sealed class ComponentInstance : IDisposable
         try { NestedCall.Call(context, func, args, results); }
         finally { NestedDepth--; }
     }
+
     internal HandleTable[] Tables { get; }
 
     internal static ComponentInstance Of(object? extension, Component component)
@@ -90,10 +94,19 @@ public sealed class ComponentInstance : IDisposable
                 }
                 else
                 {
-                    using var linker = step.Base.Clone();
-                    foreach (var (module, name, source) in step.StoreImports)
-                        linker.Define(Store, module, name, Resolve(source));
-                    _cores[i] = await linker.InstantiateAsync(Store, step.Module).ConfigureAwait(false);
+                    var linker = step.RentLinker();
+                    try
+                    {
+                        foreach (var (module, name, source) in step.StoreImports)
+                            linker.Define(Store, module, name, Resolve(source));
+                        _cores[i] = await linker.InstantiateAsync(Store, step.Module).ConfigureAwait(false);
+                    }
+                    catch
+                    {
+                        linker.Dispose(); // may hold a half-defined set of this store's items
+                        throw;
+                    }
+                    step.ReturnLinker(linker);
                 }
             }
             catch (WasmTrapException e)

@@ -56,6 +56,26 @@ internal sealed class StepRuntime : IDisposable
     public WasmInstancePre? Pre { get; }
     public (string Module, string Name, CoreExportItem Source)[] StoreImports { get; }
 
+    // Linkers for replay, reused across stores: every store-specific import is redefined (shadowing the previous
+    // store's) before each instantiation, so a rented linker never resolves to another store's items. Saves
+    // cloning the host definitions per request.
+    private readonly System.Collections.Concurrent.ConcurrentBag<WasmLinker> _linkers = [];
+    private bool _disposed;
+
+    public WasmLinker RentLinker()
+    {
+        if (_linkers.TryTake(out var linker)) return linker;
+        linker = Base.Clone();
+        linker.AllowShadowing = true;
+        return linker;
+    }
+
+    public void ReturnLinker(WasmLinker linker)
+    {
+        if (Volatile.Read(ref _disposed)) linker.Dispose();
+        else _linkers.Add(linker);
+    }
+
     private void DefineLowered(ImportBinding b, LoweredRuntime lr, Component component)
     {
         if (b.Kind != CoreSort.Func) throw new ComponentLoadException($"core import '{b.Module}' '{b.Name}' is a {b.Kind} but is given a lowered function");
@@ -68,13 +88,16 @@ internal sealed class StepRuntime : IDisposable
                 if (inst.NestedDepth != 0)
                     throw AbiContext.Trap($"{lr.What} (an async host function) was called from inside a nested guest call (realloc or a destructor), which cannot suspend");
                 var cx = inst.ContextForLowered(lr, info.Context);
-                var hostArgs = FlatValues.LiftParams(cx, lr.Abi, args);
+                object?[] hostArgs;
+                try { hostArgs = FlatValues.LiftParams(cx, lr.Abi, args); }
+                catch (ComponentTrapException e) { throw In(lr, "arguments", e); }
                 var result = await asyncImpl(inst.HostContext, hostArgs).ConfigureAwait(false);
                 // Lowering may call the guest's realloc: do it back on the guest's fiber.
                 info.OnCompleted = (ref HostCaller caller, Span<WasmValue> res) =>
                 {
                     cx.Store = caller.Context;
                     try { FlatValues.LowerResult(cx, lr.Abi, result, args, res); }
+                    catch (ComponentTrapException e) { throw In(lr, "result", e); }
                     finally { cx.ReleaseLends(); }
                 };
             });
@@ -88,14 +111,21 @@ internal sealed class StepRuntime : IDisposable
                 var cx = inst.ContextForLowered(lr, caller.Context);
                 try
                 {
-                    var hostArgs = FlatValues.LiftParams(cx, lr.Abi, args);
+                    object?[] hostArgs;
+                    try { hostArgs = FlatValues.LiftParams(cx, lr.Abi, args); }
+                    catch (ComponentTrapException e) { throw In(lr, "arguments", e); }
                     var result = syncImpl(inst.HostContext, hostArgs);
-                    FlatValues.LowerResult(cx, lr.Abi, result, args, results);
+                    try { FlatValues.LowerResult(cx, lr.Abi, result, args, results); }
+                    catch (ComponentTrapException e) { throw In(lr, "result", e); }
                 }
                 finally { cx.ReleaseLends(); }
             });
         }
     }
+
+    /// <summary>Names the host function whose arguments or result failed a canonical ABI check.</summary>
+    private static ComponentTrapException In(LoweredRuntime lr, string part, ComponentTrapException e) =>
+        new($"{part} of {lr.What}: {e.Message}", e);
 
     private void DefineAdapter(ImportBinding b, AdapterRuntime ar, Component component)
     {
@@ -141,6 +171,8 @@ internal sealed class StepRuntime : IDisposable
 
     public void Dispose()
     {
+        Volatile.Write(ref _disposed, true);
+        while (_linkers.TryTake(out var l)) l.Dispose();
         Pre?.Dispose();
         Base.Dispose();
         Module.Dispose();

@@ -5,6 +5,7 @@ using Spindle.Components.Host;
 using Spindle.Components.Runtime;
 using Spindle.Trigger.Http.Executors.Wagi;
 using Spindle.Trigger.Http.Executors.WasiHttp;
+using Spindle.Trigger.Http.Spin;
 using Spindle.Wasi;
 using Spindle.Wasi.Preview1;
 using Spindle.Wasi.Preview2.Filesystem;
@@ -14,11 +15,11 @@ namespace Spindle.Trigger.Http.Executors;
 
 /// <summary>
 /// The process-wide Wasm runtime behind the executors: one engine (pooling, epochs, one ticker) and the host
-/// interfaces every component is checked against. Registers the wasi:http and Wagi executor factories.
+/// interfaces every component is checked against (WASI 0.2 and Spin's variables). Registers the wasi:http and Wagi executor factories.
 /// </summary>
 public sealed class WasmExecutors : IDisposable
 {
-    private readonly HostRegistry _host = WasiHost.CreateRegistry();
+    private readonly HostRegistry _host = SpinVariablesInterfaces.AddTo(WasiHost.CreateRegistry());
 
     /// <summary>Creates the engine with <paramref name="options"/> (default: <see cref="DefaultEngineOptions"/>).</summary>
     public WasmExecutors(EngineOptions? options = null) => Engine = new WasmEngine(options ?? DefaultEngineOptions());
@@ -84,7 +85,7 @@ public sealed class WasmExecutors : IDisposable
                 var preopens = ComponentFiles.Stage(context.App, context.Component)
                     .Select(m => new WasiPreopen(m.HostPath, m.GuestPath)).ToArray();
                 return WasiHttpExecutor.Create(runtime.Engine, component, id, [.. context.Component.Environment],
-                    logger, context.RequestTimeout, outbound: null, preopens);
+                    logger, context.RequestTimeout, outbound: null, preopens, context.Variables);
             }
             catch (Exception e) when (e is ComponentLoadException or InvalidOperationException or WasmtimeException)
             {

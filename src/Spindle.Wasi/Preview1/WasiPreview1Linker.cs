@@ -14,16 +14,14 @@ public interface IWasiPreview1State
 /// <summary>
 /// Defines <c>wasi_snapshot_preview1</c> on a <see cref="WasmLinker"/> as C# host functions over the core API
 /// (not Wasmtime's native WASI, which cannot take a streamed body and aborts the process when misused).
-/// Every function reads the caller's <c>memory</c> export through a bounds-checked span. All functions are
-/// async host functions: a guest waiting for request body bytes, for client backpressure or for a timer is
-/// suspended on its fiber and holds no thread. The store data must be a <see cref="WasiPreview1Context"/> or an
-/// <see cref="IWasiPreview1State"/>.
+/// Every function reads the caller's <c>memory</c> export through a bounds-checked span. <c>fd_read</c>,
+/// <c>fd_write</c> and <c>poll_oneoff</c> are async host functions: a guest waiting for request body bytes, for
+/// client backpressure or for a timer is suspended on its fiber and holds no thread. The store data must be a
+/// <see cref="WasiPreview1Context"/> or an <see cref="IWasiPreview1State"/>.
 /// <para>
-/// Why every function body runs on a pool thread, off the guest's fiber: on .NET 10, managed exceptions thrown
-/// and caught while running on a Wasmtime fiber stack intermittently crash the process (SIGSEGV in coreclr,
-/// about one test run in two with concurrent requests; none with <c>DOTNET_LegacyExceptionHandling=1</c>).
-/// The host uses exceptions for errno short-cuts and for <c>proc_exit</c>, so nothing that can throw runs on
-/// the fiber: the callback only queues the work and Wasmtime polls the resulting task.
+/// Host function bodies run on the guest's fiber stack (no thread hop per call). That relies on
+/// Spindle.Wasmtime placing fiber stacks below thread stacks (its FiberStacks/FiberGuard): without that, a GC
+/// during a host call intermittently crashed the process (WagiStressTests guards this).
 /// </para>
 /// </summary>
 public static class WasiPreview1Linker
@@ -139,13 +137,9 @@ public static class WasiPreview1Linker
         Sync(l, "path_unlink_file", [I32, I32, I32], (c, m, a) => F.ReadOnly(c, U(a[0])));
 
         // process and scheduling
-        linker.DefineAsyncFunc(ModuleName, "proc_exit", WasmFuncType.Of([I32], []), (caller, args, results) =>
-        {
-            var ctx = ContextOf(caller.Data);
-            var code = U(args[0]);
-            // The exit trap is a faulted task, never an exception thrown on the fiber (see the class remarks).
-            return new ValueTask(Task.Run(() => F.ProcExit(ctx, code)));
-        });
+        linker.DefineFunc(ModuleName, "proc_exit", WasmFuncType.Of([I32], []),
+            (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+                F.ProcExit(ContextOf(caller.Data), U(args[0])));
         Sync(l, "proc_raise", [I32], (c, m, a) => WasiErrno.NoSys);
         Sync(l, "sched_yield", [], (c, m, a) => WasiErrno.Success);
 
@@ -170,12 +164,10 @@ public static class WasiPreview1Linker
             if (import.Module != ModuleName || Implemented.Contains(import.Name) || import.FuncType is not { } type) continue;
             var name = import.Name;
             var returnsErrno = type.Results.Count == 1 && type.Results[0] == I32;
-            linker.DefineAsyncFunc(ModuleName, name, type, (caller, args, results) =>
+            linker.DefineFunc(ModuleName, name, type, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
             {
-                if (!returnsErrno)
-                    return new ValueTask(Task.Run(() => throw new NotSupportedException($"WASI function {ModuleName}.{name} is not implemented")));
+                if (!returnsErrno) throw new NotSupportedException($"WASI function {ModuleName}.{name} is not implemented");
                 results[0] = WasmValue.I32((int)WasiErrno.NoSys);
-                return ValueTask.CompletedTask;
             });
         }
     }
@@ -192,25 +184,23 @@ public static class WasiPreview1Linker
     private static void Sync(WasmLinker linker, string name, WasmValueKind[] parameters, SyncImpl impl)
     {
         System.Diagnostics.Debug.Assert(Implemented.Contains(name));
-        linker.DefineAsyncFunc(ModuleName, name, WasmFuncType.Of(parameters, [I32]), (caller, args, results) =>
-        {
-            var ctx = ContextOf(caller.Data);
-            var memory = caller.GetMemory();
-            return new ValueTask(Task.Run(() =>
+        linker.DefineFunc(ModuleName, name, WasmFuncType.Of(parameters, [I32]),
+            (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
             {
+                var ctx = ContextOf(caller.Data);
+                // No memory export: every pointer is out of bounds, so pointer-taking calls answer EFAULT.
+                var memory = caller.GetMemory() is { } m ? m.GetSpan(caller.Context) : Span<byte>.Empty;
                 WasiErrno errno;
                 try
                 {
-                    // No memory export: every pointer is out of bounds, so pointer-taking calls answer EFAULT.
-                    errno = impl(ctx, memory is { } m ? m.GetSpan(caller.Context) : Span<byte>.Empty, args);
+                    errno = impl(ctx, memory, args);
                 }
                 catch (Exception e) when (F.IsErrno(e))
                 {
                     errno = F.ToErrno(e);
                 }
                 results[0] = WasmValue.I32((int)errno);
-            }));
-        });
+            });
     }
 
     private static void Async(WasmLinker linker, string name, WasmValueKind[] parameters, AsyncImpl impl)
@@ -222,7 +212,16 @@ public static class WasiPreview1Linker
             var memory = caller.GetMemory();
             // Re-read on every access: the span is only valid until the guest runs again.
             GuestMemoryAccessor accessor = () => memory is { } m ? m.GetSpan(caller.Context) : Span<byte>.Empty;
-            return new ValueTask(Task.Run(async () => results[0] = WasmValue.I32((int)await impl(ctx, accessor, args).ConfigureAwait(false))));
+            var pending = impl(ctx, accessor, args);
+            if (pending.IsCompletedSuccessfully)
+            {
+                results[0] = WasmValue.I32((int)pending.Result);
+                return ValueTask.CompletedTask;
+            }
+            return Complete(pending, results);
         });
+
+        static async ValueTask Complete(ValueTask<WasiErrno> pending, WasmValue[] results) =>
+            results[0] = WasmValue.I32((int)await pending.ConfigureAwait(false));
     }
 }

@@ -35,8 +35,12 @@ public interface IWasiOutput
     ValueTask FlushAsync(CancellationToken cancellationToken);
 }
 
-/// <summary>stdin over a <see cref="PipeReader"/> (Kestrel's request <c>BodyReader</c>); bytes stay in the pipe until read.</summary>
-public sealed class PipeReaderWasiInput(PipeReader reader) : IWasiInput
+/// <summary>
+/// stdin over a <see cref="PipeReader"/> (Kestrel's request <c>BodyReader</c>); bytes stay in the pipe until read.
+/// Dispose it when the guest is done, so a read result it did not consume goes back to the pipe (Kestrel then
+/// drains the rest of the body).
+/// </summary>
+public sealed class PipeReaderWasiInput(PipeReader reader) : IWasiInput, IDisposable
 {
     private ReadOnlySequence<byte> _pending;
     private bool _holding; // a ReadResult not yet given back with AdvanceTo
@@ -69,6 +73,14 @@ public sealed class PipeReaderWasiInput(PipeReader reader) : IWasiInput
     {
         if (_holding || _completed) return; // after completion TryRead drains the rest without waiting
         Hold(await reader.ReadAsync(cancellationToken).ConfigureAwait(false));
+    }
+
+    /// <summary>Gives back a read result the guest did not consume.</summary>
+    public void Dispose()
+    {
+        if (!_holding) return;
+        _holding = false;
+        reader.AdvanceTo(_pending.Start);
     }
 
     private void Hold(ReadResult result)

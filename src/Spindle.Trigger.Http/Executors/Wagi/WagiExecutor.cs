@@ -161,6 +161,7 @@ public sealed class WagiExecutor : IPooledExecutor, IDisposable
         finally
         {
             wasi?.Dispose();
+            (wasi?.Stdin as IDisposable)?.Dispose();
         }
 
         await FinishAsync(http, writer, failure).ConfigureAwait(false);

@@ -3,7 +3,9 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
 using Spindle.Components.Host;
 using Spindle.Components.Runtime;
+using Spindle.App.Variables;
 using Spindle.Trigger.Http.Routing;
+using Spindle.Trigger.Http.Spin;
 using Spindle.Wasi;
 using Spindle.Wasi.Http;
 using Spindle.Wasi.Preview2.Filesystem;
@@ -29,11 +31,13 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     private readonly TimeSpan? _timeout;
     private readonly OutboundHttpHandler? _outbound;
     private readonly IReadOnlyList<WasiPreopen> _preopens;
+    private readonly VariableResolver? _variables;
 
     private WasiHttpExecutor(WasmEngine engine, Component component, ComponentExport handle, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? timeout, OutboundHttpHandler? outbound,
-        IReadOnlyList<WasiPreopen>? preopens)
+        IReadOnlyList<WasiPreopen>? preopens, VariableResolver? variables)
     {
+        _variables = variables;
         _preopens = preopens ?? [];
         _engine = engine;
         _component = component;
@@ -65,26 +69,27 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     /// <param name="requestTimeout">Deadline for one request (guest CPU and waits); null for none.</param>
     /// <param name="outbound">Sends outbound requests; null denies them (<c>HTTP-request-denied</c>).</param>
     /// <param name="preopens">Read-only directories the guest sees through <c>wasi:filesystem/preopens</c> (the component's file mounts).</param>
+    /// <param name="variables">What the Spin variables interfaces resolve through (null: they answer <c>other</c>).</param>
     /// <exception cref="InvalidOperationException">The component has no <c>handle</c> export of the right interface.</exception>
     public static WasiHttpExecutor Create(WasmEngine engine, Component component, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
-        OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null)
+        OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null, VariableResolver? variables = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(component);
         var handle = component.FindExport(HandlerInterface, "handle")
             ?? throw new InvalidOperationException($"component '{componentId}' does not export wasi:http/incoming-handler@0.2.x#handle (exports: {string.Join(", ", component.Exports)})");
-        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens);
+        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables);
     }
 
-    /// <summary>Loads <paramref name="wasm"/> against <paramref name="host"/> (default: every WASI interface) and creates an executor.</summary>
+    /// <summary>Loads <paramref name="wasm"/> against <paramref name="host"/> (default: every WASI interface and Spin's variables) and creates an executor.</summary>
     public static WasiHttpExecutor Load(WasmEngine engine, ReadOnlySpan<byte> wasm, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
         OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null, HostRegistry? host = null,
-        IProgress<string>? progress = null)
+        IProgress<string>? progress = null, VariableResolver? variables = null)
     {
-        var component = Component.Load(engine, wasm, host ?? WasiHost.CreateRegistry(), progress);
-        return Create(engine, component, componentId, environment, logger, requestTimeout, outbound, preopens);
+        var component = Component.Load(engine, wasm, host ?? SpinVariablesInterfaces.AddTo(WasiHost.CreateRegistry()), progress);
+        return Create(engine, component, componentId, environment, logger, requestTimeout, outbound, preopens, variables);
     }
 
     /// <summary>
@@ -101,8 +106,9 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(request.Aborted, request.Http.RequestAborted);
         if (_timeout is { } t)
             cts.CancelAfter(t);
-        var context = new WasiHttpContext
+        var context = new SpinWasiHttpContext
         {
+            Variables = _variables,
             ComponentId = _componentId,
             Environment = _environment,
             Logger = _logger,

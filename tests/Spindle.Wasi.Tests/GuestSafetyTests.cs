@@ -1,0 +1,74 @@
+using System.Net;
+using Spindle.Components.Runtime;
+using Spindle.Trigger.Http.Executors.WasiHttp;
+using Spindle.Wasmtime;
+
+namespace Spindle.Wasi.Tests;
+
+/// <summary>
+/// A guest can only hurt its own request: resource misuse traps that request (500) while the server keeps
+/// serving, and many requests in a row leave no memory behind.
+/// </summary>
+public sealed class GuestSafetyTests : IDisposable
+{
+    private static readonly CancellationToken Ct = TestContext.Current.CancellationToken;
+    private readonly WasmEngine _engine = new(new EngineOptions { AsyncStackSize = 8 * 1024 * 1024 });
+    private readonly TestLogSink _logs = new();
+
+    private WasiHttpExecutor Executor(string handleBody) => WasiHttpExecutor.Create(_engine,
+        Component.Load(_engine, Wat.ToWasm(WatGuests.Component(handleBody)), WasiHost.CreateRegistry()),
+        "guest", [], _logs, TimeSpan.FromSeconds(30));
+
+    [Theory]
+    [InlineData(nameof(WatGuests.DropUnknownHandle))]
+    [InlineData(nameof(WatGuests.WriteAfterDrop))]
+    public async Task Resource_misuse_traps_the_request_and_the_server_keeps_serving(string mode)
+    {
+        var misuse = Executor(mode == nameof(WatGuests.DropUnknownHandle) ? WatGuests.DropUnknownHandle : WatGuests.WriteAfterDrop);
+        var hello = Executor(WatGuests.Hello);
+        // One server, two paths: the misbehaving guest and a healthy one, interleaved.
+        await using var server = await TestServer.StartAsync(
+            http => http.Request.Path.StartsWithSegments("/bad") ? misuse.ServeAsync(http) : hello.ServeAsync(http), _logs);
+        // Before the head is sent, a trap is an empty 500; after it (WriteAfterDrop set its response first), the
+        // response is aborted. Never a complete response.
+        var expected = mode == nameof(WatGuests.DropUnknownHandle) ? "500" : "aborted";
+        for (var i = 0; i < 3; i++)
+        {
+            Assert.Equal(expected, await OutcomeAsync(server.Client, "/bad"));
+            Assert.Equal("hello from wat\n", await server.Client.GetStringAsync("/good", Ct));
+        }
+        // The trap names what was misused.
+        Assert.Contains(_logs.Lines, l => l.Contains("output-stream", StringComparison.Ordinal));
+    }
+
+    private static async Task<string> OutcomeAsync(HttpClient client, string path)
+    {
+        try
+        {
+            using var response = await client.GetAsync(path, HttpCompletionOption.ResponseHeadersRead, Ct);
+            var body = await response.Content.ReadAsByteArrayAsync(Ct);
+            return response.StatusCode == HttpStatusCode.InternalServerError && body.Length == 0 ? "500" : $"{(int)response.StatusCode} complete";
+        }
+        catch (HttpRequestException) { return "aborted"; }
+    }
+
+    [Fact]
+    public async Task A_thousand_sequential_requests_leave_memory_flat()
+    {
+        var hello = Executor(WatGuests.Hello);
+        await using var server = await TestServer.StartAsync(hello.ServeAsync, _logs);
+        async Task Run(int n)
+        {
+            for (var i = 0; i < n; i++)
+                Assert.Equal("hello from wat\n", await server.Client.GetStringAsync("/", Ct));
+        }
+        await Run(200); // warm up: JIT, pools, connection
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        await Run(1000);
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        // Each request creates a store, an instance, host resources and pipes; none may survive it.
+        Assert.True(after - before < 2 << 20, $"managed heap grew by {(after - before) / 1024} KiB over 1,000 requests");
+    }
+
+    public void Dispose() => _engine.Dispose();
+}
