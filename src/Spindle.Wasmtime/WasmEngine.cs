@@ -39,7 +39,7 @@ public sealed class WasmEngine : IDisposable
         {
             ApplyPooling(config, Options);
             // Pools are reserved now; keep them below the stacks of threads created later (see FiberStackAllocator).
-            engine = AddressSpaceFiller.While(() => Native.wasm_engine_new_with_config(config), out var poolsTop);
+            engine = AddressSpaceFiller.While(() => Native.wasm_engine_new_with_config(config), out var poolsTop, (nuint)Options.AsyncStackSize);
             if (poolsTop != 0) Router = new PollRouter(poolsTop);
         }
         else
