@@ -327,8 +327,8 @@ internal static unsafe class AddressSpaceFiller
     /// address of the mappings that appeared meanwhile and can hold a fiber stack (0 when unknown): when
     /// <paramref name="stackSize"/> is given, only mappings of exactly that size (one stack between guard pages) or
     /// a whole multiple of stack + guard page (a pool not yet split). Other mappings made meanwhile hold no fiber
-    /// frames: counting them (measured: the runtime's 2 GiB executable-code reservation, made while the engine was
-    /// being created, landed among the runtime's first threads) put the top above every thread created later, and
+    /// frames: counting them (measured: a 2 GiB mapping, most likely the runtime's code reservation, made while the
+    /// engine was being created, landed among the runtime's first threads) put the top above every thread created later, and
     /// every poll then went through the single poller thread (30% of all CPU in a WAT hello benchmark).</summary>
     public static T While<T>(Func<T> create, out nuint newMappingsTop, nuint stackSize = 0)
     {
