@@ -1,57 +1,83 @@
 #!/usr/bin/env bash
 # Prints Spindle's throughput figures next to a raw Kestrel baseline measured in the same run (wrk on loopback).
 # Not a test: figures depend on the machine; compare them only within one run.
-#   bash bench/run.sh [seconds per target, default 10]
+#   bash bench/run.sh [seconds per target, default 10] [target...]
+# Targets: raw-kestrel wat-hello js-hello js-1mib js-sleep-1000 wagi-hello (default: all, about 2.5 minutes).
+# SPINDLE_BENCH_ENV="NAME=value ..." is put in the environment of every Spindle server (engine tuning knobs).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
 secs=${1:-10}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(raw-kestrel wat-hello js-hello js-1mib js-sleep-1000 wagi-hello)
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk: apt-get install wrk" >&2; exit 1; }
-bash scripts/build-fixtures.sh >/dev/null
-dotnet build -c Release -v q -nologo src/Spindle.Cli >/dev/null
-dotnet build -c Release -v q -nologo bench/RawKestrel >/dev/null
-spindle="dotnet $root/src/Spindle.Cli/bin/Release/net10.0/spindle.dll"
-raw="dotnet $root/bench/RawKestrel/bin/Release/net10.0/RawKestrel.dll"
 fx="$root/artifacts/fixtures"
-port=3900
+[ -f "$fx/js/sleep.wasm" ] && [ -f "$fx/wat/http-hello.wasm" ] || bash scripts/build-fixtures.sh >/dev/null
+mkdir -p "$root/artifacts/bench"
+wagi="$root/artifacts/bench/wagi-hello.wasm"
+[ "$wagi" -nt bench/wagi/hello.c ] || clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -fuse-ld=/usr/bin/wasm-ld-14 -o "$wagi" bench/wagi/hello.c
+[ -n "${SPINDLE_BENCH_NO_BUILD:-}" ] || dotnet build -c Release -v q -nologo src/Spindle.Cli >/dev/null
+[ -n "${SPINDLE_BENCH_NO_BUILD:-}" ] || dotnet build -c Release -v q -nologo bench/RawKestrel >/dev/null
+spindle=(dotnet "$root/src/Spindle.Cli/bin/Release/net10.0/spindle.dll")
+raw=(dotnet "$root/bench/RawKestrel/bin/Release/net10.0/RawKestrel.dll")
+port=${SPINDLE_BENCH_PORT:-3900}
+log=/tmp/spindle-bench-server.log
+results=$(mktemp -d)
 
 pid=""
-cleanup() { [ -n "$pid" ] && kill "$pid" 2>/dev/null; wait 2>/dev/null || true; }
+sampler=""
+cleanup() {
+  [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  wait 2>/dev/null || true
+  rm -rf "$results"
+}
 trap cleanup EXIT
 
 start() { # command... ; waits until the port answers
   port=$((port + 1))
-  "$@" >/tmp/spindle-bench-server.log 2>&1 &
+  env ${SPINDLE_BENCH_ENV:-} "$@" >"$log" 2>&1 &
   pid=$!
   for _ in $(seq 1 600); do curl -s -o /dev/null "http://127.0.0.1:$port/" && return 0; sleep 0.1; done
-  echo "server did not start: $*" >&2; cat /tmp/spindle-bench-server.log >&2; exit 1
+  echo "server did not start: $*" >&2; cat "$log" >&2; exit 1
 }
 stop() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; pid=""; }
-peak() { grep VmHWM "/proc/$pid/status" | awk '{printf "%.0f MB", $2/1024}'; }
-threads() { grep Threads "/proc/$pid/status" | awk '{print $2}'; }
 
-measure() { # name connections path
+# Samples the server's thread count while wrk runs (the figure that matters is the peak under load).
+sample_threads() {
+  local max=0 n
+  while kill -0 "$pid" 2>/dev/null; do
+    n=$(awk '/^Threads/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
+    [ "${n:-0}" -gt "$max" ] && { max=$n; echo "$max" > "$results/threads"; }
+    sleep 0.2
+  done
+}
+
+measure() { # name connections
   local name=$1 conns=$2 out
-  wrk -t2 -c"$conns" -d3s "http://127.0.0.1:$port/" >/dev/null 2>&1 || true   # warm-up (JIT, caches)
-  out=$(wrk -t2 -c"$conns" -d"${secs}s" --latency "http://127.0.0.1:$port/")
-  local rps p50 p99 mbs
+  # Warm-up: tiered JIT needs a few seconds of load on 2 busy cores before the code is final (measured: a 3 s
+  # warm-up left 12% of the samples in the JIT and halved WAT hello's throughput).
+  wrk -t2 -c"$conns" -d"${SPINDLE_BENCH_WARMUP:-5}s" "http://127.0.0.1:$port/" >/dev/null 2>&1 || true
+  echo 0 > "$results/threads"
+  sample_threads & sampler=$!
+  out=$(wrk -t2 -c"$conns" -d"${secs}s" --timeout 10s --latency "http://127.0.0.1:$port/")
+  kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true; sampler=""
+  local rps p50 p99 mbs errs non2xx rss
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
   p50=$(awk '$1=="50%" {print $2}' <<<"$out")
   p99=$(awk '$1=="99%" {print $2}' <<<"$out")
   mbs=$(awk '/Transfer\/sec/ {print $2}' <<<"$out")
-  printf '%-28s %12s req/s   p50 %8s   p99 %8s   %10s/s   peak RSS %s\n' "$name" "$rps" "$p50" "$p99" "$mbs" "$(peak)"
-  echo "$rps" > "/tmp/spindle-bench-$name.rps"
+  errs=$(awk '/Socket errors/ {sub(/.*Socket errors: /, ""); print}' <<<"$out")
+  non2xx=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+  rss=$(awk '/VmHWM/ {printf "%.0f MB", $2/1024}' "/proc/$pid/status")
+  printf '%-16s %10s req/s  p50 %8s  p99 %8s  %10s/s  peak RSS %7s  peak threads %4s%s%s\n' \
+    "$name" "$rps" "$p50" "$p99" "$mbs" "$rss" "$(cat "$results/threads")" \
+    "${non2xx:+  non-2xx $non2xx}" "${errs:+  socket errors: $errs}"
+  echo "$rps" > "$results/$name.rps"
 }
 
-echo "Spindle benchmark, $(nproc) cores, ${secs}s per target, $(date -u +%F)"
-start $raw --urls "http://127.0.0.1:$port"; measure raw-kestrel 64; stop
-start $spindle serve "$fx/wat/http-hello.wasm" --listen "127.0.0.1:$port" --quiet; measure wat-hello 64; stop
-start $spindle serve "$fx/js/hello.wasm" --listen "127.0.0.1:$port" --quiet; measure js-hello 64; stop
-start $spindle serve "$fx/js/big.wasm" --listen "127.0.0.1:$port" --quiet; measure js-1mib 16; stop
-start $spindle serve "$fx/js/sleep.wasm" --listen "127.0.0.1:$port" --quiet
-  measure js-sleep-1000-conns 1000; echo "  threads in the server after 1000 concurrent sleeping guests: $(threads)"; stop
-if [ -f "$fx/wagi/hello.wasm" ]; then
-  cat > /tmp/spindle-bench-wagi.toml <<TOML
+cat > "$results/wagi.toml" <<TOML
 spin_manifest_version = 2
 [application]
 name = "bench"
@@ -60,12 +86,25 @@ route = "/..."
 component = "hello"
 executor = { type = "wagi" }
 [component.hello]
-source = "$fx/wagi/hello.wasm"
+source = "$wagi"
 TOML
-  start $spindle up -f /tmp/spindle-bench-wagi.toml --listen "127.0.0.1:$port" --quiet; measure wagi-hello 64; stop
-fi
-base=$(cat /tmp/spindle-bench-raw-kestrel.rps)
-for n in wat-hello js-hello wagi-hello; do
-  [ -f "/tmp/spindle-bench-$n.rps" ] && awk -v a="$(cat /tmp/spindle-bench-$n.rps)" -v b="$base" -v n="$n" 'BEGIN {printf "%-12s %5.1f%% of raw Kestrel\n", n, 100*a/b}'
+
+echo "Spindle benchmark, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), ${secs}s per target, $(date -u '+%F %H:%M') UTC${SPINDLE_BENCH_ENV:+, env: $SPINDLE_BENCH_ENV}"
+for t in "${targets[@]}"; do
+  case $t in
+    raw-kestrel)   start "${raw[@]}" --urls "http://127.0.0.1:$((port + 1))"; measure "$t" 64 ;;
+    wat-hello)     start "${spindle[@]}" serve "$fx/wat/http-hello.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 64 ;;
+    js-hello)      start "${spindle[@]}" serve "$fx/js/hello.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 64 ;;
+    js-1mib)       start "${spindle[@]}" serve "$fx/js/big.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 16 ;;
+    js-sleep-1000) start "${spindle[@]}" serve "$fx/js/sleep.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 1000 ;;
+    wagi-hello)    start "${spindle[@]}" up -f "$results/wagi.toml" --listen "127.0.0.1:$((port + 1))" --quiet; measure "$t" 64 ;;
+    *) echo "unknown target $t" >&2; exit 2 ;;
+  esac
+  stop
 done
-rm -f /tmp/spindle-bench-*.rps
+if [ -f "$results/raw-kestrel.rps" ]; then
+  base=$(cat "$results/raw-kestrel.rps")
+  for n in wat-hello js-hello wagi-hello; do
+    [ -f "$results/$n.rps" ] && awk -v a="$(cat "$results/$n.rps")" -v b="$base" -v n="$n" 'BEGIN {printf "%-12s %5.1f%% of raw Kestrel\n", n, 100*a/b}'
+  done
+fi

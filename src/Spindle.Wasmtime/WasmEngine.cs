@@ -43,7 +43,7 @@ public sealed class WasmEngine : IDisposable
             // would get a stack below the pools it must poll for (seen with engines created in parallel).
             lock (AddressSpaceFiller.Gate)
             {
-                engine = AddressSpaceFiller.While(() => Native.wasm_engine_new_with_config(config), out var poolsTop);
+                engine = AddressSpaceFiller.While(() => Native.wasm_engine_new_with_config(config), out var poolsTop, (nuint)Options.AsyncStackSize);
                 if (poolsTop != 0) Router = new PollRouter(poolsTop);
             }
         }

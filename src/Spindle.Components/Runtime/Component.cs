@@ -35,6 +35,9 @@ public sealed class Component : IDisposable
     /// <summary>Interface names the component imports, as written in the component.</summary>
     public IReadOnlyList<string> Imports { get; }
 
+    /// <summary>Core instances one instantiation creates (each step of the plan instantiates one core module).</summary>
+    public int CoreInstanceCount => _plan.Steps.Count;
+
     /// <summary>Exported interface names ("" stands for top-level function exports).</summary>
     public IReadOnlyCollection<string> Exports => _exports.Keys;
 

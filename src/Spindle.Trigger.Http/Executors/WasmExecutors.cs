@@ -21,8 +21,38 @@ public sealed class WasmExecutors : IDisposable
 {
     private readonly HostRegistry _host = SpinVariablesInterfaces.AddTo(WasiHost.CreateRegistry());
 
-    /// <summary>Creates the engine with <paramref name="options"/> (default: pooling; 8 MiB fiber stacks, since managed host code runs on them).</summary>
-    public WasmExecutors(EngineOptions? options = null) => Engine = new WasmEngine(options ?? new EngineOptions { Pooling = true, AsyncStackSize = 8 << 20 });
+    /// <summary>Creates the engine with <paramref name="options"/> (default: <see cref="DefaultEngineOptions"/>).</summary>
+    public WasmExecutors(EngineOptions? options = null) => Engine = new WasmEngine(options ?? DefaultEngineOptions());
+
+    private const ulong KeepResident = 64 * 1024;
+
+    /// <summary>
+    /// The engine settings <c>spindle up</c> uses, chosen by measurement (bench/run.sh, bench/README.md):
+    /// pooling with 4,096 core instances, memories and tables (1,024 concurrent JavaScript requests of 4 core
+    /// instances each; admission control queues the rest), 8 MiB fiber stacks (managed host code runs on them),
+    /// 64 KiB keep-resident for memories and tables (freed slots are reset with memset instead of madvise plus
+    /// page faults: +20–40% for WAT hello, neutral for the 12 MB JS component; 4–16 MiB made JS 30% slower and
+    /// multiplied RSS). Overridable for tuning through the environment: <c>SPINDLE_POOLING=0|1</c>,
+    /// <c>SPINDLE_POOL_INSTANCES=n</c>, <c>SPINDLE_MEMORY_KEEP_RESIDENT=bytes</c>, <c>SPINDLE_TABLE_KEEP_RESIDENT=bytes</c>.
+    /// </summary>
+    public static EngineOptions DefaultEngineOptions()
+    {
+        var instances = EnvNumber("SPINDLE_POOL_INSTANCES") is { } n and > 0 ? (uint)Math.Min(n, 1_000_000UL) : 4096u;
+        return new EngineOptions
+        {
+            Pooling = EnvNumber("SPINDLE_POOLING") != 0,
+            TotalCoreInstances = instances,
+            TotalMemories = instances,
+            TotalTables = instances,
+            AsyncStackSize = 8 << 20,
+            LinearMemoryKeepResident = EnvNumber("SPINDLE_MEMORY_KEEP_RESIDENT") ?? KeepResident,
+            TableKeepResident = EnvNumber("SPINDLE_TABLE_KEEP_RESIDENT") ?? KeepResident,
+        };
+    }
+
+    private static ulong? EnvNumber(string name) =>
+        ulong.TryParse(Environment.GetEnvironmentVariable(name), System.Globalization.NumberStyles.None,
+            System.Globalization.CultureInfo.InvariantCulture, out var v) ? v : null;
 
     /// <summary>The engine every component of the process is compiled for.</summary>
     public WasmEngine Engine { get; }

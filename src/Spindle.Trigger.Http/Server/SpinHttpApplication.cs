@@ -16,6 +16,9 @@ public sealed class SpinHttpTriggerOptions
 
     /// <summary>Silence guest stdout/stderr (<c>--quiet</c>).</summary>
     public bool QuietComponentOutput { get; init; }
+
+    /// <summary>Queue bound and wait for requests arriving while the engine's instance pool is full (then 503).</summary>
+    public AdmissionOptions Admission { get; init; } = new();
 }
 
 /// <summary>
@@ -117,6 +120,7 @@ public sealed class SpinHttpApplication : IAsyncDisposable
                     RequestTimeout = options.RequestTimeout,
                     Logging = logging,
                 });
+                CheckFitsPool(componentId, created[componentId]);
             }
         }
         catch
@@ -125,6 +129,16 @@ public sealed class SpinHttpApplication : IAsyncDisposable
             throw;
         }
         return new SpinHttpApplication(app, router, variables, outbound, created, statics, byComponent, options);
+    }
+
+    /// <summary>A component whose one request needs more core instances than the pool holds could never run: refuse it at load.</summary>
+    private static void CheckFitsPool(string componentId, IRequestExecutor executor)
+    {
+        if (executor is not IPooledExecutor pooled) return;
+        var capacity = RequestAdmission.CapacityOf(pooled.Engine);
+        if (pooled.CoreInstancesPerRequest > capacity)
+            throw new ExecutorCreationException(
+                $"component '{componentId}' needs {pooled.CoreInstancesPerRequest} core instances per request, but the engine's instance pool holds only {capacity}");
     }
 
     /// <summary>The executor of a component (also the target of service chaining), if it has an HTTP trigger.</summary>

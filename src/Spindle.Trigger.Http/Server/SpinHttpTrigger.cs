@@ -26,6 +26,7 @@ public sealed class SpinHttpTrigger
     private readonly SpinHttpApplication _app;
     private readonly ILogger _log;
     private readonly byte[] _infoJson;
+    private readonly RequestAdmission _admission;
 
     /// <summary>Creates the trigger for a prepared application.</summary>
     public SpinHttpTrigger(SpinHttpApplication app, ILogger<SpinHttpTrigger>? logger = null)
@@ -33,6 +34,7 @@ public sealed class SpinHttpTrigger
         _app = app;
         _log = (ILogger?)logger ?? NullLogger.Instance;
         _infoJson = AppInfoJson(app.App);
+        _admission = new RequestAdmission(app.Options.Admission);
     }
 
     /// <summary>Handles one request (usable as a <see cref="RequestDelegate"/>).</summary>
@@ -110,6 +112,33 @@ public sealed class SpinHttpTrigger
     }
 
     private async Task ExecuteAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, string fullUrl, string clientAddr)
+    {
+        if (executor is not IPooledExecutor pooled)
+        {
+            await ExecuteAdmittedAsync(context, executor, match, fullUrl, clientAddr);
+            return;
+        }
+        using var lease = await _admission.EnterAsync(pooled, context.RequestAborted);
+        if (lease is null)
+        {
+            RefuseBusy(context, match.ComponentId);
+            return;
+        }
+        // The lease is released only after the executor returned, i.e. after its store (and instances) are gone.
+        await ExecuteAdmittedAsync(context, executor, match, fullUrl, clientAddr);
+    }
+
+    /// <summary>503 + <c>Retry-After</c>: the pool is full and the request could not wait (queue full or wait timed out).</summary>
+    private void RefuseBusy(HttpContext context, string componentId)
+    {
+        if (context.RequestAborted.IsCancellationRequested) return;
+        _log.LogDebug("Component '{Component}': instance pool full, answering 503", componentId);
+        context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
+        context.Response.Headers.RetryAfter = _admission.RetryAfterHeader;
+        context.Response.ContentLength = 0;
+    }
+
+    private async Task ExecuteAdmittedAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, string fullUrl, string clientAddr)
     {
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
         if (_app.Options.RequestTimeout is { } timeout) deadline.CancelAfter(timeout);

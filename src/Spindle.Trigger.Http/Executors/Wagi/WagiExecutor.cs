@@ -12,7 +12,7 @@ namespace Spindle.Trigger.Http.Executors.Wagi;
 /// argv, the body on stdin, the response parsed from stdout and streamed as it is written. The module is
 /// compiled (or loaded from the artifact cache) and pre-linked once; each request gets a new store and instance.
 /// </summary>
-public sealed class WagiExecutor : IRequestExecutor, IDisposable
+public sealed class WagiExecutor : IPooledExecutor, IDisposable
 {
     private readonly WagiOptions _options;
     private readonly WasmModule _module;
@@ -113,6 +113,12 @@ public sealed class WagiExecutor : IRequestExecutor, IDisposable
             throw;
         }
     }
+
+    /// <inheritdoc />
+    public WasmEngine Engine => _options.Engine;
+
+    /// <inheritdoc />
+    public int CoreInstancesPerRequest => 1;
 
     /// <inheritdoc />
     public async Task ExecuteAsync(InboundRequest request)

@@ -17,7 +17,7 @@ namespace Spindle.Trigger.Http.Executors.WasiHttp;
 /// Runs a component exporting <c>wasi:http/incoming-handler@0.2.x</c>: one fresh store and instance per request
 /// (as Spin does for WASI 0.2), the request streamed in, the response streamed out as the guest writes it.
 /// </summary>
-public sealed class WasiHttpExecutor : IRequestExecutor
+public sealed class WasiHttpExecutor : IPooledExecutor
 {
     /// <summary>The export every wasi:http 0.2 guest provides (any 0.2 patch version matches).</summary>
     public const string HandlerInterface = "wasi:http/incoming-handler@" + WasiHost.Version;
@@ -48,6 +48,12 @@ public sealed class WasiHttpExecutor : IRequestExecutor
         _timeout = timeout;
         _outbound = outbound;
     }
+
+    /// <inheritdoc />
+    public WasmEngine Engine => _engine;
+
+    /// <inheritdoc />
+    public int CoreInstancesPerRequest => Math.Max(1, _component.CoreInstanceCount);
 
     /// <summary>The component id (used in logs and stdout/stderr tags).</summary>
     public string ComponentId => _componentId;

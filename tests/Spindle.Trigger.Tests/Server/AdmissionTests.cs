@@ -1,0 +1,157 @@
+using System.Net;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using Spindle.App.Manifest;
+using Spindle.App.Variables;
+using Spindle.Testing;
+using Spindle.Trigger.Http.Executors;
+using Spindle.Trigger.Http.Server;
+using Spindle.Trigger.Tests.Support;
+using Spindle.Wasmtime;
+
+namespace Spindle.Trigger.Tests.Server;
+
+/// <summary>
+/// Admission control against a real pooling engine with a tiny pool (16 core instances) and the real JS sleep
+/// component (4 core instances per request, 100 ms in a host timer): at most 4 requests run at once, the rest
+/// wait in the queue or get 503 + Retry-After, never a 500 from an exhausted pool. Real Kestrel on loopback.
+/// Not proved here: behaviour under sustained load (bench/run.sh does that).
+/// </summary>
+public sealed class AdmissionTests
+{
+    private static EngineOptions SmallPool(uint instances) => new()
+    {
+        Pooling = true,
+        TotalCoreInstances = instances,
+        TotalMemories = instances,
+        TotalTables = instances,
+        AsyncStackSize = 8 << 20,
+    };
+
+    [Fact]
+    public async Task Requests_beyond_the_pool_get_503_with_Retry_After_and_never_500()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var wasm = new WasmExecutors(SmallPool(16));
+        await using var server = await SleepServer.StartAsync(wasm, new AdmissionOptions { QueueLimit = 4, QueueTimeout = TimeSpan.FromMilliseconds(150) }, ct);
+
+        var responses = await server.FireAsync(32, ct);
+
+        var statuses = responses.Select(r => (int)r.StatusCode).ToArray();
+        Assert.All(statuses, s => Assert.True(s is 200 or 503, $"unexpected status {s}; all: {string.Join(",", statuses)}"));
+        Assert.InRange(statuses.Count(s => s == 200), 4, 31);
+        var refused = responses.Where(r => r.StatusCode == HttpStatusCode.ServiceUnavailable).ToArray();
+        Assert.NotEmpty(refused);
+        Assert.All(refused, r => Assert.Equal("1", Assert.Single(r.Headers.GetValues("Retry-After"))));
+        foreach (var r in responses) r.Dispose();
+
+        // The pool is whole again: sequential and (capacity-sized) concurrent requests are served.
+        for (var i = 0; i < 3; i++)
+            Assert.Equal("slept\n", await server.Client.GetStringAsync("/", ct));
+        var again = await server.FireAsync(4, ct);
+        Assert.All(again, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+    }
+
+    [Fact]
+    public async Task Requests_beyond_the_pool_wait_in_the_queue_and_all_succeed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var wasm = new WasmExecutors(SmallPool(16));
+        await using var server = await SleepServer.StartAsync(wasm, new AdmissionOptions { QueueLimit = 100, QueueTimeout = TimeSpan.FromSeconds(60) }, ct);
+
+        // 20 requests through 4 slots of 100 ms: at least 5 rounds, so they must have queued (the pool alone would fail).
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        var responses = await server.FireAsync(20, ct);
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.True(started.ElapsedMilliseconds >= 450, $"20 requests of 100 ms took {started.ElapsedMilliseconds} ms with 4 slots");
+    }
+
+    [Fact]
+    public async Task A_component_larger_than_the_pool_is_refused_at_load()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var wasm = new WasmExecutors(SmallPool(2));
+        var e = await Assert.ThrowsAsync<ExecutorCreationException>(async () => await SleepServer.StartAsync(wasm, new AdmissionOptions(), ct));
+        Assert.Contains("core instances per request", e.Message);
+        Assert.Contains("holds only 2", e.Message);
+    }
+
+    /// <summary>The JS sleep component mounted on Kestrel (127.0.0.1:0) with the given engine and admission options.</summary>
+    private sealed class SleepServer : IAsyncDisposable
+    {
+        private readonly TempApp _app;
+        private readonly SpinHttpApplication _spin;
+        private readonly WebApplication _web;
+
+        private SleepServer(TempApp app, SpinHttpApplication spin, WebApplication web, Uri address)
+        {
+            _app = app;
+            _spin = spin;
+            _web = web;
+            Client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 1000 }) { BaseAddress = address };
+        }
+
+        public HttpClient Client { get; }
+
+        public static async Task<SleepServer> StartAsync(WasmExecutors wasm, AdmissionOptions admission, CancellationToken ct)
+        {
+            var app = new TempApp($"""
+                spin_manifest_version = 2
+                [application]
+                name = "admission"
+                [[trigger.http]]
+                route = "/..."
+                component = "sleep"
+                [component.sleep]
+                source = '{Paths.Fixture("js/sleep.wasm")}'
+                """);
+            try
+            {
+                var model = ManifestLoader.Load(app.ManifestPath);
+                var spin = SpinHttpApplication.Create(model, VariableResolver.Create(model, []), wasm.CreateRegistry(), NullLoggerFactory.Instance,
+                    new SpinHttpTriggerOptions { Admission = admission, QuietComponentOutput = true });
+                var builder = WebApplication.CreateSlimBuilder();
+                builder.Logging.ClearProviders();
+                builder.WebHost.UseUrls("http://127.0.0.1:0");
+                var web = builder.Build();
+                web.RunSpinApplication(spin);
+                await web.StartAsync(ct);
+                var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+                return new SleepServer(app, spin, web, new Uri(address));
+            }
+            catch
+            {
+                app.Dispose();
+                throw;
+            }
+        }
+
+        public async Task<HttpResponseMessage[]> FireAsync(int count, CancellationToken ct)
+        {
+            using var gate = new SemaphoreSlim(0);
+            var requests = Enumerable.Range(0, count).Select(async _ =>
+            {
+                await gate.WaitAsync(ct);
+                var r = await Client.GetAsync("/", ct);
+                await r.Content.LoadIntoBufferAsync(ct);
+                return r;
+            }).ToArray();
+            gate.Release(count);
+            return await Task.WhenAll(requests);
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            Client.Dispose();
+            await _web.StopAsync();
+            await _web.DisposeAsync();
+            await _spin.DisposeAsync();
+            _app.Dispose();
+        }
+    }
+}
