@@ -15,7 +15,7 @@ public readonly unsafe struct WasmFunc : IEquatable<WasmFunc>
 
     /// <summary>
     /// Creates a synchronous host function owned by <paramref name="store"/> (<c>wasmtime_func_new</c>), e.g. to
-    /// <see cref="WasmLinker.Define"/> a per-store import in a cloned linker. Same callback rules as
+    /// <see cref="WasmLinker.Define(WasmStore, string, string, WasmExtern)"/> a per-store import in a cloned linker. Same callback rules as
     /// <see cref="WasmLinker.DefineFunc"/>.
     /// </summary>
     public static WasmFunc Create(WasmStore store, WasmFuncType type, SyncHostCallback callback)

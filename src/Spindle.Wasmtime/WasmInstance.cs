@@ -23,6 +23,18 @@ public readonly unsafe struct WasmInstance
         return new WasmExtern(item);
     }
 
+    /// <summary>The export whose UTF-8 encoded name is <paramref name="utf8Name"/>, or null (no encoding per call).</summary>
+    public WasmExtern? GetExport(StoreContext store, ReadOnlySpan<byte> utf8Name)
+    {
+        var self = this;
+        WasmtimeExtern item;
+        fixed (byte* p = utf8Name)
+        {
+            if (Native.wasmtime_instance_export_get(store.Handle, &self, p, (nuint)utf8Name.Length, &item) == 0) return null;
+        }
+        return new WasmExtern(item);
+    }
+
     /// <summary>The exported function <paramref name="name"/>; throws naming it when missing or not a function.</summary>
     public WasmFunc GetFunc(StoreContext store, string name) =>
         GetExport(store, name)?.Func ?? throw new WasmtimeException($"instance has no exported function '{name}'");

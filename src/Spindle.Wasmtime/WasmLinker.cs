@@ -6,7 +6,7 @@ namespace Spindle.Wasmtime;
 /// <summary>
 /// Name-based import resolution (<c>wasmtime_linker_t</c>). Host functions defined here are store-independent
 /// and shared by every store; <see cref="Clone"/> is cheap, so a per-request copy can add store-specific
-/// externs (<see cref="Define"/>, <see cref="DefineInstance"/>). Definitions are not thread-safe; instantiating
+/// externs (<see cref="Define(WasmStore, string, string, WasmExtern)"/>, <see cref="DefineInstance"/>). Definitions are not thread-safe; instantiating
 /// from several threads at once is.
 /// <para>Once an async host function is defined, the *_async entry points are mandatory (this layer only uses them).</para>
 /// </summary>
@@ -106,6 +106,24 @@ public sealed unsafe class WasmLinker : IDisposable
             NativeErrors.Check(Native.wasmtime_linker_define(Handle, store.Context, pm, (nuint)m.Length, pn, (nuint)n.Length, &raw),
                 $"defining {module}.{name}");
         }
+    }
+
+    /// <summary>
+    /// <see cref="Define(WasmStore, string, string, WasmExtern)"/> with names already encoded as UTF-8: per-request
+    /// replay defines hundreds of imports, and encoding (and the error text) would otherwise allocate on every one.
+    /// </summary>
+    public void Define(WasmStore store, ReadOnlySpan<byte> moduleUtf8, ReadOnlySpan<byte> nameUtf8, WasmExtern item)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var raw = item.Raw;
+        IntPtr error;
+        fixed (byte* pm = moduleUtf8)
+        fixed (byte* pn = nameUtf8)
+        {
+            error = Native.wasmtime_linker_define(Handle, store.Context, pm, (nuint)moduleUtf8.Length, pn, (nuint)nameUtf8.Length, &raw);
+        }
+        if (error != IntPtr.Zero)
+            throw NativeErrors.FromError(error, $"defining {System.Text.Encoding.UTF8.GetString(moduleUtf8)}.{System.Text.Encoding.UTF8.GetString(nameUtf8)}");
     }
 
     /// <summary>Defines every export of <paramref name="instance"/> under module name <paramref name="name"/>.</summary>

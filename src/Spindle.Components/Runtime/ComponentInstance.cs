@@ -97,8 +97,8 @@ public sealed class ComponentInstance : IDisposable
                     var linker = step.RentLinker();
                     try
                     {
-                        foreach (var (module, name, source) in step.StoreImports)
-                            linker.Define(Store, module, name, Resolve(source));
+                        foreach (var import in step.StoreImports)
+                            linker.Define(Store, import.ModuleUtf8, import.NameUtf8, ResolveImport(import));
                         _cores[i] = await linker.InstantiateAsync(Store, step.Module).ConfigureAwait(false);
                     }
                     catch
@@ -122,6 +122,16 @@ public sealed class ComponentInstance : IDisposable
         if (item.Step >= _instantiated)
             throw AbiContext.Trap($"core export '{item.Name}' of core instance {item.Step} is used before that instance exists");
         return _cores[item.Step].GetExport(Store, item.Name)
+            ?? throw AbiContext.Trap($"core instance {item.Step} has no export '{item.Name}'");
+    }
+
+    // Resolve with the export name pre-encoded at load (no per-request encoding); same checks and messages.
+    private WasmExtern ResolveImport(StoreImport import)
+    {
+        var item = import.Source;
+        if (item.Step >= _instantiated)
+            throw AbiContext.Trap($"core export '{item.Name}' of core instance {item.Step} is used before that instance exists");
+        return _cores[item.Step].GetExport(Store, import.ExportUtf8)
             ?? throw AbiContext.Trap($"core instance {item.Step} has no export '{item.Name}'");
     }
 

@@ -22,7 +22,7 @@ internal sealed class StepRuntime : IDisposable
         Step = step;
         Module = module;
         Base = new WasmLinker(engine);
-        var storeImports = new List<(string, string, CoreExportItem)>();
+        var storeImports = new List<StoreImport>();
         var defined = new HashSet<(string, string)>();
         foreach (var b in step.Imports)
         {
@@ -31,7 +31,7 @@ internal sealed class StepRuntime : IDisposable
             {
                 switch (b.Source)
                 {
-                    case CoreExportItem e: storeImports.Add((b.Module, b.Name, e)); break;
+                    case CoreExportItem e: storeImports.Add(new StoreImport(b.Module, b.Name, e)); break;
                     case LoweredItem l: DefineLowered(b, component.Lowered[l.Index], component); break;
                     case ResourceOpItem r: DefineResourceOp(b, r, component); break;
                     case AdapterItem a: DefineAdapter(b, component.Adapters[a.Index], component); break;
@@ -54,7 +54,7 @@ internal sealed class StepRuntime : IDisposable
     public WasmModule Module { get; }
     public WasmLinker Base { get; }
     public WasmInstancePre? Pre { get; }
-    public (string Module, string Name, CoreExportItem Source)[] StoreImports { get; }
+    public StoreImport[] StoreImports { get; }
 
     // Linkers for replay, reused across stores: every store-specific import is redefined (shadowing the previous
     // store's) before each instantiation, so a rented linker never resolves to another store's items. Saves
@@ -177,4 +177,18 @@ internal sealed class StepRuntime : IDisposable
         Base.Dispose();
         Module.Dispose();
     }
+}
+
+/// <summary>
+/// An import of a step that comes from an earlier core instance of the same store, with its names encoded as UTF-8
+/// once at load: replay looks up and defines every one of these per request (hundreds for a JS guest).
+/// </summary>
+internal sealed class StoreImport(string module, string name, CoreExportItem source)
+{
+    public string Module { get; } = module;
+    public string Name { get; } = name;
+    public CoreExportItem Source { get; } = source;
+    public byte[] ModuleUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(module);
+    public byte[] NameUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(name);
+    public byte[] ExportUtf8 { get; } = System.Text.Encoding.UTF8.GetBytes(source.Name);
 }
