@@ -24,15 +24,19 @@ public sealed class WasmExecutors : IDisposable
     /// <summary>Creates the engine with <paramref name="options"/> (default: <see cref="DefaultEngineOptions"/>).</summary>
     public WasmExecutors(EngineOptions? options = null) => Engine = new WasmEngine(options ?? DefaultEngineOptions());
 
-    private const ulong KeepResident = 64 * 1024;
+    // Every wasi-libc (C, Rust) module has at least two pages: data plus a 64 KiB shadow stack that crosses into
+    // the second page. Keeping 128 KiB of memory resident resets such a module with one memset instead of madvise,
+    // a TLB shootdown across cores and fresh page faults on every request (Wagi hello +36%, bench/README.md).
+    private const ulong MemoryKeepResident = 128 * 1024;
+    private const ulong TableKeepResident = 64 * 1024;
 
     /// <summary>
     /// The engine settings <c>spindle up</c> uses, chosen by measurement (bench/run.sh, bench/README.md):
     /// pooling with 4,096 core instances, memories and tables (1,024 concurrent JavaScript requests of 4 core
     /// instances each; admission control queues the rest), 8 MiB fiber stacks (managed host code runs on them),
-    /// 64 KiB keep-resident for memories and tables (freed slots are reset with memset instead of madvise plus
-    /// page faults: +20–40% for WAT hello, neutral for the 12 MB JS component; 4–16 MiB made JS 30% slower and
-    /// multiplied RSS). Overridable for tuning through the environment: <c>SPINDLE_POOLING=0|1</c>,
+    /// 128 KiB keep-resident for memories and 64 KiB for tables (freed slots are reset with memset instead of
+    /// madvise plus page faults: +20–40% for WAT hello, +36% for Wagi hello at 128 KiB over 64 KiB, neutral for
+    /// the 12 MB JS component; 4–16 MiB made JS 30% slower and multiplied RSS). Overridable for tuning through the environment: <c>SPINDLE_POOLING=0|1</c>,
     /// <c>SPINDLE_POOL_INSTANCES=n</c>, <c>SPINDLE_MEMORY_KEEP_RESIDENT=bytes</c>, <c>SPINDLE_TABLE_KEEP_RESIDENT=bytes</c>.
     /// </summary>
     public static EngineOptions DefaultEngineOptions()
@@ -45,8 +49,8 @@ public sealed class WasmExecutors : IDisposable
             TotalMemories = instances,
             TotalTables = instances,
             AsyncStackSize = 8 << 20,
-            LinearMemoryKeepResident = EnvNumber("SPINDLE_MEMORY_KEEP_RESIDENT") ?? KeepResident,
-            TableKeepResident = EnvNumber("SPINDLE_TABLE_KEEP_RESIDENT") ?? KeepResident,
+            LinearMemoryKeepResident = EnvNumber("SPINDLE_MEMORY_KEEP_RESIDENT") ?? MemoryKeepResident,
+            TableKeepResident = EnvNumber("SPINDLE_TABLE_KEEP_RESIDENT") ?? TableKeepResident,
         };
     }
 

@@ -9,9 +9,11 @@ namespace Spindle.Wasi.Preview1;
 /// </summary>
 public sealed class WasiPreview1Context : IDisposable
 {
-    internal readonly byte[][] ArgBytes;
-    internal readonly byte[][] EnvBytes;
     internal readonly WasiFdTable Fds = new();
+    private readonly Func<IReadOnlyList<string>> _args;
+    private readonly Func<IReadOnlyList<KeyValuePair<string, string>>> _environment;
+    private byte[][]? _argBytes;
+    private byte[][]? _envBytes;
 
     /// <summary>Creates the state; mounts are opened as preopened directories from fd 3 on, in order.</summary>
     /// <param name="args">argv, argv[0] included.</param>
@@ -29,9 +31,36 @@ public sealed class WasiPreview1Context : IDisposable
         IWasiOutput stderr,
         IReadOnlyList<WasiFileMount>? mounts = null,
         CancellationToken cancellation = default)
+        : this(() => args, () => environment, stdin, stdout, stderr, mounts, cancellation)
     {
-        ArgBytes = args.Select(a => NulTerminated(a)).ToArray();
-        EnvBytes = environment.Select(kv => NulTerminated(kv.Key + "=" + kv.Value)).ToArray();
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(environment);
+    }
+
+    /// <summary>
+    /// Creates the state with argv and the environment built on first use: most guests never ask for them (a
+    /// Wagi hello world reads neither), so a host that builds them per call saves that work.
+    /// </summary>
+    /// <param name="args">Builds argv, argv[0] included; called at most once, when the guest first asks.</param>
+    /// <param name="environment">Builds the environment pairs in order; called at most once, when the guest first asks.</param>
+    /// <param name="stdin">stdin.</param>
+    /// <param name="stdout">stdout.</param>
+    /// <param name="stderr">stderr.</param>
+    /// <param name="mounts">Read-only directories; a missing host directory throws <see cref="DirectoryNotFoundException"/>.</param>
+    /// <param name="cancellation">Cancels host waits (body reads, sleeps, flushes): the request deadline or client abort.</param>
+    public WasiPreview1Context(
+        Func<IReadOnlyList<string>> args,
+        Func<IReadOnlyList<KeyValuePair<string, string>>> environment,
+        IWasiInput stdin,
+        IWasiOutput stdout,
+        IWasiOutput stderr,
+        IReadOnlyList<WasiFileMount>? mounts = null,
+        CancellationToken cancellation = default)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(environment);
+        _args = args;
+        _environment = environment;
         Stdin = stdin;
         Stdout = stdout;
         Stderr = stderr;
@@ -45,6 +74,12 @@ public sealed class WasiPreview1Context : IDisposable
             Fds.Add(new DirectoryFd(root, root, mount.GuestPath));
         }
     }
+
+    /// <summary>argv as NUL-terminated UTF-8, built on first use.</summary>
+    internal byte[][] ArgBytes => _argBytes ??= Encode(_args(), a => a);
+
+    /// <summary>The environment as NUL-terminated UTF-8 <c>NAME=value</c>, built on first use.</summary>
+    internal byte[][] EnvBytes => _envBytes ??= Encode(_environment(), kv => kv.Key + "=" + kv.Value);
 
     /// <summary>stdin.</summary>
     public IWasiInput Stdin { get; }
@@ -63,6 +98,13 @@ public sealed class WasiPreview1Context : IDisposable
 
     /// <summary>Closes opened files.</summary>
     public void Dispose() => Fds.Dispose();
+
+    private static byte[][] Encode<T>(IReadOnlyList<T> items, Func<T, string> text)
+    {
+        var result = new byte[items.Count][];
+        for (var i = 0; i < result.Length; i++) result[i] = NulTerminated(text(items[i]));
+        return result;
+    }
 
     private static byte[] NulTerminated(string s)
     {

@@ -133,10 +133,11 @@ public sealed class WagiExecutor : IPooledExecutor, IDisposable
         try
         {
             var (stdin, contentLength) = await PrepareStdinAsync(http, cancellation.Token).ConfigureAwait(false);
-            var env = WagiCgiEnvironment.Build(request, _options.Environment, contentLength);
-            var argv = WagiCgiEnvironment.BuildArgv(_options.Argv, WagiCgiEnvironment.RawPath(http), WagiCgiEnvironment.RawQuery(http));
+            // Built only if the guest asks (environ_get / args_get): many modules read neither.
+            IReadOnlyList<KeyValuePair<string, string>> Env() => WagiCgiEnvironment.Build(request, _options.Environment, contentLength);
+            IReadOnlyList<string> Argv() => WagiCgiEnvironment.BuildArgv(_options.Argv, WagiCgiEnvironment.RawPath(http), WagiCgiEnvironment.RawQuery(http));
             using var stderr = new LoggerWasiOutput(_logger, _options.ComponentId);
-            wasi = new WasiPreview1Context(argv, env, stdin, writer, stderr, _options.Files, cancellation.Token);
+            wasi = new WasiPreview1Context(Argv, Env, stdin, writer, stderr, _options.Files, cancellation.Token);
             using var store = new WasmStore(_options.Engine, wasi);
             if (_options.RequestTimeout is { } t) store.SetEpochDeadline(_options.Engine.ExecutionTicksFor(t));
             try
