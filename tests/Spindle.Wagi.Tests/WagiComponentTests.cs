@@ -19,25 +19,6 @@ public sealed class WagiComponentTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static Dictionary<string, List<string>> ParseEnv(string body, out List<string> argv)
-    {
-        var env = new Dictionary<string, List<string>>();
-        argv = [];
-        foreach (var line in body.Split('\n'))
-        {
-            if (line.StartsWith("ENV ", StringComparison.Ordinal))
-            {
-                var kv = line[4..];
-                var eq = kv.IndexOf('=');
-                var name = kv[..eq];
-                if (!env.TryGetValue(name, out var values)) env[name] = values = [];
-                values.Add(kv[(eq + 1)..]);
-            }
-            else if (line.StartsWith("ARG ", StringComparison.Ordinal))
-                argv.Add(line[(line.IndexOf(' ', 4) + 1)..]);
-        }
-        return env;
-    }
 
     [Fact]
     public async Task Echo_component_returns_the_body_including_1_mb_and_chunked()
@@ -149,7 +130,7 @@ public sealed class WagiComponentTests
         using var response = await server.Client.SendAsync(request, Ct);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
-        var env = ParseEnv(await response.Content.ReadAsStringAsync(Ct), out var argv);
+        var env = EnvOutput.Parse(await response.Content.ReadAsStringAsync(Ct), out var argv);
         string One(string name) => Assert.Single(env[name]);
 
         Assert.Equal(["/env/a%20b/c", "x=1", "y=2"], argv);
@@ -171,7 +152,7 @@ public sealed class WagiComponentTests
         // A custom argv template and an empty query.
         await using var custom = await WagiComponentTestServer.StartAsync(["env"], (f, logs) =>
             WagiComponentTestServer.Options(f, logs, argv: "prog --path ${SCRIPT_NAME} ${ARGS}"));
-        ParseEnv(await custom.Client.GetStringAsync("/env/x?a=1&b", Ct), out argv);
+        EnvOutput.Parse(await custom.Client.GetStringAsync("/env/x?a=1&b", Ct), out argv);
         Assert.Equal(["prog", "--path", "/env/x", "a=1", "b"], argv);
     }
 
@@ -385,7 +366,7 @@ public sealed class WagiComponentTests
                 ConfigureLogging = b => b.ClearProviders(),
             }, Ct);
             using var client = new HttpClient { BaseAddress = host.BaseUrl };
-            var env = ParseEnv(await client.GetStringAsync("/env/deep/path?q=1", Ct), out var argv);
+            var env = EnvOutput.Parse(await client.GetStringAsync("/env/deep/path?q=1", Ct), out var argv);
             Assert.Equal(["env", "/env/deep/path", "q=1"], argv);
             Assert.Equal(["yes"], env["FROM_MANIFEST"]);
             Assert.Equal(["GET"], env["REQUEST_METHOD"]);

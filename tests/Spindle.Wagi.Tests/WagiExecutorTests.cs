@@ -13,25 +13,6 @@ public sealed class WagiExecutorTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static Dictionary<string, List<string>> ParseEnv(string body, out List<string> argv)
-    {
-        var env = new Dictionary<string, List<string>>();
-        argv = [];
-        foreach (var line in body.Split('\n'))
-        {
-            if (line.StartsWith("ENV ", StringComparison.Ordinal))
-            {
-                var kv = line[4..];
-                var eq = kv.IndexOf('=');
-                var name = kv[..eq];
-                if (!env.TryGetValue(name, out var values)) env[name] = values = [];
-                values.Add(kv[(eq + 1)..]);
-            }
-            else if (line.StartsWith("ARG ", StringComparison.Ordinal))
-                argv.Add(line[(line.IndexOf(' ', 4) + 1)..]);
-        }
-        return env;
-    }
 
     [Fact]
     public async Task Environment_and_argv_follow_the_cgi_contract()
@@ -54,7 +35,7 @@ public sealed class WagiExecutorTests
         var body = await response.Content.ReadAsStringAsync(Ct);
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/plain", response.Content.Headers.ContentType?.MediaType);
-        var env = ParseEnv(body, out var argv);
+        var env = EnvOutput.Parse(body, out var argv);
         string One(string name) => Assert.Single(env[name]);
 
         Assert.Equal(["/hello/a%20b/c", "x=1", "y=2"], argv);
@@ -94,7 +75,7 @@ public sealed class WagiExecutorTests
         var stream = tcp.GetStream();
         await stream.WriteAsync("GET /hello/x HTTP/1.0\r\nHost: example.com:8080\r\nX-Two: a\r\nX-Two: b\r\nConnection: close\r\n\r\n"u8.ToArray(), Ct);
         var raw = await new StreamReader(stream).ReadToEndAsync(Ct);
-        var rawEnv = ParseEnv(raw, out _);
+        var rawEnv = EnvOutput.Parse(raw, out _);
         Assert.Equal(["b"], rawEnv["HTTP_X_TWO"]);
         Assert.Equal(["example.com"], rawEnv["SERVER_NAME"]);
         Assert.Equal(["8080"], rawEnv["SERVER_PORT"]);
@@ -112,10 +93,10 @@ public sealed class WagiExecutorTests
             Argv = "prog --path ${SCRIPT_NAME} ${ARGS}",
         });
         var body = await server.Client.GetStringAsync("/x/y?a=1&b", Ct);
-        ParseEnv(body, out var argv);
+        EnvOutput.Parse(body, out var argv);
         Assert.Equal(["prog", "--path", "/x/y", "a=1", "b"], argv);
         await using var defaults = await WagiTestServer.StartAsync(WagiTestServer.Options("env"));
-        ParseEnv(await defaults.Client.GetStringAsync("/assert-args", Ct), out argv);
+        EnvOutput.Parse(await defaults.Client.GetStringAsync("/assert-args", Ct), out argv);
         Assert.Equal(["/assert-args", ""], argv);
     }
 
