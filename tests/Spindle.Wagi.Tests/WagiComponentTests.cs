@@ -239,32 +239,7 @@ public sealed class WagiComponentTests
     public async Task Ten_megabytes_of_stdout_stream_with_bounded_memory()
     {
         await using var server = await WagiComponentTestServer.StartAsync(["big"]);
-        var baseline = GC.GetTotalMemory(forceFullCollection: true);
-        using var response = await server.Client.GetAsync("/big", HttpCompletionOption.ResponseHeadersRead, Ct);
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        Assert.Null(response.Content.Headers.ContentLength); // streamed (chunked), not buffered then sent
-        await using var body = await response.Content.ReadAsStreamAsync(Ct);
-        var buffer = new byte[65536];
-        long total = 0;
-        long peak = 0;
-        var patternOk = true;
-        while (true)
-        {
-            var n = await body.ReadAsync(buffer, Ct);
-            if (n == 0) break;
-            for (var i = 0; i < n; i++)
-                if (buffer[i] != (byte)('a' + (total + i) % 65536 % 26)) { patternOk = false; break; }
-            total += n;
-            if (total > 1024 * 1024 && peak == 0)
-            {
-                // Stall the client: the guest must be held back by backpressure (check-write grants nothing), not buffered.
-                await Task.Delay(300, Ct);
-                peak = GC.GetTotalMemory(forceFullCollection: true) - baseline;
-            }
-        }
-        Assert.Equal(10L * 1024 * 1024, total);
-        Assert.True(patternOk);
-        Assert.True(peak < 4 * 1024 * 1024, $"live managed heap grew by {peak} bytes while the client stalled");
+        await BigBody.AssertStreamedWithBoundedMemoryAsync(server.Client, "/big");
     }
 
     [Fact]
