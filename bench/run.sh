@@ -2,7 +2,7 @@
 # Prints Spindle's throughput figures next to a raw Kestrel baseline measured in the same run (wrk on loopback).
 # Not a test: figures depend on the machine; compare them only within one run.
 #   bash bench/run.sh [seconds per target, default 10] [target...]
-# Targets: raw-kestrel wat-hello js-hello js-1mib js-sleep-1000 wagi-hello (default: all, about 2.5 minutes).
+# Targets: raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello (default: all, about 3 minutes).
 # SPINDLE_BENCH_ENV="NAME=value ..." is put in the environment of every Spindle server (engine tuning knobs).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -10,10 +10,10 @@ cd "$root"
 secs=${1:-10}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(raw-kestrel wat-hello js-hello js-1mib js-sleep-1000 wagi-hello)
+[ ${#targets[@]} -eq 0 ] && targets=(raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello)
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk: apt-get install wrk" >&2; exit 1; }
 fx="$root/artifacts/fixtures"
-[ -f "$fx/js/sleep.wasm" ] && [ -f "$fx/wat/http-hello.wasm" ] || bash scripts/build-fixtures.sh >/dev/null
+[ -f "$fx/js/sleep.wasm" ] && [ -f "$fx/wat/http-big.wasm" ] || bash scripts/build-fixtures.sh >/dev/null
 mkdir -p "$root/artifacts/bench"
 wagi="$root/artifacts/bench/wagi-hello.wasm"
 [ "$wagi" -nt bench/wagi/hello.c ] || clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -fuse-ld=/usr/bin/wasm-ld-14 -o "$wagi" bench/wagi/hello.c
@@ -95,6 +95,7 @@ for t in "${targets[@]}"; do
     raw-kestrel)   start "${raw[@]}" --urls "http://127.0.0.1:$((port + 1))"; measure "$t" 64 ;;
     wat-hello)     start "${spindle[@]}" serve "$fx/wat/http-hello.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 64 ;;
     js-hello)      start "${spindle[@]}" serve "$fx/js/hello.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 64 ;;
+    wat-1mib)      start "${spindle[@]}" serve "$fx/wat/http-big.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 16 ;;
     js-1mib)       start "${spindle[@]}" serve "$fx/js/big.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 16 ;;
     js-sleep-1000) start "${spindle[@]}" serve "$fx/js/sleep.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 1000 ;;
     wagi-hello)    start "${spindle[@]}" up -f "$results/wagi.toml" --listen "127.0.0.1:$((port + 1))" --quiet; measure "$t" 64 ;;

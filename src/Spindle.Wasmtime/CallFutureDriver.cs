@@ -27,6 +27,7 @@ internal static class CallFutureDriver
                 state.Abandoned = true;
                 cancellationToken.ThrowIfCancellationRequested();
             }
+            state.Suspending?.Invoke();
             var pending = state.PendingTask;
             if (pending is { IsCompleted: false })
                 await pending.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);

@@ -80,6 +80,13 @@ public sealed class WasmStore : IDisposable
         set => State.CancellationToken = value;
     }
 
+    /// <summary>
+    /// Called on the driving thread each time a call or instantiation of this store suspends: the guest waits on
+    /// a pending async host task, or yields on an epoch. Embedders use it to act on what the guest did since it
+    /// last ran (for example, send the response it has set so far) instead of racing with it while it runs.
+    /// </summary>
+    public Action? Suspending { get => State.Suspending; set => State.Suspending = value; }
+
     /// <summary>Guest code traps with "interrupt" once the engine's epoch passes now + <paramref name="ticks"/>.</summary>
     public void SetEpochDeadline(ulong ticks) => Native.wasmtime_context_set_epoch_deadline(Context, ticks);
 
@@ -124,6 +131,9 @@ internal sealed class StoreState(object? data)
 
     /// <summary>A slot for a library layered on top (Spindle.Components keeps its per-store instance state here).</summary>
     public object? Extension;
+
+    /// <summary>See <see cref="WasmStore.Suspending"/>.</summary>
+    public Action? Suspending;
 
     /// <summary>The host task the current call future waits on (set by the async trampoline).</summary>
     public volatile Task? PendingTask;

@@ -37,6 +37,8 @@ internal static class WatGuests
     public const string TrapAfterHeaders = """
         (local.set $os (call $start (local.get $out) (call $fields-new)))
         (call $write (local.get $os) (i32.const 2048) (i32.const 15) (i32.const 1040))
+        ;; Wait 1 ms: the head and what was written go out while the guest waits.
+        (call $block (call $sleep (i64.const 1000000)))
         unreachable
         """;
 
@@ -93,6 +95,14 @@ internal static class WatGuests
             (export "stream-error" (type $se (eq $se0)))
             (export "[method]input-stream.blocking-read" (func (param "self" (borrow $is)) (param "len" u64) (result (result (list u8) (error $se)))))
             (export "[method]output-stream.blocking-write-and-flush" (func (param "self" (borrow $os)) (param "contents" (list u8)) (result (result (error $se)))))))
+          (import "wasi:io/poll@0.2.10" (instance $poll
+            (export "pollable" (type $p (sub resource)))
+            (export "[method]pollable.block" (func (param "self" (borrow $p))))))
+          (alias export $poll "pollable" (type $pollable))
+          (import "wasi:clocks/monotonic-clock@0.2.10" (instance $clock
+            (alias outer $root $pollable (type $p0))
+            (export "pollable" (type $p (eq $p0)))
+            (export "subscribe-duration" (func (param "when" u64) (result (own $p))))))
           (alias export $streams "input-stream" (type $input-stream))
           (alias export $streams "output-stream" (type $output-stream))
           (import "wasi:http/types@0.2.10" (instance $http
@@ -140,6 +150,8 @@ internal static class WatGuests
           (core func $read (canon lower (func $streams "[method]input-stream.blocking-read") (memory (core memory $libc "memory")) (realloc (core func $libc "realloc"))))
           (core func $write (canon lower (func $streams "[method]output-stream.blocking-write-and-flush") (memory (core memory $libc "memory"))))
           (core func $drop-os (canon resource.drop $output-stream))
+          (core func $sleep (canon lower (func $clock "subscribe-duration")))
+          (core func $block (canon lower (func $poll "[method]pollable.block")))
 
           (core module $main
             (import "libc" "memory" (memory 1))
@@ -155,6 +167,8 @@ internal static class WatGuests
             (import "h" "read" (func $read (param i32 i64 i32)))
             (import "h" "write" (func $write (param i32 i32 i32 i32)))
             (import "h" "drop-os" (func $drop-os (param i32)))
+            (import "h" "sleep" (func $sleep (param i64) (result i32)))
+            (import "h" "block" (func $block (param i32)))
             (global $body (mut i32) (i32.const 0))
             (data (i32.const 2048) "hello from wat\n")
             (data (i32.const 2100) "x-wat")
@@ -178,7 +192,8 @@ internal static class WatGuests
               (export "resp-body" (func $resp-body)) (export "body-write" (func $body-write))
               (export "body-finish" (func $body-finish)) (export "set" (func $set))
               (export "consume" (func $consume)) (export "stream" (func $stream))
-              (export "read" (func $read)) (export "write" (func $write)) (export "drop-os" (func $drop-os))))))
+              (export "read" (func $read)) (export "write" (func $write)) (export "drop-os" (func $drop-os))
+              (export "sleep" (func $sleep)) (export "block" (func $block))))))
           (func $handle (param "request" (own $incoming-request)) (param "response-out" (own $response-outparam))
             (canon lift (core func $main "handle")))
           (instance $handler (export "handle" (func $handle)))

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Text;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
@@ -10,8 +11,10 @@ namespace Spindle.Trigger.Http.Executors.WasiHttp;
 
 /// <summary>
 /// Connects one Kestrel request to a wasi:http guest: builds the <see cref="IncomingRequest"/> (body streamed from
-/// <c>BodyReader</c>) and the <see cref="ResponseOutparam"/>; when the guest sets its response, sends status and
-/// headers at once and pumps the body to <c>BodyWriter</c> as the guest writes it.
+/// <c>BodyReader</c>) and the <see cref="ResponseOutparam"/>. Once the guest has set its response, status, headers
+/// and the body written so far go to the client the next time the guest waits or returns (<see cref="Send"/>),
+/// then the body streams to <c>BodyWriter</c> as the guest writes it. Sending at those points rather than at once
+/// lets a guest that answers without waiting get one write to the socket instead of three (headers, body, end).
 /// </summary>
 public sealed class KestrelExchange
 {
@@ -20,6 +23,7 @@ public sealed class KestrelExchange
     private readonly string _componentId;
     private OutgoingResponse? _response;
     private Task? _pump;
+    private bool _acceptedByKestrel;
 
     /// <summary>Prepares the guest-side resources for <paramref name="request"/>.</summary>
     public KestrelExchange(InboundRequest request, string componentId, ILogger logger)
@@ -37,35 +41,38 @@ public sealed class KestrelExchange
     /// <summary>The response-outparam handed to <c>incoming-handler.handle</c>.</summary>
     public ResponseOutparam Outparam { get; }
 
-    /// <summary>True once status and headers went to Kestrel.</summary>
-    public bool ResponseStarted => _pump is not null;
+    /// <summary>True once the guest set a response Kestrel accepted (it goes out at the next <see cref="Send"/>).</summary>
+    public bool ResponseSet => _acceptedByKestrel;
 
     /// <summary>The error the guest set instead of a response, if any.</summary>
     public VariantValue? GuestError { get; private set; }
 
     /// <summary>
-    /// Ends the exchange after the guest call: 1. no response → 500 empty body; 2. a fault after the response
-    /// started → the body is aborted and the connection reset; 3. otherwise an untaken body is finished empty and
-    /// the body pump is awaited.
+    /// Ends the exchange after the guest call: 1. nothing sent yet and no response, or a fault → 500 with an
+    /// empty body; 2. a fault after the response went out → the body is aborted and the connection reset;
+    /// 3. otherwise an untaken body is finished empty and the body pump is awaited.
     /// </summary>
     /// <param name="fault">The guest's trap or error, or null when <c>handle</c> returned normally.</param>
     public async Task CompleteAsync(Exception? fault)
     {
-        if (_pump is null)
+        if (_pump is null && (fault is not null || !_acceptedByKestrel))
         {
+            // Nothing went out yet: a response the guest set but did not see through is replaced by a 500.
             if (fault is null)
                 _logger.LogError("Component {ComponentId} returned without setting a response{Error}", _componentId,
                     GuestError is { } e ? $" (error-code {HttpErrorCode.NameOf(e)})" : "");
+            _response?.Body.Abort("guest failed before the response was sent");
             RespondEmpty500();
             return;
         }
+        Send();
 
         var body = _response!.Body;
         if (fault is not null)
             body.Abort($"guest failed: {fault.Message}");
         else if (!_response.BodyTaken)
             body.Finish(null);
-        await _pump.ConfigureAwait(false);
+        await _pump!.ConfigureAwait(false);
     }
 
     /// <summary>
@@ -80,6 +87,17 @@ public sealed class KestrelExchange
             _logger.LogDebug("Component {ComponentId} returned without finishing its response body", _componentId);
             response.Body.Finish(null);
         }
+        Send();
+    }
+
+    /// <summary>
+    /// Starts sending the response if the guest has set one: called whenever the guest waits (see
+    /// <see cref="Spindle.Wasmtime.WasmStore.Suspending"/>) and when it returns. Later calls do nothing.
+    /// </summary>
+    public void Send()
+    {
+        if (_acceptedByKestrel && _pump is null)
+            _pump = PumpAsync(_response!.Body);
     }
 
     /// <summary>Completes the response body in error (used when the store is torn down early).</summary>
@@ -120,15 +138,43 @@ public sealed class KestrelExchange
             return;
         }
         _response = response;
-        _pump = PumpAsync(response.Body);
+        _acceptedByKestrel = true;
     }
 
+    // Copies the body to Kestrel, flushing when nothing more is buffered (or FlushAt bytes are pending): what the
+    // guest wrote in one run goes out in one write, and the end of a body that is already complete goes with it
+    // (Kestrel flushes the rest when the request delegate returns).
     private async Task PumpAsync(OutgoingBody body)
     {
+        const int FlushAt = 64 * 1024;
+        var reader = body.Reader;
+        var output = _http.Response.BodyWriter;
+        var ct = _http.RequestAborted;
         try
         {
-            await _http.Response.StartAsync(_http.RequestAborted).ConfigureAwait(false);
-            await body.Reader.CopyToAsync(_http.Response.BodyWriter, _http.RequestAborted).ConfigureAwait(false);
+            long pending = 0;
+            while (true)
+            {
+                if (!reader.TryRead(out var result))
+                {
+                    if ((await output.FlushAsync(ct).ConfigureAwait(false)).IsCompleted)
+                        throw new OperationCanceledException("the client is gone");
+                    pending = 0;
+                    result = await reader.ReadAsync(ct).ConfigureAwait(false);
+                }
+                foreach (var segment in result.Buffer)
+                    output.Write(segment.Span);
+                pending += result.Buffer.Length;
+                reader.AdvanceTo(result.Buffer.End);
+                if (result.IsCompleted)
+                    break;
+                if (pending >= FlushAt)
+                {
+                    if ((await output.FlushAsync(ct).ConfigureAwait(false)).IsCompleted)
+                        throw new OperationCanceledException("the client is gone");
+                    pending = 0;
+                }
+            }
             if (body.Trailers is { } trailers && _http.Response.SupportsTrailers())
                 foreach (var (name, value) in trailers.Entries)
                     _http.Response.AppendTrailer(name, Encoding.Latin1.GetString(value));

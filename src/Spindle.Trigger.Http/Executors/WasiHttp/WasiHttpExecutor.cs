@@ -96,10 +96,10 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     /// Handles one request:
     /// 1. creates the per-request <see cref="WasiHttpContext"/> and a store with the epoch deadline;
     /// 2. instantiates the component and calls <c>handle(incoming-request, response-outparam)</c>;
-    /// 3. when the guest sets its response, status and headers go to Kestrel at once and the body streams
-    ///    (see <see cref="KestrelExchange"/>);
+    /// 3. once the guest has set its response, status, headers and body go to Kestrel whenever the guest waits
+    ///    or returns, and the body streams from then on (see <see cref="KestrelExchange"/>);
     /// 4. after the call, disposes the instance (an unfinished body is aborted) and the store, then waits for
-    ///    the body to drain. A fault before the response → 500 empty; after → the connection is aborted.
+    ///    the body to drain. A fault before the response was sent → 500 empty; after → the response is aborted.
     /// </summary>
     public async Task ExecuteAsync(InboundRequest request)
     {
@@ -119,7 +119,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         var exchange = new KestrelExchange(request, _componentId, _logger);
         Exception? fault = null;
         // Cancelling the store abandons a call stuck in a host wait (timeout, client gone); the store is then dropped.
-        var store = new WasmStore(_engine, context) { CancellationToken = cts.Token };
+        var store = new WasmStore(_engine, context) { CancellationToken = cts.Token, Suspending = exchange.Send };
         ComponentInstance? instance = null;
         try
         {
@@ -129,7 +129,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
             await instance.CallAsync(_handle, exchange.Request, exchange.Outparam).ConfigureAwait(false);
             exchange.GuestReturned();
         }
-        catch (Exception e) when (context.ExitStatus == 0 && exchange.ResponseStarted)
+        catch (Exception e) when (context.ExitStatus == 0 && exchange.ResponseSet)
         {
             // wasi:cli/exit(ok) after the response was set ends the guest without error.
             _logger.LogDebug(e, "Component {ComponentId} exited", _componentId);
