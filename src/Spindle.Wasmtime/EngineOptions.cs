@@ -49,6 +49,12 @@ public sealed record EngineOptions
     /// <summary>Pooling: bytes of each freed table kept resident (see <see cref="LinearMemoryKeepResident"/>).</summary>
     public ulong TableKeepResident { get; init; }
 
+    /// <summary>
+    /// Pre-fault the pages a large guest memory is known to write before each export call (see
+    /// <see cref="MemoryWarmup"/>). On by default; only takes effect on Linux.
+    /// </summary>
+    public bool WarmUpMemories { get; init; } = true;
+
     /// <summary>How often the engine's ticker thread increments the epoch.</summary>
     public TimeSpan EpochTickInterval { get; init; } = TimeSpan.FromMilliseconds(10);
 

@@ -23,6 +23,12 @@ public sealed class Component : IDisposable
     internal int ComponentInstanceCount => _plan.ComponentInstanceCount;
     internal InstantiationPlan Plan => _plan;
 
+    /// <summary>
+    /// The linear memories named by canon options (where the guest's data lives), each with its warm-up; empty
+    /// when the engine has warm-up off.
+    /// </summary>
+    internal (CoreExportItem Memory, MemoryWarmup Warmup)[] Warmups { get; private set; } = [];
+
     private Component(InstantiationPlan plan, StepRuntime[] steps, LoweredRuntime[] lowered, Dictionary<string, ComponentExport[]> exports)
     {
         _plan = plan;
@@ -121,7 +127,13 @@ public sealed class Component : IDisposable
         }
 
         var component = new Component(plan, new StepRuntime[plan.Steps.Count], lowered,
-            exports.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal)) { Adapters = adapters };
+            exports.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal))
+        {
+            Adapters = adapters,
+            Warmups = !engine.Options.WarmUpMemories ? [] : plan.Lowered.Select(l => l.Options.Memory)
+                .Concat(plan.Lifted.Select(l => l.Options.Memory)).OfType<CoreExportItem>().Distinct()
+                .Select(m => (m, new MemoryWarmup())).ToArray(),
+        };
         for (var i = 0; i < plan.Steps.Count; i++)
             component.Steps[i] = new StepRuntime(plan.Steps[i], modules[plan.Steps[i].Module], engine, component);
         return component;

@@ -115,6 +115,8 @@ public sealed class ComponentInstance : IDisposable
             }
             _instantiated = i + 1;
         }
+        foreach (var (item, warmup) in Component.Warmups)
+            if (Resolve(item).Memory is { } memory) warmup.Prefault(memory, Store);
     }
 
     private WasmExtern Resolve(CoreExportItem item)
@@ -229,6 +231,8 @@ public sealed class ComponentInstance : IDisposable
         }
         if (cx.BorrowCount != 0)
             throw new ComponentTrapException($"{export.InterfaceName}#{export.Name}: borrow handles still remain at the end of the call ({cx.BorrowCount} not dropped)");
+        foreach (var (item, warmup) in Component.Warmups)
+            if (warmup.Learning && Resolve(item).Memory is { } learned) warmup.Learn(learned, Store);
         return value;
     }
 

@@ -37,7 +37,8 @@ public sealed class WasmExecutors : IDisposable
     /// 128 KiB keep-resident for memories and 64 KiB for tables (freed slots are reset with memset instead of
     /// madvise plus page faults: +20–40% for WAT hello, +36% for Wagi hello at 128 KiB over 64 KiB, neutral for
     /// the 12 MB JS component; 4–16 MiB made JS 30% slower and multiplied RSS). Overridable for tuning through the environment: <c>SPINDLE_POOLING=0|1</c>,
-    /// <c>SPINDLE_POOL_INSTANCES=n</c>, <c>SPINDLE_MEMORY_KEEP_RESIDENT=bytes</c>, <c>SPINDLE_TABLE_KEEP_RESIDENT=bytes</c>.
+    /// <c>SPINDLE_POOL_INSTANCES=n</c>, <c>SPINDLE_MEMORY_KEEP_RESIDENT=bytes</c>, <c>SPINDLE_TABLE_KEEP_RESIDENT=bytes</c>,
+    /// <c>SPINDLE_MEMORY_WARMUP=0|1</c>.
     /// </summary>
     public static EngineOptions DefaultEngineOptions()
     {
@@ -51,6 +52,7 @@ public sealed class WasmExecutors : IDisposable
             AsyncStackSize = 8 << 20,
             LinearMemoryKeepResident = EnvNumber("SPINDLE_MEMORY_KEEP_RESIDENT") ?? MemoryKeepResident,
             TableKeepResident = EnvNumber("SPINDLE_TABLE_KEEP_RESIDENT") ?? TableKeepResident,
+            WarmUpMemories = EnvNumber("SPINDLE_MEMORY_WARMUP") != 0,
         };
     }
 
