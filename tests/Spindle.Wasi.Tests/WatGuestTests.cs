@@ -34,6 +34,24 @@ public sealed class WatGuestTests : IDisposable
     }
 
     [Fact]
+    public async Task A_1_MiB_body_written_as_fast_as_check_write_allows_arrives_intact()
+    {
+        // tests/fixtures/wat/http-big.wat: check-write, write, and blocking-flush when the host grants no budget
+        // (the host's pipe is full until the client reads), so backpressure is exercised on every request.
+        var component = Component.Load(_engine, File.ReadAllBytes(Spindle.Testing.Paths.Fixture("wat/http-big.wasm")), WasiHost.CreateRegistry());
+        var executor = WasiHttpExecutor.Create(_engine, component, "big", [], _logs, TimeSpan.FromSeconds(30));
+        await using var server = await TestServer.StartAsync(executor.ServeAsync, _logs);
+        for (var round = 0; round < 3; round++)
+        {
+            var body = await server.Client.GetByteArrayAsync("/", Ct);
+            Assert.True(body.Length == 1 << 20, $"{body.Length} bytes\n{Logs}");
+            for (var i = 0; i < body.Length; i++)
+                if (body[i] != (byte)(i % 251))
+                    Assert.Fail($"byte {i} is {body[i]}");
+        }
+    }
+
+    [Fact]
     public async Task Guest_headers_reach_the_client()
     {
         await using var server = await ServeAsync(WatGuests.HelloWithHeader);
