@@ -19,6 +19,9 @@ public sealed class Component : IDisposable
 
     internal StepRuntime[] Steps { get; }
     internal LoweredRuntime[] Lowered { get; }
+
+    /// <summary>Distinct <see cref="CallOptions"/> of the lowered functions (each instance caches a context per set).</summary>
+    internal int CallOptionSets { get; private init; }
     internal AdapterRuntime[] Adapters { get; private set; } = [];
     internal int ComponentInstanceCount => _plan.ComponentInstanceCount;
     internal InstantiationPlan Plan => _plan;
@@ -71,8 +74,17 @@ public sealed class Component : IDisposable
 
     private static Component Build(WasmEngine engine, InstantiationPlan plan, IProgress<string>? progress)
     {
+        // A JS guest lowers hundreds of host functions but with a handful of option sets: contexts are per set.
+        var optionSets = new Dictionary<(StringEncoding, CoreItem?, CoreItem?, int), CallOptions>();
         var lowered = new LoweredRuntime[plan.Lowered.Count];
-        for (var i = 0; i < lowered.Length; i++) lowered[i] = new LoweredRuntime(plan.Lowered[i]);
+        for (var i = 0; i < lowered.Length; i++)
+        {
+            var f = plan.Lowered[i];
+            var key = (f.Options.Encoding, f.Options.Memory, f.Options.Realloc, f.ComponentInstance);
+            if (!optionSets.TryGetValue(key, out var options))
+                optionSets[key] = options = new CallOptions(optionSets.Count, f.Options.Encoding, f.Options.Memory, f.Options.Realloc, f.ComponentInstance);
+            lowered[i] = new LoweredRuntime(f, options);
+        }
 
         var modules = new WasmModule[plan.Modules.Count];
         for (var i = 0; i < modules.Length; i++)
@@ -121,7 +133,8 @@ public sealed class Component : IDisposable
         }
 
         var component = new Component(plan, new StepRuntime[plan.Steps.Count], lowered,
-            exports.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal)) { Adapters = adapters };
+            exports.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal))
+        { Adapters = adapters, CallOptionSets = optionSets.Count };
         for (var i = 0; i < plan.Steps.Count; i++)
             component.Steps[i] = new StepRuntime(plan.Steps[i], modules[plan.Steps[i].Module], engine, component);
         return component;
@@ -236,9 +249,10 @@ internal sealed class AdapterRuntime(AdapterFunc func, FuncAbi abi, WasmFuncType
 /// <summary>A lowered host function's precomputed call shape.</summary>
 internal sealed class LoweredRuntime
 {
-    public LoweredRuntime(LoweredFunc func)
+    public LoweredRuntime(LoweredFunc func, CallOptions options)
     {
         Func = func;
+        Options = options;
         Abi = new FuncAbi(func.Type);
         CoreType = FlatValues.CoreType(Abi.CoreParams(lowered: true), Abi.CoreResults(lowered: true));
         What = $"{func.Interface}#{func.Function.Name}";
@@ -246,7 +260,11 @@ internal sealed class LoweredRuntime
     }
 
     public LoweredFunc Func { get; }
+    public CallOptions Options { get; }
     public FuncAbi Abi { get; }
     public WasmFuncType CoreType { get; }
     public string What { get; }
 }
+
+/// <summary>What a call context needs of a function's canon options and where it runs (its handle table).</summary>
+internal sealed record CallOptions(int Index, StringEncoding Encoding, CoreItem? Memory, CoreItem? Realloc, int ComponentInstance);

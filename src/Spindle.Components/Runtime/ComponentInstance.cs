@@ -16,9 +16,9 @@ public sealed class ComponentInstance : IDisposable
     private int _instantiated;
     private bool _disposed;
 
-    // Canon options resolved per instance, lazily: a lowered function may name the memory of a core instance
-    // created after the one that imports it.
-    private readonly (bool Done, WasmMemory? Memory, WasmFunc? Realloc)[] _lowered;
+    // One reusable context per set of canon options of the lowered functions, created at the first call that
+    // needs it: a lowered function may name the memory of a core instance created after the one that imports it.
+    private readonly GuestCallContext?[] _contexts;
     private readonly (bool Done, WasmFunc Func, WasmMemory? Memory, WasmFunc? Realloc, WasmFunc? PostReturn)[] _lifted;
 
     internal ComponentInstance(Component component, WasmStore store, object? storeData, CancellationToken ct)
@@ -30,7 +30,7 @@ public sealed class ComponentInstance : IDisposable
         _cores = new WasmInstance[component.Steps.Length];
         Tables = new HandleTable[component.ComponentInstanceCount];
         for (var i = 0; i < Tables.Length; i++) Tables[i] = new HandleTable();
-        _lowered = new (bool, WasmMemory?, WasmFunc?)[component.Lowered.Length];
+        _contexts = new GuestCallContext?[component.CallOptionSets];
         _lifted = new (bool, WasmFunc, WasmMemory?, WasmFunc?, WasmFunc?)[component.Plan.Lifted.Count];
         if (store.Extension is ComponentInstance same && ReferenceEquals(same.Component, component)
             || store.Extension is ComponentInstance[] all && Array.Exists(all, c => ReferenceEquals(c.Component, component)))
@@ -158,10 +158,10 @@ public sealed class ComponentInstance : IDisposable
     {
         var a = ar.Func;
         var callerOptions = a.CallerOptions;
-        var caller = new GuestCallContext(this, context, Memory(callerOptions.Memory), Func(callerOptions.Realloc),
-            callerOptions.Encoding, Tables[a.CallerInstance], ar.What);
+        var caller = new GuestCallContext(this, Memory(callerOptions.Memory), Func(callerOptions.Realloc),
+            callerOptions.Encoding, Tables[a.CallerInstance]).Begin(context, ar.What);
         var (func, memory, realloc, postReturn) = LiftedSlot(a.Callee);
-        var callee = new GuestCallContext(this, context, memory, realloc, a.Callee.Options.Encoding, Tables[a.Callee.ComponentInstance], ar.What);
+        var callee = new GuestCallContext(this, memory, realloc, a.Callee.Options.Encoding, Tables[a.Callee.ComponentInstance]).Begin(context, ar.What);
         try
         {
             var values = FlatValues.LiftParams(caller, ar.Abi, args);
@@ -180,11 +180,17 @@ public sealed class ComponentInstance : IDisposable
 
     internal WasmFunc CoreFunc(CoreItem item) => Func(item) ?? throw AbiContext.Trap("core function is not available");
 
-    internal GuestCallContext ContextForLowered(LoweredRuntime lr, StoreContext store)
+    /// <summary>
+    /// The context for a call of host import <paramref name="lr"/>; the caller must <see cref="GuestCallContext.End"/>
+    /// it. The cached context of the options set is busy when a nested guest call (realloc, a destructor) reached
+    /// another import with the same options, or an async import holds it across an await: then a fresh one serves.
+    /// </summary>
+    internal GuestCallContext EnterLowered(LoweredRuntime lr, StoreContext store)
     {
-        ref var slot = ref _lowered[lr.Func.Index];
-        if (!slot.Done) slot = (true, Memory(lr.Func.Options.Memory), Func(lr.Func.Options.Realloc));
-        return new GuestCallContext(this, store, slot.Memory, slot.Realloc, lr.Func.Options.Encoding, Tables[lr.Func.ComponentInstance], lr.What);
+        var o = lr.Options;
+        ref var cached = ref _contexts[o.Index];
+        cached ??= new GuestCallContext(this, Memory(o.Memory), Func(o.Realloc), o.Encoding, Tables[o.ComponentInstance]);
+        return (cached.InUse ? cached.Copy() : cached).Begin(store, lr.What);
     }
 
     /// <summary>
@@ -205,7 +211,8 @@ public sealed class ComponentInstance : IDisposable
             throw new ArgumentException($"export {export} does not belong to this component", nameof(export));
         var lifted = export.Lifted;
         var (func, memory, realloc, postReturn) = LiftedSlot(lifted);
-        var cx = new GuestCallContext(this, Store, memory, realloc, lifted.Options.Encoding, Tables[lifted.ComponentInstance], export.ToString());
+        // Not shared with host imports: borrows lent to the guest count against it for the whole call.
+        var cx = new GuestCallContext(this, memory, realloc, lifted.Options.Encoding, Tables[lifted.ComponentInstance]).Begin(Store, export.ToString());
 
         cx.OffFiberStore = Store;
         WasmValue[] core;
