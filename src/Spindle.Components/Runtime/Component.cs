@@ -20,7 +20,7 @@ public sealed class Component : IDisposable
     internal StepRuntime[] Steps { get; }
     internal LoweredRuntime[] Lowered { get; }
 
-    /// <summary>Distinct <see cref="CallOptions"/> of the lowered functions (each instance caches a context per set).</summary>
+    /// <summary>Distinct <see cref="CallOptions"/> of the lowered functions (each instance resolves each set once).</summary>
     internal int CallOptionSets { get; private init; }
     internal AdapterRuntime[] Adapters { get; private set; } = [];
     internal int ComponentInstanceCount => _plan.ComponentInstanceCount;
@@ -74,7 +74,8 @@ public sealed class Component : IDisposable
 
     private static Component Build(WasmEngine engine, InstantiationPlan plan, IProgress<string>? progress)
     {
-        // A JS guest lowers hundreds of host functions but with a handful of option sets: contexts are per set.
+        // A JS guest lowers hundreds of host functions with a handful of distinct option sets: instances resolve
+        // memory and realloc per set, not per function.
         var optionSets = new Dictionary<(StringEncoding, CoreItem?, CoreItem?, int), CallOptions>();
         var lowered = new LoweredRuntime[plan.Lowered.Count];
         for (var i = 0; i < lowered.Length; i++)
@@ -266,5 +267,5 @@ internal sealed class LoweredRuntime
     public string What { get; }
 }
 
-/// <summary>What a call context needs of a function's canon options and where it runs (its handle table).</summary>
+/// <summary>What a call context needs of a lowered function's canon options, and its component instance (handle table).</summary>
 internal sealed record CallOptions(int Index, StringEncoding Encoding, CoreItem? Memory, CoreItem? Realloc, int ComponentInstance);

@@ -16,9 +16,13 @@ public sealed class ComponentInstance : IDisposable
     private int _instantiated;
     private bool _disposed;
 
-    // One reusable context per set of canon options of the lowered functions, created at the first call that
-    // needs it: a lowered function may name the memory of a core instance created after the one that imports it.
+    // Canon options of the lowered functions resolved per instance (one slot per distinct set), lazily: a lowered
+    // function may name the memory of a core instance created after the one that imports it.
+    private readonly (bool Done, WasmMemory? Memory, WasmFunc? Realloc)[] _options;
+
+    // One reusable call context per component instance, created by the first host call that needs it.
     private readonly GuestCallContext?[] _contexts;
+
     private readonly (bool Done, WasmFunc Func, WasmMemory? Memory, WasmFunc? Realloc, WasmFunc? PostReturn)[] _lifted;
 
     internal ComponentInstance(Component component, WasmStore store, object? storeData, CancellationToken ct)
@@ -30,7 +34,8 @@ public sealed class ComponentInstance : IDisposable
         _cores = new WasmInstance[component.Steps.Length];
         Tables = new HandleTable[component.ComponentInstanceCount];
         for (var i = 0; i < Tables.Length; i++) Tables[i] = new HandleTable();
-        _contexts = new GuestCallContext?[component.CallOptionSets];
+        _options = new (bool, WasmMemory?, WasmFunc?)[component.CallOptionSets];
+        _contexts = new GuestCallContext?[component.ComponentInstanceCount];
         _lifted = new (bool, WasmFunc, WasmMemory?, WasmFunc?, WasmFunc?)[component.Plan.Lifted.Count];
         if (store.Extension is ComponentInstance same && ReferenceEquals(same.Component, component)
             || store.Extension is ComponentInstance[] all && Array.Exists(all, c => ReferenceEquals(c.Component, component)))
@@ -158,10 +163,11 @@ public sealed class ComponentInstance : IDisposable
     {
         var a = ar.Func;
         var callerOptions = a.CallerOptions;
-        var caller = new GuestCallContext(this, Memory(callerOptions.Memory), Func(callerOptions.Realloc),
-            callerOptions.Encoding, Tables[a.CallerInstance]).Begin(context, ar.What);
+        var caller = new GuestCallContext(this, Tables[a.CallerInstance])
+            .Begin(context, ar.What, Memory(callerOptions.Memory), Func(callerOptions.Realloc), callerOptions.Encoding);
         var (func, memory, realloc, postReturn) = LiftedSlot(a.Callee);
-        var callee = new GuestCallContext(this, memory, realloc, a.Callee.Options.Encoding, Tables[a.Callee.ComponentInstance]).Begin(context, ar.What);
+        var callee = new GuestCallContext(this, Tables[a.Callee.ComponentInstance])
+            .Begin(context, ar.What, memory, realloc, a.Callee.Options.Encoding);
         try
         {
             var values = FlatValues.LiftParams(caller, ar.Abi, args);
@@ -182,15 +188,18 @@ public sealed class ComponentInstance : IDisposable
 
     /// <summary>
     /// The context for a call of host import <paramref name="lr"/>; the caller must <see cref="GuestCallContext.End"/>
-    /// it. The cached context of the options set is busy when a nested guest call (realloc, a destructor) reached
-    /// another import with the same options, or an async import holds it across an await: then a fresh one serves.
+    /// it. The cached context of the component instance is busy when a nested guest call (realloc, a destructor)
+    /// reached another import, or an async import holds it across an await: then a fresh one serves.
     /// </summary>
     internal GuestCallContext EnterLowered(LoweredRuntime lr, StoreContext store)
     {
         var o = lr.Options;
-        ref var cached = ref _contexts[o.Index];
-        cached ??= new GuestCallContext(this, Memory(o.Memory), Func(o.Realloc), o.Encoding, Tables[o.ComponentInstance]);
-        return (cached.InUse ? cached.Copy() : cached).Begin(store, lr.What);
+        ref var resolved = ref _options[o.Index];
+        if (!resolved.Done) resolved = (true, Memory(o.Memory), Func(o.Realloc));
+        ref var cached = ref _contexts[o.ComponentInstance];
+        cached ??= new GuestCallContext(this, Tables[o.ComponentInstance]);
+        var cx = cached.InUse ? new GuestCallContext(this, Tables[o.ComponentInstance]) : cached;
+        return cx.Begin(store, lr.What, resolved.Memory, resolved.Realloc, o.Encoding);
     }
 
     /// <summary>
@@ -212,7 +221,8 @@ public sealed class ComponentInstance : IDisposable
         var lifted = export.Lifted;
         var (func, memory, realloc, postReturn) = LiftedSlot(lifted);
         // Not shared with host imports: borrows lent to the guest count against it for the whole call.
-        var cx = new GuestCallContext(this, memory, realloc, lifted.Options.Encoding, Tables[lifted.ComponentInstance]).Begin(Store, export.ToString());
+        var cx = new GuestCallContext(this, Tables[lifted.ComponentInstance])
+            .Begin(Store, export.ToString(), memory, realloc, lifted.Options.Encoding);
 
         cx.OffFiberStore = Store;
         WasmValue[] core;

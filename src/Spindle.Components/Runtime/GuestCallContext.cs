@@ -9,23 +9,20 @@ namespace Spindle.Components.Runtime;
 /// options, resolved for this instance. Inside a host function realloc runs as a nested call on the guest's
 /// fiber; when the host lowers export arguments (no fiber yet) it runs as an ordinary async call, which completes
 /// synchronously unless realloc itself waits on an async host function.
-/// Host imports reuse one context per set of canon options (<see cref="ComponentInstance.EnterLowered"/>): a
-/// context is bound to a call by <see cref="Begin"/> and freed by <see cref="End"/>.
+/// Host imports reuse one context per component instance (<see cref="ComponentInstance.EnterLowered"/>): a
+/// context is bound to a call and its options by <see cref="Begin"/> and freed by <see cref="End"/>.
 /// </summary>
 internal sealed class GuestCallContext : AbiContext
 {
-    private readonly WasmMemory? _memory;
-    private readonly WasmFunc? _realloc;
+    private WasmMemory? _memory;
+    private WasmFunc? _realloc;
     private string _what = "";
 
     private readonly ComponentInstance _instance;
 
-    public GuestCallContext(ComponentInstance instance, WasmMemory? memory, WasmFunc? realloc, StringEncoding encoding, HandleTable table)
+    public GuestCallContext(ComponentInstance instance, HandleTable table)
     {
         _instance = instance;
-        _memory = memory;
-        _realloc = realloc;
-        Encoding = encoding;
         Table = table;
     }
 
@@ -37,15 +34,15 @@ internal sealed class GuestCallContext : AbiContext
     /// <summary>Between <see cref="Begin"/> and <see cref="End"/>: a call (maybe suspended in an await) owns it.</summary>
     public bool InUse { get; private set; }
 
-    /// <summary>A context with the same options for a call that finds this one in use.</summary>
-    public GuestCallContext Copy() => new(_instance, _memory, _realloc, Encoding, Table);
-
     /// <summary>Binds the context to a call; <paramref name="what"/> names the function in trap messages.</summary>
-    public GuestCallContext Begin(StoreContext store, string what)
+    public GuestCallContext Begin(StoreContext store, string what, WasmMemory? memory, WasmFunc? realloc, StringEncoding encoding)
     {
         InUse = true;
         Store = store;
         _what = what;
+        _memory = memory;
+        _realloc = realloc;
+        Encoding = encoding;
         ResetCallState();
         return this;
     }
