@@ -69,6 +69,10 @@ public sealed class SpindleHost : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         // A bind failure becomes our one-line SpindleStartupException; the host's own stack-trace log adds nothing.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
+        // While this category is enabled at any level, ASP.NET Core starts an Activity and a log scope for every
+        // request (an ExecutionContext, an AsyncLocal map, the scope object) only to enrich logs we filter out.
+        // Tracing listeners (ActivitySource, DiagnosticListener) still get their activities.
+        builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         options.ConfigureLogging?.Invoke(builder.Logging);
         if (tls is not null) builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>

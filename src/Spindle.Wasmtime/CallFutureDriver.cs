@@ -116,6 +116,7 @@ internal sealed unsafe class NativeCall : IDisposable
     public WasmValue[] TakeResults()
     {
         ThrowIfFailed();
+        if (ResultCount == 0) return []; // most exports and every post-return: no array per call
         var results = new WasmValue[ResultCount];
         for (int i = 0; i < results.Length; i++)
         {

@@ -248,7 +248,7 @@ internal static unsafe class HostTrampolines
             state = StoreState.FromContext(context);
             info = new HostCallerInfo(caller, context, state);
             var managedArgs = new ReadOnlySpan<WasmValue>(args, (int)nargs).ToArray();
-            var managedResults = new WasmValue[(int)nresults];
+            WasmValue[] managedResults = nresults == 0 ? [] : new WasmValue[(int)nresults];
             Prefill(managedResults, entry.Results);
 
             var pending = entry.Callback(info, managedArgs, managedResults);

@@ -111,4 +111,39 @@ public class FieldsTests
         // Forbidden headers (host) are not shown to the guest; the authority carries the host.
         Assert.Equal(["accept"], reqHeaders.Entries.Select(e => e.Key));
     }
+
+    [Fact]
+    public void Host_builder_lowercases_names_keeps_order_and_drops_forbidden_or_invalid_entries()
+    {
+        var builder = new Fields.HostBuilder(2);
+        builder.Add("User-Agent", "wrk");
+        builder.Add("Host", "localhost");          // forbidden, whatever its case
+        builder.Add("X-Custom-ÄB", "1");          // not a token
+        builder.Add("x-multi", "a");
+        builder.Add("Transfer-Encoding", "chunked");
+        builder.Add("x-bad", B("a\r\nb"));        // control characters
+        builder.Add("X-Multi", "b");
+        builder.Add("spin-path-info", "/ü");
+        var fields = builder.Build(immutable: true);
+        Assert.True(fields.IsImmutable);
+        Assert.Equal(["user-agent", "x-multi", "x-multi", "spin-path-info"], fields.Entries.Select(e => e.Key));
+        Assert.Equal(["wrk", "a", "b", "/ü"], fields.Entries.Select(e => Encoding.UTF8.GetString(e.Value)));
+    }
+
+    [Fact]
+    public void Incoming_request_builds_its_headers_once_and_only_when_asked()
+    {
+        var built = 0;
+        var request = new IncomingRequest("GET", "/", "http", "localhost", () =>
+        {
+            built++;
+            return Fields.FromHost([new("Accept", B("*/*"))], immutable: false);
+        }, new IncomingBody(Preview2.Io.InputStream.Empty()));
+        Assert.Equal(0, built);
+        var first = Assert.IsType<Fields>(Call(Types, "[method]incoming-request.headers", null, request));
+        var second = Assert.IsType<Fields>(Call(Types, "[method]incoming-request.headers", null, request));
+        Assert.Equal(1, built);
+        Assert.True(first.IsImmutable);
+        Assert.Equal(["accept"], second.Entries.Select(e => e.Key));
+    }
 }

@@ -34,6 +34,13 @@ internal abstract class AbiContext
 
     private long _lifted;
 
+    /// <summary>Starts a call on a reused context: no borrows outstanding, a full lifted-bytes budget.</summary>
+    protected void ResetCallState()
+    {
+        BorrowCount = 0;
+        _lifted = 0;
+    }
+
     /// <summary>Accounts for <paramref name="bytes"/> copied to the host by this call; traps past the budget.</summary>
     public void Charge(long bytes)
     {

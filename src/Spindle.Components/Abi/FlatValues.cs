@@ -47,6 +47,7 @@ internal static class FlatValues
         }
         Span<ulong> flat = stackalloc ulong[f.FlatParamCount];
         for (var k = 0; k < flat.Length; k++) flat[k] = ToBits(args[k]);
+        if (f.Params.Length == 0) return []; // new object?[0] would allocate per call
         var values = new object?[f.Params.Length];
         var i = 0;
         for (var k = 0; k < values.Length; k++) values[k] = f.Params[k].LiftFlat(cx, flat, ref i);

@@ -19,6 +19,9 @@ public sealed class Component : IDisposable
 
     internal StepRuntime[] Steps { get; }
     internal LoweredRuntime[] Lowered { get; }
+
+    /// <summary>Distinct <see cref="CallOptions"/> of the lowered functions (each instance resolves each set once).</summary>
+    internal int CallOptionSets { get; private init; }
     internal AdapterRuntime[] Adapters { get; private set; } = [];
     internal int ComponentInstanceCount => _plan.ComponentInstanceCount;
     internal InstantiationPlan Plan => _plan;
@@ -77,8 +80,18 @@ public sealed class Component : IDisposable
 
     private static Component Build(WasmEngine engine, InstantiationPlan plan, IProgress<string>? progress)
     {
+        // A JS guest lowers hundreds of host functions with a handful of distinct option sets: instances resolve
+        // memory and realloc per set, not per function.
+        var optionSets = new Dictionary<(StringEncoding, CoreItem?, CoreItem?, int), CallOptions>();
         var lowered = new LoweredRuntime[plan.Lowered.Count];
-        for (var i = 0; i < lowered.Length; i++) lowered[i] = new LoweredRuntime(plan.Lowered[i]);
+        for (var i = 0; i < lowered.Length; i++)
+        {
+            var f = plan.Lowered[i];
+            var key = (f.Options.Encoding, f.Options.Memory, f.Options.Realloc, f.ComponentInstance);
+            if (!optionSets.TryGetValue(key, out var options))
+                optionSets[key] = options = new CallOptions(optionSets.Count, f.Options.Encoding, f.Options.Memory, f.Options.Realloc, f.ComponentInstance);
+            lowered[i] = new LoweredRuntime(f, options);
+        }
 
         var modules = new WasmModule[plan.Modules.Count];
         for (var i = 0; i < modules.Length; i++)
@@ -130,6 +143,7 @@ public sealed class Component : IDisposable
             exports.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal))
         {
             Adapters = adapters,
+            CallOptionSets = optionSets.Count,
             Warmups = !engine.Options.WarmUpMemories ? [] : plan.Lowered.Select(l => l.Options.Memory)
                 .Concat(plan.Lifted.Select(l => l.Options.Memory)).OfType<CoreExportItem>().Distinct()
                 .Select(m => (m, new MemoryWarmup())).ToArray(),
@@ -248,9 +262,10 @@ internal sealed class AdapterRuntime(AdapterFunc func, FuncAbi abi, WasmFuncType
 /// <summary>A lowered host function's precomputed call shape.</summary>
 internal sealed class LoweredRuntime
 {
-    public LoweredRuntime(LoweredFunc func)
+    public LoweredRuntime(LoweredFunc func, CallOptions options)
     {
         Func = func;
+        Options = options;
         Abi = new FuncAbi(func.Type);
         CoreType = FlatValues.CoreType(Abi.CoreParams(lowered: true), Abi.CoreResults(lowered: true));
         What = $"{func.Interface}#{func.Function.Name}";
@@ -258,7 +273,11 @@ internal sealed class LoweredRuntime
     }
 
     public LoweredFunc Func { get; }
+    public CallOptions Options { get; }
     public FuncAbi Abi { get; }
     public WasmFuncType CoreType { get; }
     public string What { get; }
 }
+
+/// <summary>What a call context needs of a lowered function's canon options, and its component instance (handle table).</summary>
+internal sealed record CallOptions(int Index, StringEncoding Encoding, CoreItem? Memory, CoreItem? Realloc, int ComponentInstance);

@@ -16,9 +16,13 @@ public sealed class ComponentInstance : IDisposable
     private int _instantiated;
     private bool _disposed;
 
-    // Canon options resolved per instance, lazily: a lowered function may name the memory of a core instance
-    // created after the one that imports it.
-    private readonly (bool Done, WasmMemory? Memory, WasmFunc? Realloc)[] _lowered;
+    // Canon options of the lowered functions resolved per instance (one slot per distinct set), lazily: a lowered
+    // function may name the memory of a core instance created after the one that imports it.
+    private readonly (bool Done, WasmMemory? Memory, WasmFunc? Realloc)[] _options;
+
+    // One reusable call context per component instance, created by the first host call that needs it.
+    private readonly GuestCallContext?[] _contexts;
+
     private readonly (bool Done, WasmFunc Func, WasmMemory? Memory, WasmFunc? Realloc, WasmFunc? PostReturn)[] _lifted;
 
     internal ComponentInstance(Component component, WasmStore store, object? storeData, CancellationToken ct)
@@ -30,7 +34,8 @@ public sealed class ComponentInstance : IDisposable
         _cores = new WasmInstance[component.Steps.Length];
         Tables = new HandleTable[component.ComponentInstanceCount];
         for (var i = 0; i < Tables.Length; i++) Tables[i] = new HandleTable();
-        _lowered = new (bool, WasmMemory?, WasmFunc?)[component.Lowered.Length];
+        _options = new (bool, WasmMemory?, WasmFunc?)[component.CallOptionSets];
+        _contexts = new GuestCallContext?[component.ComponentInstanceCount];
         _lifted = new (bool, WasmFunc, WasmMemory?, WasmFunc?, WasmFunc?)[component.Plan.Lifted.Count];
         if (store.Extension is ComponentInstance same && ReferenceEquals(same.Component, component)
             || store.Extension is ComponentInstance[] all && Array.Exists(all, c => ReferenceEquals(c.Component, component)))
@@ -160,10 +165,11 @@ public sealed class ComponentInstance : IDisposable
     {
         var a = ar.Func;
         var callerOptions = a.CallerOptions;
-        var caller = new GuestCallContext(this, context, Memory(callerOptions.Memory), Func(callerOptions.Realloc),
-            callerOptions.Encoding, Tables[a.CallerInstance], ar.What);
+        var caller = new GuestCallContext(this, Tables[a.CallerInstance])
+            .Begin(context, ar.What, Memory(callerOptions.Memory), Func(callerOptions.Realloc), callerOptions.Encoding);
         var (func, memory, realloc, postReturn) = LiftedSlot(a.Callee);
-        var callee = new GuestCallContext(this, context, memory, realloc, a.Callee.Options.Encoding, Tables[a.Callee.ComponentInstance], ar.What);
+        var callee = new GuestCallContext(this, Tables[a.Callee.ComponentInstance])
+            .Begin(context, ar.What, memory, realloc, a.Callee.Options.Encoding);
         try
         {
             var values = FlatValues.LiftParams(caller, ar.Abi, args);
@@ -182,11 +188,20 @@ public sealed class ComponentInstance : IDisposable
 
     internal WasmFunc CoreFunc(CoreItem item) => Func(item) ?? throw AbiContext.Trap("core function is not available");
 
-    internal GuestCallContext ContextForLowered(LoweredRuntime lr, StoreContext store)
+    /// <summary>
+    /// The context for a call of host import <paramref name="lr"/>; the caller must <see cref="GuestCallContext.End"/>
+    /// it. The cached context of the component instance is busy when a nested guest call (realloc, a destructor)
+    /// reached another import, or an async import holds it across an await: then a fresh one serves.
+    /// </summary>
+    internal GuestCallContext EnterLowered(LoweredRuntime lr, StoreContext store)
     {
-        ref var slot = ref _lowered[lr.Func.Index];
-        if (!slot.Done) slot = (true, Memory(lr.Func.Options.Memory), Func(lr.Func.Options.Realloc));
-        return new GuestCallContext(this, store, slot.Memory, slot.Realloc, lr.Func.Options.Encoding, Tables[lr.Func.ComponentInstance], lr.What);
+        var o = lr.Options;
+        ref var resolved = ref _options[o.Index];
+        if (!resolved.Done) resolved = (true, Memory(o.Memory), Func(o.Realloc));
+        ref var cached = ref _contexts[o.ComponentInstance];
+        cached ??= new GuestCallContext(this, Tables[o.ComponentInstance]);
+        var cx = cached.InUse ? new GuestCallContext(this, Tables[o.ComponentInstance]) : cached;
+        return cx.Begin(store, lr.What, resolved.Memory, resolved.Realloc, o.Encoding);
     }
 
     /// <summary>
@@ -207,7 +222,9 @@ public sealed class ComponentInstance : IDisposable
             throw new ArgumentException($"export {export} does not belong to this component", nameof(export));
         var lifted = export.Lifted;
         var (func, memory, realloc, postReturn) = LiftedSlot(lifted);
-        var cx = new GuestCallContext(this, Store, memory, realloc, lifted.Options.Encoding, Tables[lifted.ComponentInstance], export.ToString());
+        // Not shared with host imports: borrows lent to the guest count against it for the whole call.
+        var cx = new GuestCallContext(this, Tables[lifted.ComponentInstance])
+            .Begin(Store, export.ToString(), memory, realloc, lifted.Options.Encoding);
 
         cx.OffFiberStore = Store;
         WasmValue[] core;

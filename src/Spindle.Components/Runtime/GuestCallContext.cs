@@ -9,30 +9,51 @@ namespace Spindle.Components.Runtime;
 /// options, resolved for this instance. Inside a host function realloc runs as a nested call on the guest's
 /// fiber; when the host lowers export arguments (no fiber yet) it runs as an ordinary async call, which completes
 /// synchronously unless realloc itself waits on an async host function.
+/// Host imports reuse one context per component instance (<see cref="ComponentInstance.EnterLowered"/>): a
+/// context is bound to a call and its options by <see cref="Begin"/> and freed by <see cref="End"/>.
 /// </summary>
 internal sealed class GuestCallContext : AbiContext
 {
-    private readonly WasmMemory? _memory;
-    private readonly WasmFunc? _realloc;
-    private readonly string _what;
+    private WasmMemory? _memory;
+    private WasmFunc? _realloc;
+    private string _what = "";
 
     private readonly ComponentInstance _instance;
 
-    public GuestCallContext(ComponentInstance instance, StoreContext store, WasmMemory? memory, WasmFunc? realloc, StringEncoding encoding, HandleTable table, string what)
+    public GuestCallContext(ComponentInstance instance, HandleTable table)
     {
         _instance = instance;
-        Store = store;
-        _memory = memory;
-        _realloc = realloc;
-        Encoding = encoding;
         Table = table;
-        _what = what;
     }
 
     public StoreContext Store { get; set; }
 
     /// <summary>Set while lowering export arguments: realloc is called through the store's async entry point.</summary>
     public WasmStore? OffFiberStore { get; set; }
+
+    /// <summary>Between <see cref="Begin"/> and <see cref="End"/>: a call (maybe suspended in an await) owns it.</summary>
+    public bool InUse { get; private set; }
+
+    /// <summary>Binds the context to a call; <paramref name="what"/> names the function in trap messages.</summary>
+    public GuestCallContext Begin(StoreContext store, string what, WasmMemory? memory, WasmFunc? realloc, StringEncoding encoding)
+    {
+        InUse = true;
+        Store = store;
+        _what = what;
+        _memory = memory;
+        _realloc = realloc;
+        Encoding = encoding;
+        ResetCallState();
+        return this;
+    }
+
+    /// <summary>Ends the call's borrow scope and frees the context for the next call.</summary>
+    public void End()
+    {
+        ReleaseLends();
+        OffFiberStore = null;
+        InUse = false;
+    }
 
     public override Span<byte> Memory() =>
         _memory is { } m ? m.GetSpan(Store) : throw Trap($"{_what} needs linear memory but its canon options name none");

@@ -26,20 +26,28 @@ internal sealed class HandleEntry(ResourceType type, object rep, bool own, AbiCo
 /// </summary>
 internal sealed class HandleTable
 {
-    private readonly List<HandleEntry?> _slots = [null];
-    private readonly Stack<int> _free = new();
+    // Slot 0 is never valid. Allocated at the first handle: most component instances of a request (nested shims)
+    // never hold one, and a wasi:http guest's table stays within the first array.
+    private HandleEntry?[] _slots = [];
+    private int _count;
+    private Stack<int>? _free;
 
     public int Add(HandleEntry entry)
     {
-        if (_free.TryPop(out var i)) { _slots[i] = entry; return i; }
-        if (_slots.Count >= (1 << 28)) throw AbiContext.Trap("handle table is full");
-        _slots.Add(entry);
-        return _slots.Count - 1;
+        if (_free is not null && _free.TryPop(out var i)) { _slots[i] = entry; return i; }
+        if (_count == 0) _count = 1;
+        if (_count >= _slots.Length)
+        {
+            if (_count >= (1 << 28)) throw AbiContext.Trap("handle table is full");
+            Array.Resize(ref _slots, Math.Max(16, _slots.Length * 2));
+        }
+        _slots[_count] = entry;
+        return _count++;
     }
 
     public HandleEntry Get(uint handle, ResourceType type)
     {
-        if (handle == 0 || handle >= (uint)_slots.Count)
+        if (handle == 0 || handle >= (uint)_count)
             throw AbiContext.Trap($"invalid handle index {handle} for resource {Describe(type)} (out of range)");
         var e = _slots[(int)handle] ?? throw AbiContext.Trap($"invalid handle index {handle} for resource {Describe(type)}: the handle was already dropped or moved");
         if (!ReferenceEquals(e.Type, type))
@@ -54,14 +62,14 @@ internal sealed class HandleTable
         if (e.Own && e.LendCount > 0)
             throw AbiContext.Trap($"cannot drop or move own<{Describe(type)}> handle {handle} while it is borrowed");
         _slots[(int)handle] = null;
-        _free.Push((int)handle);
+        (_free ??= new()).Push((int)handle);
         return e;
     }
 
     /// <summary>Disposes every host object still owned by the guest (instance end).</summary>
     public void DisposeAll()
     {
-        for (var i = 1; i < _slots.Count; i++)
+        for (var i = 1; i < _count; i++)
         {
             var e = _slots[i];
             _slots[i] = null;
@@ -70,7 +78,7 @@ internal sealed class HandleTable
                 try { d.Dispose(); } catch { /* a failing Dispose must not stop the others */ }
             }
         }
-        _free.Clear();
+        _free?.Clear();
     }
 
     internal static string Describe(ResourceType t) => t.ToString();

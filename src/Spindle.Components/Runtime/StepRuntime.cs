@@ -87,18 +87,28 @@ internal sealed class StepRuntime : IDisposable
                 var inst = ComponentInstance.Of(info.Extension, component);
                 if (inst.NestedDepth != 0)
                     throw AbiContext.Trap($"{lr.What} (an async host function) was called from inside a nested guest call (realloc or a destructor), which cannot suspend");
-                var cx = inst.ContextForLowered(lr, info.Context);
-                object?[] hostArgs;
-                try { hostArgs = FlatValues.LiftParams(cx, lr.Abi, args); }
-                catch (ComponentTrapException e) { throw In(lr, "arguments", e); }
-                var result = await asyncImpl(inst.HostContext, hostArgs).ConfigureAwait(false);
+                // The context stays bound to this call across the await, until the result is lowered.
+                var cx = inst.EnterLowered(lr, info.Context);
+                object? result;
+                try
+                {
+                    object?[] hostArgs;
+                    try { hostArgs = FlatValues.LiftParams(cx, lr.Abi, args); }
+                    catch (ComponentTrapException e) { throw In(lr, "arguments", e); }
+                    result = await asyncImpl(inst.HostContext, hostArgs).ConfigureAwait(false);
+                }
+                catch
+                {
+                    cx.End();
+                    throw;
+                }
                 // Lowering may call the guest's realloc: do it back on the guest's fiber.
                 info.OnCompleted = (ref HostCaller caller, Span<WasmValue> res) =>
                 {
                     cx.Store = caller.Context;
                     try { FlatValues.LowerResult(cx, lr.Abi, result, args, res); }
                     catch (ComponentTrapException e) { throw In(lr, "result", e); }
-                    finally { cx.ReleaseLends(); }
+                    finally { cx.End(); }
                 };
             });
         }
@@ -108,7 +118,7 @@ internal sealed class StepRuntime : IDisposable
             Base.DefineFunc(b.Module, b.Name, lr.CoreType, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
             {
                 var inst = ComponentInstance.Of(caller.Extension, component);
-                var cx = inst.ContextForLowered(lr, caller.Context);
+                var cx = inst.EnterLowered(lr, caller.Context);
                 try
                 {
                     object?[] hostArgs;
@@ -118,7 +128,7 @@ internal sealed class StepRuntime : IDisposable
                     try { FlatValues.LowerResult(cx, lr.Abi, result, args, results); }
                     catch (ComponentTrapException e) { throw In(lr, "result", e); }
                 }
-                finally { cx.ReleaseLends(); }
+                finally { cx.End(); }
             });
         }
     }

@@ -18,8 +18,18 @@ public sealed class InboundRequest
     /// <summary>Peer <c>ip:port</c> (<c>0.0.0.0:0</c> for chained requests).</summary>
     public required string ClientAddr { get; init; }
 
-    /// <summary>The <c>spin-*</c> headers to append after the client's own headers, in Spin's order.</summary>
-    public required IReadOnlyList<KeyValuePair<string, string>> SpinHeaders { get; init; }
+    private IReadOnlyList<KeyValuePair<string, string>>? _spinHeaders;
+
+    /// <summary>
+    /// The <c>spin-*</c> headers to append after the client's own headers, in Spin's order. Unless given, computed
+    /// from <see cref="Route"/>, <see cref="FullUrl"/> and <see cref="ClientAddr"/> when first read (a guest that
+    /// never reads its headers does not pay for them).
+    /// </summary>
+    public IReadOnlyList<KeyValuePair<string, string>> SpinHeaders
+    {
+        get => _spinHeaders ??= SpinRequestHeaders.Compute(Route, FullUrl, ClientAddr);
+        init => _spinHeaders = value;
+    }
 
     /// <summary>Cancelled when the client goes away or the request deadline passes.</summary>
     public CancellationToken Aborted { get; init; }

@@ -148,7 +148,6 @@ public sealed class SpinHttpTrigger
             Route = match,
             FullUrl = fullUrl,
             ClientAddr = clientAddr,
-            SpinHeaders = SpinRequestHeaders.Compute(match, fullUrl, clientAddr),
             Aborted = deadline.Token,
         };
         try

@@ -18,7 +18,7 @@ public enum HeaderError
 public sealed class Fields
 {
     // The headers a guest may neither set nor see (the same list as wasmtime-wasi-http's defaults).
-    private static readonly HashSet<string> ForbiddenNames = new(StringComparer.Ordinal)
+    private static readonly HashSet<string> ForbiddenNames = new(StringComparer.OrdinalIgnoreCase)
     {
         "connection", "keep-alive", "proxy-authenticate", "proxy-authorization", "proxy-connection",
         "transfer-encoding", "upgrade", "host", "http2-settings",
@@ -42,7 +42,7 @@ public sealed class Fields
     public IReadOnlyList<KeyValuePair<string, byte[]>> Entries => _entries;
 
     /// <summary>True if a guest may not set <paramref name="name"/> (case-insensitive).</summary>
-    public static bool IsForbidden(string name) => ForbiddenNames.Contains(name.ToLowerInvariant());
+    public static bool IsForbidden(string name) => ForbiddenNames.Contains(name);
 
     /// <summary>Builds fields from a guest list (<c>from-list</c>): every name and value is validated.</summary>
     public static Fields FromList(IEnumerable<KeyValuePair<string, byte[]>> entries, out HeaderError? error)
@@ -61,15 +61,51 @@ public sealed class Fields
     /// <summary>Builds fields from trusted host data (request headers): forbidden names are dropped, invalid entries skipped.</summary>
     public static Fields FromHost(IEnumerable<KeyValuePair<string, byte[]>> entries, bool immutable)
     {
-        var list = new List<KeyValuePair<string, byte[]>>();
+        var builder = new HostBuilder(entries.TryGetNonEnumeratedCount(out var n) ? n : 4);
         foreach (var (name, value) in entries)
-        {
-            var lower = name.ToLowerInvariant();
-            if (IsValidName(name) && IsValidValue(value) && !ForbiddenNames.Contains(lower))
-                list.Add(new(lower, value));
-        }
-        return new Fields(list, immutable);
+            builder.Add(name, value);
+        return builder.Build(immutable);
     }
+
+    /// <summary>
+    /// Builds fields from trusted host data one entry at a time, without an intermediate list: forbidden names are
+    /// dropped, invalid entries skipped, names lower-cased (the same rules as <see cref="FromHost"/>).
+    /// </summary>
+    public readonly struct HostBuilder(int capacity)
+    {
+        private readonly List<KeyValuePair<string, byte[]>> _entries = new(capacity);
+
+        /// <summary>Adds one value.</summary>
+        public void Add(string name, byte[] value)
+        {
+            if (IsValidName(name) && IsValidValue(value) && !ForbiddenNames.Contains(name))
+                _entries.Add(new(Lower(name), value));
+        }
+
+        /// <summary>Adds one value given as text (encoded as UTF-8 only when the name is kept).</summary>
+        public void Add(string name, string value)
+        {
+            if (IsValidName(name) && !ForbiddenNames.Contains(name))
+                Add(name, System.Text.Encoding.UTF8.GetBytes(value));
+        }
+
+        /// <summary>The fields (call once).</summary>
+        public Fields Build(bool immutable) => new(_entries, immutable);
+    }
+
+    // Kestrel names its known request headers in canonical case ("User-Agent"): their lower-case forms are
+    // interned here so that every request does not lower-case them again.
+    private static readonly Dictionary<string, string> KnownLower = new[]
+    {
+        "Accept", "Accept-Charset", "Accept-Encoding", "Accept-Language", "Access-Control-Request-Headers",
+        "Access-Control-Request-Method", "Authorization", "Baggage", "Cache-Control", "Content-Encoding",
+        "Content-Language", "Content-Length", "Content-Location", "Content-MD5", "Content-Range", "Content-Type",
+        "Cookie", "Date", "Expect", "From", "If-Match", "If-Modified-Since", "If-None-Match", "If-Range",
+        "If-Unmodified-Since", "Max-Forwards", "Origin", "Pragma", "Range", "Referer", "Request-Id", "TE",
+        "Traceparent", "Tracestate", "Upgrade-Insecure-Requests", "User-Agent", "Via", "Warning",
+    }.ToDictionary(n => n, n => n.ToLowerInvariant(), StringComparer.Ordinal);
+
+    private static string Lower(string name) => KnownLower.TryGetValue(name, out var lower) ? lower : name.ToLowerInvariant();
 
     /// <summary>A view of the same entries that cannot be changed through it (for <c>headers()</c> children).</summary>
     public Fields ImmutableView() => new(_entries, immutable: true);

@@ -5,24 +5,60 @@ using Spindle.Wasi.Preview2.Io;
 namespace Spindle.Wasi.Http;
 
 /// <summary>A <c>wasi:http/types.incoming-request</c>: what the host received, read-only to the guest.</summary>
-public sealed class IncomingRequest(string method, string? pathWithQuery, string? scheme, string? authority, Fields headers, IncomingBody body)
+public sealed class IncomingRequest
 {
-    private IncomingBody? _body = body;
+    private IncomingBody? _body;
+    private Func<Fields>? _readHeaders;
+    private Fields? _headers;
+
+    /// <summary>A request with its headers at hand.</summary>
+    public IncomingRequest(string method, string? pathWithQuery, string? scheme, string? authority, Fields headers, IncomingBody body)
+        : this(method, pathWithQuery, scheme, authority, body) =>
+        _headers = headers.IsImmutable ? headers : headers.ImmutableView();
+
+    /// <summary>
+    /// A request whose headers are built by <paramref name="headers"/> the first time they are asked for: many
+    /// guests never read them, and converting every header to bytes costs every request.
+    /// </summary>
+    public IncomingRequest(string method, string? pathWithQuery, string? scheme, string? authority, Func<Fields> headers, IncomingBody body)
+        : this(method, pathWithQuery, scheme, authority, body) =>
+        _readHeaders = headers;
+
+    private IncomingRequest(string method, string? pathWithQuery, string? scheme, string? authority, IncomingBody body)
+    {
+        Method = method;
+        PathWithQuery = pathWithQuery;
+        Scheme = scheme;
+        Authority = authority;
+        _body = body;
+    }
 
     /// <summary>The method (<c>GET</c>...).</summary>
-    public string Method { get; } = method;
+    public string Method { get; }
 
     /// <summary>Path and query, as received.</summary>
-    public string? PathWithQuery { get; } = pathWithQuery;
+    public string? PathWithQuery { get; }
 
     /// <summary><c>http</c> or <c>https</c>.</summary>
-    public string? Scheme { get; } = scheme;
+    public string? Scheme { get; }
 
     /// <summary>The authority (Host).</summary>
-    public string? Authority { get; } = authority;
+    public string? Authority { get; }
 
     /// <summary>The headers (immutable).</summary>
-    public Fields Headers { get; } = headers.IsImmutable ? headers : headers.ImmutableView();
+    public Fields Headers
+    {
+        get
+        {
+            if (_headers is null)
+            {
+                var fields = _readHeaders!();
+                _headers = fields.IsImmutable ? fields : fields.ImmutableView();
+                _readHeaders = null;
+            }
+            return _headers;
+        }
+    }
 
     /// <summary>Hands out the body once (<c>consume</c>); null afterwards.</summary>
     public IncomingBody? Consume() => Interlocked.Exchange(ref _body, null);

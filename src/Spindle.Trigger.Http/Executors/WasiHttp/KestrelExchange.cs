@@ -21,6 +21,7 @@ public sealed class KestrelExchange
     private readonly HttpContext _http;
     private readonly ILogger _logger;
     private readonly string _componentId;
+    private readonly InboundRequest _inbound;
     private OutgoingResponse? _response;
     private Task? _pump;
     private bool _acceptedByKestrel;
@@ -31,6 +32,7 @@ public sealed class KestrelExchange
         _http = request.Http;
         _logger = logger;
         _componentId = componentId;
+        _inbound = request;
         Request = CreateIncomingRequest(request);
         Outparam = new ResponseOutparam(OnSet);
     }
@@ -217,32 +219,48 @@ public sealed class KestrelExchange
             _http.Abort();
     }
 
-    private static IncomingRequest CreateIncomingRequest(InboundRequest inbound)
+    private IncomingRequest CreateIncomingRequest(InboundRequest inbound)
     {
         var request = inbound.Http.Request;
-        var headers = new List<KeyValuePair<string, byte[]>>();
-        foreach (var (name, values) in request.Headers)
-            foreach (var value in values)
-                if (value is not null)
-                    headers.Add(new(name, Encoding.UTF8.GetBytes(value)));
-        foreach (var (name, value) in inbound.SpinHeaders)
-            headers.Add(new(name, Encoding.UTF8.GetBytes(value)));
-
         var rawTarget = inbound.Http.Features.Get<IHttpRequestFeature>()?.RawTarget;
         var pathWithQuery = rawTarget is { Length: > 0 } && rawTarget[0] == '/'
             ? rawTarget
             : request.PathBase.Add(request.Path).ToUriComponent() + request.QueryString.ToUriComponent();
 
-        var trailersFeature = inbound.Http.Features.Get<IHttpRequestTrailersFeature>();
         var body = new IncomingBody(
             new PipeInputStream(request.BodyReader, completeReaderOnDispose: false,
                 errorCode: e => HttpErrorCode.Of("HTTP-protocol-error")),
-            () => trailersFeature is { Available: true, Trailers.Count: > 0 }
-                ? Fields.FromHost(trailersFeature.Trailers.SelectMany(t => t.Value.Select(v => new KeyValuePair<string, byte[]>(t.Key, Encoding.UTF8.GetBytes(v ?? "")))), immutable: true)
-                : null);
+            RequestTrailers);
 
         // Spin gives wasi:http 0.2 guests scheme http whatever the listener (spin-full-url has the real one).
         return new IncomingRequest(request.Method, pathWithQuery, "http", request.Host.HasValue ? request.Host.Value : null,
-            Fields.FromHost(headers, immutable: true), body);
+            RequestHeaders, body);
+    }
+
+    // The client's headers in the order received (each value of a repeated header as its own entry), then the
+    // spin-* headers; built only when the guest asks for them.
+    private Fields RequestHeaders()
+    {
+        var headers = _http.Request.Headers;
+        var spinHeaders = _inbound.SpinHeaders;
+        var fields = new Fields.HostBuilder(headers.Count + spinHeaders.Count);
+        foreach (var (name, values) in headers)
+            foreach (var value in values)
+                if (value is not null)
+                    fields.Add(name, value);
+        foreach (var (name, value) in spinHeaders)
+            fields.Add(name, value);
+        return fields.Build(immutable: true);
+    }
+
+    private Fields? RequestTrailers()
+    {
+        if (_http.Features.Get<IHttpRequestTrailersFeature>() is not { Available: true, Trailers: { Count: > 0 } trailers })
+            return null;
+        var fields = new Fields.HostBuilder(trailers.Count);
+        foreach (var (name, values) in trailers)
+            foreach (var value in values)
+                fields.Add(name, value ?? "");
+        return fields.Build(immutable: true);
     }
 }

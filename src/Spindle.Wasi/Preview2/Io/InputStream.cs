@@ -26,7 +26,14 @@ public abstract class InputStream : IDisposable
     public abstract ValueTask WaitReadableAsync(CancellationToken cancellation);
 
     /// <summary>A pollable for readability (<c>subscribe</c>).</summary>
-    public Pollable Subscribe() => new ConditionPollable(() => IsReadable, WaitReadableAsync);
+    public Pollable Subscribe() => new ReadablePollable(this);
+
+    // One object per subscribe (guests subscribe per read): no delegates bound to the stream.
+    private sealed class ReadablePollable(InputStream stream) : Pollable
+    {
+        public override bool IsReady => stream.IsReadable;
+        public override ValueTask WaitAsync(CancellationToken cancellation) => stream.IsReadable ? default : stream.WaitReadableAsync(cancellation);
+    }
 
     /// <summary><c>blocking-read</c>: waits until at least one byte, end of stream or an error.</summary>
     public async ValueTask<ReadOutcome> BlockingReadAsync(int max, CancellationToken cancellation)

@@ -26,7 +26,14 @@ public abstract class OutputStream : IDisposable
     public abstract ValueTask WaitWritableAsync(CancellationToken cancellation);
 
     /// <summary>A pollable for writability (<c>subscribe</c>).</summary>
-    public Pollable Subscribe() => new ConditionPollable(() => IsWritable, WaitWritableAsync);
+    public Pollable Subscribe() => new WritablePollable(this);
+
+    // One object per subscribe (guests subscribe per write): no delegates bound to the stream.
+    private sealed class WritablePollable(OutputStream stream) : Pollable
+    {
+        public override bool IsReady => stream.IsWritable;
+        public override ValueTask WaitAsync(CancellationToken cancellation) => stream.IsWritable ? default : stream.WaitWritableAsync(cancellation);
+    }
 
     /// <summary><c>blocking-write-and-flush</c>: writes all of <paramref name="data"/> as budget allows, then flushes.</summary>
     public async ValueTask<StreamError?> BlockingWriteAndFlushAsync(ReadOnlyMemory<byte> data, CancellationToken cancellation)
