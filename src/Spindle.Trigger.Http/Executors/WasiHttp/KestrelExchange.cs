@@ -144,8 +144,9 @@ public sealed class KestrelExchange
     }
 
     // Copies the body to Kestrel, flushing when nothing more is buffered (or FlushAt bytes are pending): what the
-    // guest wrote in one run goes out in one write, and the end of a body that is already complete goes with it
-    // (Kestrel flushes the rest when the request delegate returns).
+    // guest wrote in one run goes out in one write. A body complete before the first flush is left for Kestrel to
+    // send with the head when the request delegate returns; once the head went out, Kestrel does not flush a
+    // Content-Length body's tail at the end, so the pump does.
     private async Task PumpAsync(OutgoingBody body)
     {
         const int FlushAt = 64 * 1024;
@@ -155,13 +156,12 @@ public sealed class KestrelExchange
         try
         {
             long pending = 0;
+            var flushed = false;
             while (true)
             {
                 if (!reader.TryRead(out var result))
                 {
-                    if ((await output.FlushAsync(ct).ConfigureAwait(false)).IsCompleted)
-                        throw new OperationCanceledException("the client is gone");
-                    pending = 0;
+                    await FlushAsync();
                     result = await reader.ReadAsync(ct).ConfigureAwait(false);
                 }
                 foreach (var segment in result.Buffer)
@@ -169,13 +169,21 @@ public sealed class KestrelExchange
                 pending += result.Buffer.Length;
                 reader.AdvanceTo(result.Buffer.End);
                 if (result.IsCompleted)
-                    break;
-                if (pending >= FlushAt)
                 {
-                    if ((await output.FlushAsync(ct).ConfigureAwait(false)).IsCompleted)
-                        throw new OperationCanceledException("the client is gone");
-                    pending = 0;
+                    if (flushed && pending > 0)
+                        await FlushAsync();
+                    break;
                 }
+                if (pending >= FlushAt)
+                    await FlushAsync();
+            }
+
+            async Task FlushAsync()
+            {
+                if ((await output.FlushAsync(ct).ConfigureAwait(false)).IsCompleted)
+                    throw new OperationCanceledException("the client is gone");
+                pending = 0;
+                flushed = true;
             }
             if (body.Trailers is { } trailers && _http.Response.SupportsTrailers())
                 foreach (var (name, value) in trailers.Entries)
