@@ -18,6 +18,12 @@ internal abstract class AbiContext
     /// <summary>Borrow handles given to the guest for an export call (all must be dropped before it returns).</summary>
     public int BorrowCount;
 
+    /// <summary>
+    /// Lift <c>list&lt;u8&gt;</c> arguments as views of guest memory (<see cref="GuestBytes"/>) instead of copies:
+    /// only for synchronous host functions that declared they use the bytes before returning.
+    /// </summary>
+    public bool BorrowBytes;
+
     /// <summary>The whole linear memory of the options' <c>memory</c>; traps when the function has none.</summary>
     public abstract Span<byte> Memory();
 
@@ -39,6 +45,7 @@ internal abstract class AbiContext
     {
         BorrowCount = 0;
         _lifted = 0;
+        BorrowBytes = false;
     }
 
     /// <summary>Accounts for <paramref name="bytes"/> copied to the host by this call; traps past the budget.</summary>

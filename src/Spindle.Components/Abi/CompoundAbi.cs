@@ -4,7 +4,10 @@ using Spindle.Components.Values;
 
 namespace Spindle.Components.Abi;
 
-/// <summary>list&lt;T&gt;: (ptr, len) with the elements at ptr; list&lt;u8&gt; is carried as <see cref="byte"/>[].</summary>
+/// <summary>
+/// list&lt;T&gt;: (ptr, len) with the elements at ptr; list&lt;u8&gt; is carried as <see cref="byte"/>[] (or, for host
+/// functions that borrow bytes, as a <see cref="GuestBytes"/> view of guest memory).
+/// </summary>
 internal sealed class ListAbi : PointerPairAbi
 {
     /// <summary>Element count limit for lists lifted into object arrays (a guest must not make the host allocate without bound).</summary>
@@ -25,7 +28,7 @@ internal sealed class ListAbi : PointerPairAbi
         var bytes = (long)len * _elem.Size;
         var span = cx.Slice(ptr, bytes); // bounds check once for the whole list
         cx.Charge(_bytes ? bytes : bytes + 8L * len);
-        if (_bytes) return span.ToArray();
+        if (_bytes) return cx.BorrowBytes ? new GuestBytes(span) : span.ToArray();
         if (len > MaxLiftedElements) throw AbiContext.Trap($"list of {len} elements is longer than the host accepts ({MaxLiftedElements})");
         var items = new object?[len];
         for (var k = 0; k < items.Length; k++) items[k] = _elem.Load(cx, ptr + (uint)(k * _elem.Size));

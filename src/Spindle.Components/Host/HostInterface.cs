@@ -23,7 +23,12 @@ public sealed class HostResourceType(HostInterface owner, string name) : Resourc
 }
 
 /// <summary>One host function of an interface.</summary>
-public sealed record HostFunction(string Name, FuncType Type, HostFunc? Sync, AsyncHostFunc? Async);
+/// <remarks>
+/// <c>BorrowsBytes</c> (synchronous functions only): <c>list&lt;u8&gt;</c> arguments arrive as a
+/// <see cref="System.Buffers.MemoryManager{T}"/> over guest memory, valid until the function returns (no copy);
+/// the function must not keep them.
+/// </remarks>
+public sealed record HostFunction(string Name, FuncType Type, HostFunc? Sync, AsyncHostFunc? Async, bool BorrowsBytes = false);
 
 /// <summary>
 /// An interface the host provides to components (for example <c>wasi:io/streams@0.2.6</c>), declared once in C#.
@@ -65,7 +70,12 @@ public sealed class HostInterface(string name, string version)
     public void DefineType(string name, ValType type) => _types.Add(name, type);
 
     /// <summary>Declares a synchronous function.</summary>
-    public void DefineFunc(string name, FuncType type, HostFunc impl) => _functions.Add(name, new(name, type, impl, null));
+    /// <param name="name">The function's name in the interface.</param>
+    /// <param name="type">Its WIT type.</param>
+    /// <param name="impl">The implementation.</param>
+    /// <param name="borrowsBytes">See <see cref="HostFunction.BorrowsBytes"/>: the implementation uses its <c>list&lt;u8&gt;</c> arguments before returning and keeps nothing of them.</param>
+    public void DefineFunc(string name, FuncType type, HostFunc impl, bool borrowsBytes = false) =>
+        _functions.Add(name, new(name, type, impl, null, borrowsBytes));
 
     /// <summary>Declares a function that may wait.</summary>
     public void DefineAsyncFunc(string name, FuncType type, AsyncHostFunc impl) => _functions.Add(name, new(name, type, null, impl));

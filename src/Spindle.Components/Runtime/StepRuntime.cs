@@ -119,6 +119,7 @@ internal sealed class StepRuntime : IDisposable
             {
                 var inst = ComponentInstance.Of(caller.Extension, component);
                 var cx = inst.EnterLowered(lr, caller.Context);
+                cx.BorrowBytes = fn.BorrowsBytes;
                 try
                 {
                     object?[] hostArgs;

@@ -22,6 +22,7 @@ internal static class Args
     public static ReadOnlyMemory<byte> Bytes(object? value) => value switch
     {
         byte[] b => b,
+        System.Buffers.MemoryManager<byte> g => g.Memory,
         ReadOnlyMemory<byte> m => m,
         Memory<byte> m => m,
         _ => throw new InvalidOperationException($"expected list<u8>, got {value?.GetType().Name ?? "null"}"),

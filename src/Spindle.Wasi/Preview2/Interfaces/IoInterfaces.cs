@@ -94,8 +94,9 @@ public sealed class IoInterfaces
             var (permit, error) = Args.Self<OutputStream>(a).CheckWrite();
             return error is null ? ResultValue.Ok(permit) : error.ToResult();
         });
+        // Write copies the bytes into the stream before returning, so they are read straight from guest memory.
         Streams.DefineFunc("[method]output-stream.write", T.Func([self, ("contents", T.List(T.U8))], unit),
-            (_, a) => Unit(Args.Self<OutputStream>(a).Write(Args.Bytes(a[1]).Span)));
+            (_, a) => Unit(Args.Self<OutputStream>(a).Write(Args.Bytes(a[1]).Span)), borrowsBytes: true);
         Streams.DefineAsyncFunc("[method]output-stream.blocking-write-and-flush", T.Func([self, ("contents", T.List(T.U8))], unit), async (c, a) =>
             Unit(await Args.Self<OutputStream>(a).BlockingWriteAndFlushAsync(Args.Bytes(a[1]), c.Cancellation).ConfigureAwait(false)));
         Streams.DefineFunc("[method]output-stream.flush", T.Func([self], unit),
