@@ -2,6 +2,8 @@
 # Prints Spindle's throughput figures next to a raw Kestrel baseline measured in the same run (wrk on loopback).
 # Not a test: figures depend on the machine; compare them only within one run.
 #   bash bench/run.sh [seconds per target, default 10] [target...]
+# SPINDLE_BENCH_ROUNDS=n (default 1) repeats the whole list n times, interleaving the targets, and summarises each
+# target by its median req/s: the machine is shared and noisy, and ratios from one short sample swing by ±20%.
 # Targets: raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello (default: all, about 3 minutes).
 # SPINDLE_BENCH_ENV="NAME=value ..." is put in the environment of every Spindle server (engine tuning knobs).
 set -euo pipefail
@@ -74,7 +76,7 @@ measure() { # name connections
   printf '%-16s %10s req/s  p50 %8s  p99 %8s  %10s/s  peak RSS %7s  peak threads %4s%s%s\n' \
     "$name" "$rps" "$p50" "$p99" "$mbs" "$rss" "$(cat "$results/threads")" \
     "${non2xx:+  non-2xx $non2xx}" "${errs:+  socket errors: $errs}"
-  echo "$rps" > "$results/$name.rps"
+  echo "$rps" >> "$results/$name.rps"
 }
 
 cat > "$results/wagi.toml" <<TOML
@@ -90,6 +92,9 @@ source = "$wagi"
 TOML
 
 echo "Spindle benchmark, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), ${secs}s per target, $(date -u '+%F %H:%M') UTC${SPINDLE_BENCH_ENV:+, env: $SPINDLE_BENCH_ENV}"
+rounds=${SPINDLE_BENCH_ROUNDS:-1}
+for round in $(seq 1 "$rounds"); do
+[ "$rounds" -gt 1 ] && echo "# round $round of $rounds"
 for t in "${targets[@]}"; do
   case $t in
     raw-kestrel)   start "${raw[@]}" --urls "http://127.0.0.1:$((port + 1))"; measure "$t" 64 ;;
@@ -103,9 +108,20 @@ for t in "${targets[@]}"; do
   esac
   stop
 done
+done
+median() { sort -g "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+if [ "$rounds" -gt 1 ]; then
+  echo "# median of $rounds rounds"
+  for t in "${targets[@]}"; do
+    [ -f "$results/$t.rps" ] && printf '%-16s %10.2f req/s  (rounds: %s)\n' "$t" "$(median "$results/$t.rps")" "$(tr '\n' ' ' < "$results/$t.rps")"
+  done
+fi
+# Each round's ratio compares two servers measured a minute apart; the summary is the median of those ratios.
 if [ -f "$results/raw-kestrel.rps" ]; then
-  base=$(cat "$results/raw-kestrel.rps")
   for n in wat-hello js-hello wagi-hello; do
-    [ -f "$results/$n.rps" ] && awk -v a="$(cat "$results/$n.rps")" -v b="$base" -v n="$n" 'BEGIN {printf "%-12s %5.1f%% of raw Kestrel\n", n, 100*a/b}'
+    [ -f "$results/$n.rps" ] || continue
+    paste "$results/raw-kestrel.rps" "$results/$n.rps" | awk '{printf "%.1f\n", 100*$2/$1}' > "$results/$n.ratio"
+    printf '%-12s %5.1f%% of raw Kestrel%s\n' "$n" "$(median "$results/$n.ratio")" \
+      "$([ "$rounds" -gt 1 ] && echo " (median of rounds: $(tr '\n' ' ' < "$results/$n.ratio"))")"
   done
 fi

@@ -32,7 +32,9 @@ fi
 command -v node >/dev/null || { echo "node and npm are needed: apt-get install nodejs npm" >&2; exit 1; }
 if ! cmp -s "$root/tests/fixtures/tools/package-lock.json" "$tools/package-lock.json" || [ ! -d "$tools/node_modules" ]; then
   cp "$root/tests/fixtures/tools/package.json" "$root/tests/fixtures/tools/package-lock.json" "$tools/"
-  (cd "$tools" && npm ci --no-audit --no-fund --loglevel=error)
+  # npm has been seen to hang for good on a stalled registry download: bound it, then retry once from its cache.
+  (cd "$tools" && { timeout 600 npm ci --no-audit --no-fund --loglevel=error ||
+    { echo "npm ci failed or timed out; retrying" >&2; timeout 600 npm ci --no-audit --no-fund --loglevel=error --prefer-offline; }; })
 fi
 
 # 3. JavaScript components.
