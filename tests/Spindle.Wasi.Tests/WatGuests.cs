@@ -37,8 +37,9 @@ internal static class WatGuests
     public const string TrapAfterHeaders = """
         (local.set $os (call $start (local.get $out) (call $fields-new)))
         (call $write (local.get $os) (i32.const 2048) (i32.const 15) (i32.const 1040))
-        ;; Wait 1 ms: the head and what was written go out while the guest waits.
-        (call $block (call $sleep (i64.const 1000000)))
+        ;; Wait 100 ms: the head and what was written go out while the guest waits (long enough that the wait is
+        ;; real even when a loaded machine deschedules the guest between subscribing and blocking).
+        (call $block (call $sleep (i64.const 100000000)))
         unreachable
         """;
 
