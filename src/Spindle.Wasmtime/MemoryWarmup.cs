@@ -46,6 +46,9 @@ public sealed unsafe class MemoryWarmup
     /// <summary>True while instances still report the pages they wrote (<see cref="Learn"/>).</summary>
     public bool Learning => !_disabled && Volatile.Read(ref _learned) < _learnCalls;
 
+    /// <summary>False once there is nothing left to learn or pre-fault (callers can skip looking the memory up).</summary>
+    public bool HasWork => !_disabled && (_ranges.Length > 0 || Learning);
+
     /// <summary>Number of page ranges pre-faulted per instance (for diagnostics).</summary>
     public int RangeCount => _ranges.Length;
 
@@ -74,7 +77,12 @@ public sealed unsafe class MemoryWarmup
     {
         if (!Learning || PageMap.Value is not { } pagemap) return;
         var size = memory.Size(store);
-        if (size < _minimumSize) return;
+        if (size < _minimumSize)
+        {
+            // Still counts as a call learned from: a memory that stays small ends its learning like any other.
+            Interlocked.Increment(ref _learned);
+            return;
+        }
         var start = (ulong)memory.DataPointer(store);
         var pages = (int)(size / (ulong)PageSize);
         var entries = new ulong[pages];
@@ -93,7 +101,7 @@ public sealed unsafe class MemoryWarmup
             var ranges = Coalesce(_hot, pages);
             if (ranges.Sum(r => (long)r.Item2) > MaxWarmBytes) { _disabled = true; _ranges = []; return; }
             _ranges = ranges;
-            _learned++;
+            Interlocked.Increment(ref _learned);
         }
     }
 

@@ -69,6 +69,9 @@ public sealed class MemoryWarmupTests : IDisposable
         await instance.GetFunc(store, "touch").CallAsync(store, [WasmValue.I32(10), WasmValue.I32(4)], 0);
         warmup.Learn(instance.GetMemory(store)!.Value, store);
         Assert.Equal(0, warmup.RangeCount);
+        // Learning ends as for any memory, so callers stop looking the memory up.
+        Assert.False(warmup.Learning);
+        Assert.False(warmup.HasWork);
     }
 
     // Present and not file-backed: the page is this process's private copy.

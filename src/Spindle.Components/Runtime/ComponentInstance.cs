@@ -121,7 +121,7 @@ public sealed class ComponentInstance : IDisposable
             _instantiated = i + 1;
         }
         foreach (var (item, warmup) in Component.Warmups)
-            if (Resolve(item).Memory is { } memory) warmup.Prefault(memory, Store);
+            if (warmup.HasWork && Resolve(item).Memory is { } memory) warmup.Prefault(memory, Store);
     }
 
     private WasmExtern Resolve(CoreExportItem item)

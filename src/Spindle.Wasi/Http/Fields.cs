@@ -78,15 +78,20 @@ public sealed class Fields
         /// <summary>Adds one value.</summary>
         public void Add(string name, byte[] value)
         {
-            if (IsValidName(name) && IsValidValue(value) && !ForbiddenNames.Contains(name))
-                _entries.Add(new(Lower(name), value));
+            if (Keeps(name)) AddValue(name, value);
         }
 
         /// <summary>Adds one value given as text (encoded as UTF-8 only when the name is kept).</summary>
         public void Add(string name, string value)
         {
-            if (IsValidName(name) && !ForbiddenNames.Contains(name))
-                Add(name, System.Text.Encoding.UTF8.GetBytes(value));
+            if (Keeps(name)) AddValue(name, System.Text.Encoding.UTF8.GetBytes(value));
+        }
+
+        private static bool Keeps(string name) => IsValidName(name) && !ForbiddenNames.Contains(name);
+
+        private void AddValue(string name, byte[] value)
+        {
+            if (IsValidValue(value)) _entries.Add(new(Lower(name), value));
         }
 
         /// <summary>The fields (call once).</summary>
