@@ -82,6 +82,7 @@ internal sealed unsafe class NativeCall : IDisposable
         ArgCount = argCount;
         ResultCount = resultCount;
         store.State.Enter();
+        store.State.AsyncUsed = true;
         try
         {
             store.Handle.DangerousAddRef(ref _storeRef);

@@ -235,6 +235,44 @@ public sealed unsafe class WasmInstancePre : IDisposable
         return CallFutureDriver.InstantiateAsync(store.State, call, refs);
     }
 
+    /// <summary>
+    /// Instantiates in <paramref name="store"/> on the calling thread, without a fiber or a future, if Wasmtime
+    /// allows it: for a module that has no start function and imports no async host function, in a store that
+    /// has not run async work yet (Wasmtime then requires the async entry points). Saves a fiber per instantiation.
+    /// Returns false, having done nothing, when the store requires <see cref="InstantiateAsync"/>.
+    /// </summary>
+    public bool TryInstantiate(WasmStore store, out WasmInstance instance)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        instance = default;
+        var state = store.State;
+        if (state.AsyncUsed) return false;
+        state.Enter();
+        bool storeRef = false, preRef = false;
+        try
+        {
+            store.Handle.DangerousAddRef(ref storeRef);
+            _handle.DangerousAddRef(ref preRef);
+            WasmInstance created;
+            IntPtr trap = IntPtr.Zero;
+            var error = Native.wasmtime_instance_pre_instantiate(_handle.DangerousGetHandle(), store.Context, &created, &trap);
+            if (trap != IntPtr.Zero)
+            {
+                if (error != IntPtr.Zero) Native.wasmtime_error_delete(error);
+                throw NativeErrors.FromTrap(trap, state.TakeHostFault());
+            }
+            if (error != IntPtr.Zero) throw NativeErrors.FromError(error, inner: state.TakeHostFault());
+            instance = created;
+            return true;
+        }
+        finally
+        {
+            if (preRef) _handle.DangerousRelease();
+            if (storeRef) store.Handle.DangerousRelease();
+            state.Exit();
+        }
+    }
+
     /// <summary>Deletes the native instance-pre.</summary>
     public void Dispose() => _handle.Dispose();
 }

@@ -145,6 +145,9 @@ internal sealed class StoreState(object? data)
 
     public CancellationToken CancellationToken;
 
+    /// <summary>Set by the first async call or instantiation: Wasmtime then refuses the synchronous entry points.</summary>
+    public bool AsyncUsed;
+
     /// <summary>Set when a cancelled call's future was deleted mid-flight; the store must not run wasm again.</summary>
     public volatile bool Abandoned;
 

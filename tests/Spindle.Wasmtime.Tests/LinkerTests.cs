@@ -125,6 +125,24 @@ public sealed class LinkerTests : IDisposable
     }
 
     [Fact]
+    public async Task InstancePreInstantiatesSynchronouslyUntilTheStoreRanAsyncWork()
+    {
+        using var provider = TestModules.Compile(_engine, Provider);
+        using var linker = new WasmLinker(_engine);
+        using var pre = linker.InstantiatePre(provider);
+        using var store = new WasmStore(_engine);
+
+        Assert.True(pre.TryInstantiate(store, out var first));
+        var r = await first.GetFunc(store, "double").CallAsync(store, [WasmValue.I32(21)], 1);
+        Assert.Equal(42, r[0].AsI32());
+
+        // The call ran as a future: Wasmtime now requires the async entry points, so the sync path declines.
+        Assert.False(pre.TryInstantiate(store, out _));
+        var second = await pre.InstantiateAsync(store);
+        Assert.Equal(8, (await second.GetFunc(store, "double").CallAsync(store, [WasmValue.I32(4)], 1))[0].AsI32());
+    }
+
+    [Fact]
     public async Task StoreLimiterCapsMemoryGrowth()
     {
         using var module = TestModules.Compile(_engine, TestModules.Main);

@@ -6,6 +6,9 @@ internal sealed class CoreModuleInfo
     public required ReadOnlyMemory<byte> Bytes { get; init; }
     public required (string Module, string Name, CoreSort Kind)[] Imports { get; init; }
 
+    /// <summary>The module has a start section: instantiating it runs guest code.</summary>
+    public bool HasStart { get; init; }
+
     /// <summary>Reads the import section of a core module (the rest is left to Wasmtime).</summary>
     public static CoreModuleInfo Read(ReadOnlyMemory<byte> bytes, int baseOffset)
     {
@@ -14,11 +17,13 @@ internal sealed class CoreModuleInfo
             throw c.Error("nested core module has no wasm magic");
         c.Skip(4);
         var imports = new List<(string, string, CoreSort)>();
+        var hasStart = false;
         while (!c.AtEnd)
         {
             var id = c.ReadByte();
             var size = c.ReadIndex();
             var body = c.Sub(size, "core module");
+            hasStart |= id == 8;
             if (id != 2) continue;
             body.Section = "core module import";
             var n = body.ReadCount();
@@ -32,6 +37,6 @@ internal sealed class CoreModuleInfo
                 imports.Add((module, name, (CoreSort)kind));
             }
         }
-        return new CoreModuleInfo { Bytes = bytes, Imports = imports.ToArray() };
+        return new CoreModuleInfo { Bytes = bytes, Imports = imports.ToArray(), HasStart = hasStart };
     }
 }

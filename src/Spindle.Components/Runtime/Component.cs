@@ -149,7 +149,8 @@ public sealed class Component : IDisposable
                 .Select(m => (m, new MemoryWarmup())).ToArray(),
         };
         for (var i = 0; i < plan.Steps.Count; i++)
-            component.Steps[i] = new StepRuntime(plan.Steps[i], modules[plan.Steps[i].Module], engine, component);
+            component.Steps[i] = new StepRuntime(plan.Steps[i], modules[plan.Steps[i].Module],
+                plan.Modules[plan.Steps[i].Module].HasStart, engine, component);
         return component;
     }
 

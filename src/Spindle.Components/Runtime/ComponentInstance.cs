@@ -93,7 +93,11 @@ public sealed class ComponentInstance : IDisposable
             var step = steps[i];
             try
             {
-                if (step.Pre is { } pre)
+                if (step.Synchronous && step.Pre!.TryInstantiate(Store, out var instance))
+                {
+                    _cores[i] = instance;
+                }
+                else if (step.Pre is { } pre)
                 {
                     _cores[i] = await pre.InstantiateAsync(Store).ConfigureAwait(false);
                 }

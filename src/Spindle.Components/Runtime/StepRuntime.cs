@@ -17,7 +17,7 @@ internal sealed class StepRuntime : IDisposable
     private static readonly WasmFuncType DropType = new([WasmValueKind.I32], []);
     private static readonly WasmFuncType I32ToI32 = new([WasmValueKind.I32], [WasmValueKind.I32]);
 
-    public StepRuntime(InstantiateStep step, WasmModule module, WasmEngine engine, Component component)
+    public StepRuntime(InstantiateStep step, WasmModule module, bool hasStart, WasmEngine engine, Component component)
     {
         Step = step;
         Module = module;
@@ -47,8 +47,15 @@ internal sealed class StepRuntime : IDisposable
         {
             try { Pre = Base.InstantiatePre(module); }
             catch (WasmtimeException e) { throw new ComponentLoadException($"core module {step.Module} cannot be linked: {e.Message}", e); }
+            // Nothing runs while such a module is instantiated, so nothing can suspend: no fiber is needed.
+            Synchronous = !hasStart && !_importsAsync;
         }
     }
+
+    private bool _importsAsync;
+
+    /// <summary>Pre-instantiated, no start function, no async import: instantiated on the calling thread.</summary>
+    public bool Synchronous { get; }
 
     public InstantiateStep Step { get; }
     public WasmModule Module { get; }
@@ -82,6 +89,7 @@ internal sealed class StepRuntime : IDisposable
         var fn = lr.Func.Function;
         if (fn.Async is { } asyncImpl)
         {
+            _importsAsync = true;
             Base.DefineAsyncFunc(b.Module, b.Name, lr.CoreType, async (info, args, results) =>
             {
                 var inst = ComponentInstance.Of(info.Extension, component);

@@ -12,11 +12,26 @@ public sealed class InboundRequest
     /// <summary>The route facts.</summary>
     public required RouteMatch Route { get; init; }
 
-    /// <summary><c>spin-full-url</c>: listener scheme, Host (or <c>localhost</c>), raw path and query.</summary>
-    public required string FullUrl { get; init; }
+    private string? _fullUrl;
+    private string? _clientAddr;
 
-    /// <summary>Peer <c>ip:port</c> (<c>0.0.0.0:0</c> for chained requests).</summary>
-    public required string ClientAddr { get; init; }
+    /// <summary>
+    /// <c>spin-full-url</c>: listener scheme, Host (or <c>localhost</c>), raw path and query. Unless given, computed
+    /// from <see cref="Http"/> when first read (most guests never ask).
+    /// </summary>
+    public string FullUrl
+    {
+        get => _fullUrl ??= SpinRequestHeaders.ComputeFullUrl(Http.Request.Scheme, Http.Request.Headers.Host.ToString(),
+            Server.SpinHttpTrigger.RawPathAndQuery(Http).PathAndQuery);
+        init => _fullUrl = value;
+    }
+
+    /// <summary>Peer <c>ip:port</c> (<c>0.0.0.0:0</c> for chained requests). Unless given, computed from <see cref="Http"/> when first read.</summary>
+    public string ClientAddr
+    {
+        get => _clientAddr ??= SpinRequestHeaders.FormatClientAddr(Http.Connection.RemoteIpAddress, Http.Connection.RemotePort);
+        init => _clientAddr = value;
+    }
 
     private IReadOnlyList<KeyValuePair<string, string>>? _spinHeaders;
 

@@ -83,9 +83,8 @@ public sealed class SpinHttpTrigger
             return;
         }
 
-        var fullUrl = SpinRequestHeaders.ComputeFullUrl(request.Scheme, request.Headers.Host.ToString(), pathAndQuery);
-        var clientAddr = SpinRequestHeaders.FormatClientAddr(context.Connection.RemoteIpAddress, context.Connection.RemotePort);
-        await ExecuteAsync(context, executor, match, fullUrl, clientAddr);
+        // spin-full-url and spin-client-addr are computed from the context if the guest asks for them.
+        await ExecuteAsync(context, executor, match, chained: null);
     }
 
     /// <summary>
@@ -108,14 +107,14 @@ public sealed class SpinHttpTrigger
         var executor = _app.GetExecutor(componentId)
             ?? throw new InvalidOperationException($"component '{componentId}' has no HTTP trigger and cannot be reached by service chaining");
         var match = _app.Router.ChainedMatch(componentId, path);
-        await ExecuteAsync(context, executor, match, SpinRequestHeaders.ComputeFullUrl("http", null, pathAndQuery), "0.0.0.0:0");
+        await ExecuteAsync(context, executor, match, (SpinRequestHeaders.ComputeFullUrl("http", null, pathAndQuery), "0.0.0.0:0"));
     }
 
-    private async Task ExecuteAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, string fullUrl, string clientAddr)
+    private async Task ExecuteAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, (string FullUrl, string ClientAddr)? chained)
     {
         if (executor is not IPooledExecutor pooled)
         {
-            await ExecuteAdmittedAsync(context, executor, match, fullUrl, clientAddr);
+            await ExecuteAdmittedAsync(context, executor, match, chained);
             return;
         }
         using var lease = await _admission.EnterAsync(pooled, context.RequestAborted);
@@ -125,7 +124,14 @@ public sealed class SpinHttpTrigger
             return;
         }
         // The lease is released only after the executor returned, i.e. after its store (and instances) are gone.
-        await ExecuteAdmittedAsync(context, executor, match, fullUrl, clientAddr);
+        await ExecuteAdmittedAsync(context, executor, match, chained);
+    }
+
+    private static CancellationTokenSource Deadline(CancellationToken clientGone, TimeSpan timeout)
+    {
+        var source = CancellationTokenSource.CreateLinkedTokenSource(clientGone);
+        source.CancelAfter(timeout);
+        return source;
     }
 
     /// <summary>503 + <c>Retry-After</c>: the pool is full and the request could not wait (queue full or wait timed out).</summary>
@@ -138,18 +144,14 @@ public sealed class SpinHttpTrigger
         context.Response.ContentLength = 0;
     }
 
-    private async Task ExecuteAdmittedAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, string fullUrl, string clientAddr)
+    private async Task ExecuteAdmittedAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, (string FullUrl, string ClientAddr)? chained)
     {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted);
-        if (_app.Options.RequestTimeout is { } timeout) deadline.CancelAfter(timeout);
-        var inbound = new InboundRequest
-        {
-            Http = context,
-            Route = match,
-            FullUrl = fullUrl,
-            ClientAddr = clientAddr,
-            Aborted = deadline.Token,
-        };
+        // Without a timeout the client's own token is the deadline: no linked source per request.
+        using var deadlineSource = _app.Options.RequestTimeout is { } timeout ? Deadline(context.RequestAborted, timeout) : null;
+        var deadline = deadlineSource?.Token ?? context.RequestAborted;
+        var inbound = chained is { } c
+            ? new InboundRequest { Http = context, Route = match, Aborted = deadline, FullUrl = c.FullUrl, ClientAddr = c.ClientAddr }
+            : new InboundRequest { Http = context, Route = match, Aborted = deadline };
         try
         {
             await executor.ExecuteAsync(inbound);

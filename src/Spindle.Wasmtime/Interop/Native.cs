@@ -102,6 +102,7 @@ internal static unsafe class Native
     [DllImport(Lib)] public static extern IntPtr wasmtime_linker_instantiate_pre(IntPtr linker, IntPtr module, IntPtr* instancePre);
     [DllImport(Lib)] public static extern IntPtr wasmtime_linker_instantiate_async(IntPtr linker, IntPtr context, IntPtr module, WasmInstance* instance, IntPtr* trap, IntPtr* error);
     [DllImport(Lib)] public static extern void wasmtime_instance_pre_delete(IntPtr instancePre);
+    [DllImport(Lib)] public static extern IntPtr wasmtime_instance_pre_instantiate(IntPtr instancePre, IntPtr context, WasmInstance* instance, IntPtr* trap);
     [DllImport(Lib)] public static extern IntPtr wasmtime_instance_pre_instantiate_async(IntPtr instancePre, IntPtr context, WasmInstance* instance, IntPtr* trap, IntPtr* error);
 
     // ---- async driving ----

@@ -103,29 +103,27 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     /// </summary>
     public async Task ExecuteAsync(InboundRequest request)
     {
-        using var cts = CancellationTokenSource.CreateLinkedTokenSource(request.Aborted, request.Http.RequestAborted);
-        if (_timeout is { } t)
-            cts.CancelAfter(t);
+        using var linked = Cancellation(request, _timeout, out var cancellation);
         var context = new SpinWasiHttpContext
         {
             Variables = _variables,
             ComponentId = _componentId,
             Environment = _environment,
             Logger = _logger,
-            Cancellation = cts.Token,
+            Cancellation = cancellation,
             Outbound = _outbound,
             Preopens = _preopens,
         };
         var exchange = new KestrelExchange(request, _componentId, _logger);
         Exception? fault = null;
         // Cancelling the store abandons a call stuck in a host wait (timeout, client gone); the store is then dropped.
-        var store = new WasmStore(_engine, context) { CancellationToken = cts.Token, Suspending = exchange.Send };
+        var store = new WasmStore(_engine, context) { CancellationToken = cancellation, Suspending = exchange.Send };
         ComponentInstance? instance = null;
         try
         {
             if (_timeout is { } timeout)
                 store.SetEpochDeadline(_engine.ExecutionTicksFor(timeout));
-            instance = await _component.InstantiateAsync(store, context, cts.Token).ConfigureAwait(false);
+            instance = await _component.InstantiateAsync(store, context, cancellation).ConfigureAwait(false);
             await instance.CallAsync(_handle, exchange.Request, exchange.Outparam).ConfigureAwait(false);
             exchange.GuestReturned();
         }
@@ -138,7 +136,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         catch (Exception e)
         {
             fault = e;
-            var when = cts.IsCancellationRequested && !request.Http.RequestAborted.IsCancellationRequested ? " (request timeout)" : "";
+            var when = cancellation.IsCancellationRequested && !request.Http.RequestAborted.IsCancellationRequested ? " (request timeout)" : "";
             _logger.LogError("Component {ComponentId} failed{When}: {Error}", _componentId, when, e.Message);
         }
         finally
@@ -148,6 +146,24 @@ public sealed class WasiHttpExecutor : IPooledExecutor
             context.Dispose();
         }
         await exchange.CompleteAsync(fault).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// The request's cancellation: the router's deadline, the client going away and this executor's timeout. A
+    /// linked source only when they differ (the trigger passes the client's own token when it has no deadline).
+    /// </summary>
+    private static CancellationTokenSource? Cancellation(InboundRequest request, TimeSpan? timeout, out CancellationToken token)
+    {
+        var clientGone = request.Http.RequestAborted;
+        if (timeout is null && (request.Aborted == clientGone || !clientGone.CanBeCanceled))
+        {
+            token = request.Aborted;
+            return null;
+        }
+        var source = CancellationTokenSource.CreateLinkedTokenSource(request.Aborted, clientGone);
+        if (timeout is { } t) source.CancelAfter(t);
+        token = source.Token;
+        return source;
     }
 
     /// <summary>
