@@ -147,8 +147,9 @@ public sealed class OutgoingBody : IDisposable
     // The pipe holds at most this much before the guest's check-write answers 0 (backpressure).
     private const long PauseAt = 256 * 1024;
     // 16 KiB segments: a large guest write reaches Kestrel as a few big chunks rather than many 4 KiB ones.
-    private readonly Pipe _pipe = new(new PipeOptions(pauseWriterThreshold: PauseAt, resumeWriterThreshold: PauseAt / 2,
-        minimumSegmentSize: 16 * 1024, useSynchronizationContext: false));
+    private static readonly PipeOptions Options = new(pauseWriterThreshold: PauseAt, resumeWriterThreshold: PauseAt / 2,
+        minimumSegmentSize: 16 * 1024, useSynchronizationContext: false);
+    private readonly Pipe _pipe = new(Options);
     private readonly PipeOutputStream _stream;
     private bool _streamTaken;
     private int _finished;
