@@ -47,7 +47,7 @@ public sealed class SpinHttpTrigger
         if (hadHost && IsSpinInternalHost(originalHost))
             request.Headers.Remove(HeaderNames.Host);
 
-        var (path, pathAndQuery) = RawPathAndQuery(context);
+        var (path, _) = RawPathAndQuery(context);
 
         if (path.StartsWith(Router.ReservedPrefix, StringComparison.Ordinal))
         {
