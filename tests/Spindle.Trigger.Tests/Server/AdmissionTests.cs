@@ -81,7 +81,64 @@ public sealed class AdmissionTests
         Assert.Contains("holds only 2", e.Message);
     }
 
-    /// <summary>The JS sleep component mounted on Kestrel (127.0.0.1:0) with the given engine and admission options.</summary>
+    private static EngineOptions HotPool(uint instances) => SmallPool(instances) with
+    {
+        LinearMemoryKeepResident = 32 << 20,
+        TableKeepResident = 32 << 20,
+        WarmUpMemories = false,
+    };
+
+    [Fact]
+    public async Task The_hot_lane_serves_what_it_has_room_for_and_the_main_pool_the_rest()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var wasm = new WasmExecutors(SmallPool(128), hotLane: HotPool(8));
+        Assert.Equal(8, wasm.HotLane!.Capacity);
+        await using var server = await SleepServer.StartAsync(wasm, new AdmissionOptions(), ct);
+
+        // 24 requests of 100 ms at once: two fit the lane (4 core instances each), the others run on the main pool.
+        var responses = await server.FireAsync(24, ct);
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        Assert.InRange(wasm.HotLane.Served, 2, 23);
+
+        // The lane got its room back: sequential requests all run there.
+        var before = wasm.HotLane.Served;
+        for (var i = 0; i < 3; i++)
+            Assert.Equal("slept\n", await server.Client.GetStringAsync("/", ct));
+        Assert.Equal(before + 3, wasm.HotLane.Served);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task Every_request_sees_pristine_memory_in_either_lane(bool hot)
+    {
+        // WAT hello with a 4-page memory that traps when byte 200000 (page 3: beyond the main pool's 128 KiB
+        // keep-resident, inside the hot lane's) is set, and sets it. A slot reused without a reset answers 500.
+        var wat = File.ReadAllText(Path.Combine(Paths.FixtureSources, "wat", "http-hello.wat"));
+        const string locals = "(local $response i32) (local $body i32) (local $stream i32)";
+        Assert.Contains(locals, wat);
+        wat = wat.Replace(locals, locals + "\n(if (i32.load8_u (i32.const 200000)) (then unreachable))\n(i32.store8 (i32.const 200000) (i32.const 1))")
+            .Replace("(memory (export \"memory\") 1)", "(memory (export \"memory\") 4)");
+        var source = Path.Combine(Path.GetTempPath(), $"spindle-dirty-{Guid.NewGuid():N}.wasm");
+        File.WriteAllBytes(source, Wat.ToWasm(wat));
+        try
+        {
+            using var wasm = hot
+                ? new WasmExecutors(SmallPool(64), hotLane: HotPool(64))
+                : new WasmExecutors(SmallPool(64) with { LinearMemoryKeepResident = 128 << 10 });
+            await using var server = await SleepServer.StartAsync(wasm, new AdmissionOptions(), ct: TestContext.Current.CancellationToken, source);
+            for (var i = 0; i < 20; i++)
+                Assert.Equal("Hello, world!\n", await server.Client.GetStringAsync("/", TestContext.Current.CancellationToken));
+            Assert.Equal(hot ? 20 : 0, wasm.HotLane?.Served ?? 0);
+        }
+        finally
+        {
+            File.Delete(source);
+        }
+    }
+
+    /// <summary>A component (default: the JS sleep component) mounted on Kestrel (127.0.0.1:0) with the given engine and admission options.</summary>
     private sealed class SleepServer : IAsyncDisposable
     {
         private readonly TempApp _app;
@@ -98,7 +155,7 @@ public sealed class AdmissionTests
 
         public HttpClient Client { get; }
 
-        public static async Task<SleepServer> StartAsync(WasmExecutors wasm, AdmissionOptions admission, CancellationToken ct)
+        public static async Task<SleepServer> StartAsync(WasmExecutors wasm, AdmissionOptions admission, CancellationToken ct, string? source = null)
         {
             var app = new TempApp($"""
                 spin_manifest_version = 2
@@ -108,7 +165,7 @@ public sealed class AdmissionTests
                 route = "/..."
                 component = "sleep"
                 [component.sleep]
-                source = '{Paths.Fixture("js/sleep.wasm")}'
+                source = '{source ?? Paths.Fixture("js/sleep.wasm")}'
                 """);
             try
             {

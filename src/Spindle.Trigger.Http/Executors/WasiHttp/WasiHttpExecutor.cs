@@ -32,11 +32,16 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     private readonly OutboundHttpHandler? _outbound;
     private readonly IReadOnlyList<WasiPreopen> _preopens;
     private readonly VariableResolver? _variables;
+    private readonly HotRoute? _hot;
+
+    /// <summary>The component loaded into a <see cref="HotLane"/>'s engine, and its handle export there.</summary>
+    private sealed record HotRoute(HotLane Lane, Component Component, ComponentExport Handle);
 
     private WasiHttpExecutor(WasmEngine engine, Component component, ComponentExport handle, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? timeout, OutboundHttpHandler? outbound,
-        IReadOnlyList<WasiPreopen>? preopens, VariableResolver? variables)
+        IReadOnlyList<WasiPreopen>? preopens, VariableResolver? variables, HotRoute? hot)
     {
+        _hot = hot;
         _variables = variables;
         _preopens = preopens ?? [];
         _engine = engine;
@@ -70,17 +75,23 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     /// <param name="outbound">Sends outbound requests; null denies them (<c>HTTP-request-denied</c>).</param>
     /// <param name="preopens">Read-only directories the guest sees through <c>wasi:filesystem/preopens</c> (the component's file mounts).</param>
     /// <param name="variables">What the Spin variables interfaces resolve through (null: they answer <c>other</c>).</param>
+    /// <param name="hot">The same component loaded into a <see cref="HotLane"/>'s engine: requests run there while the lane has room.</param>
     /// <exception cref="InvalidOperationException">The component has no <c>handle</c> export of the right interface.</exception>
     public static WasiHttpExecutor Create(WasmEngine engine, Component component, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
-        OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null, VariableResolver? variables = null)
+        OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null, VariableResolver? variables = null,
+        (HotLane Lane, Component Component)? hot = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(component);
-        var handle = component.FindExport(HandlerInterface, "handle")
-            ?? throw new InvalidOperationException($"component '{componentId}' does not export wasi:http/incoming-handler@0.2.x#handle (exports: {string.Join(", ", component.Exports)})");
-        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables);
+        var handle = FindHandle(component, componentId);
+        var hotRoute = hot is { } h ? new HotRoute(h.Lane, h.Component, FindHandle(h.Component, componentId)) : null;
+        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables, hotRoute);
     }
+
+    private static ComponentExport FindHandle(Component component, string componentId) =>
+        component.FindExport(HandlerInterface, "handle")
+        ?? throw new InvalidOperationException($"component '{componentId}' does not export wasi:http/incoming-handler@0.2.x#handle (exports: {string.Join(", ", component.Exports)})");
 
     /// <summary>Loads <paramref name="wasm"/> against <paramref name="host"/> (default: every WASI interface and Spin's variables) and creates an executor.</summary>
     public static WasiHttpExecutor Load(WasmEngine engine, ReadOnlySpan<byte> wasm, string componentId,
@@ -94,7 +105,8 @@ public sealed class WasiHttpExecutor : IPooledExecutor
 
     /// <summary>
     /// Handles one request:
-    /// 1. creates the per-request <see cref="WasiHttpContext"/> and a store with the epoch deadline;
+    /// 1. creates the per-request <see cref="WasiHttpContext"/> and a store with the epoch deadline, on the
+    ///    <see cref="HotLane"/>'s engine while it has room, else on the main engine;
     /// 2. instantiates the component and calls <c>handle(incoming-request, response-outparam)</c>;
     /// 3. once the guest has set its response, status, headers and body go to Kestrel whenever the guest waits
     ///    or returns, and the body streams from then on (see <see cref="KestrelExchange"/>);
@@ -116,15 +128,18 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         };
         var exchange = new KestrelExchange(request, _componentId, _logger);
         Exception? fault = null;
+        var weight = CoreInstancesPerRequest;
+        var hot = _hot is { } h && h.Lane.TryEnter(weight) ? h : null;
+        var (engine, component, handle) = hot is null ? (_engine, _component, _handle) : (hot.Lane.Engine, hot.Component, hot.Handle);
         // Cancelling the store abandons a call stuck in a host wait (timeout, client gone); the store is then dropped.
-        var store = new WasmStore(_engine, context) { CancellationToken = cancellation, Suspending = exchange.Send };
+        var store = new WasmStore(engine, context) { CancellationToken = cancellation, Suspending = exchange.Send };
         ComponentInstance? instance = null;
         try
         {
             if (_timeout is { } timeout)
-                store.SetEpochDeadline(_engine.ExecutionTicksFor(timeout));
-            instance = await _component.InstantiateAsync(store, context, cancellation).ConfigureAwait(false);
-            await instance.CallAsync(_handle, exchange.Request, exchange.Outparam).ConfigureAwait(false);
+                store.SetEpochDeadline(engine.ExecutionTicksFor(timeout));
+            instance = await component.InstantiateAsync(store, context, cancellation).ConfigureAwait(false);
+            await instance.CallAsync(handle, exchange.Request, exchange.Outparam).ConfigureAwait(false);
             exchange.GuestReturned();
         }
         catch (Exception e) when (context.ExitStatus == 0 && exchange.ResponseSet)
@@ -144,6 +159,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
             instance?.Dispose();
             store.Dispose();
             context.Dispose();
+            hot?.Lane.Exit(weight);
         }
         await exchange.CompleteAsync(fault).ConfigureAwait(false);
     }
