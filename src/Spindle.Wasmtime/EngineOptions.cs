@@ -50,6 +50,13 @@ public sealed record EngineOptions
     public ulong TableKeepResident { get; init; }
 
     /// <summary>
+    /// Pooling: most freed slots that keep their module's memory image and resident pages for the next instance
+    /// of that module (null = wasmtime default, 100). Beyond it the least recently used become cold and are
+    /// mapped afresh on their next use.
+    /// </summary>
+    public uint? MaxUnusedWarmSlots { get; init; }
+
+    /// <summary>
     /// Pre-fault the pages a large guest memory is known to write before each export call (see
     /// <see cref="MemoryWarmup"/>). On by default; only takes effect on Linux.
     /// </summary>

@@ -123,6 +123,7 @@ public sealed class WasmEngine : IDisposable
             if (o.TableElements is { } te) Native.wasmtime_pooling_allocation_config_table_elements_set(pc, (nuint)te);
             Native.wasmtime_pooling_allocation_config_linear_memory_keep_resident_set(pc, (nuint)o.LinearMemoryKeepResident);
             Native.wasmtime_pooling_allocation_config_table_keep_resident_set(pc, (nuint)o.TableKeepResident);
+            if (o.MaxUnusedWarmSlots is { } w) Native.wasmtime_pooling_allocation_config_max_unused_warm_slots_set(pc, w);
             Native.wasmtime_pooling_allocation_strategy_set(config, pc); // copies the pooling config
         }
         finally

@@ -44,8 +44,9 @@ public sealed class WasmExecutors : IDisposable
     /// pooling with 4,096 core instances, memories and tables (1,024 concurrent JavaScript requests of 4 core
     /// instances each; admission control queues the rest), 8 MiB fiber stacks (managed host code runs on them),
     /// 128 KiB keep-resident for memories and 64 KiB for tables (freed slots are reset with memset instead of
-    /// madvise plus page faults: +20–40% for WAT hello, +36% for Wagi hello at 128 KiB over 64 KiB, neutral for
-    /// the 12 MB JS component; 4–16 MiB made JS 30% slower and multiplied RSS). Overridable for tuning through the environment: <c>SPINDLE_POOLING=0|1</c>,
+    /// madvise plus page faults: +20–40% for WAT hello, +36% for Wagi hello at 128 KiB over 64 KiB, for
+    /// small modules; a large keep-resident on this big pool would keep every slot ever used resident, so large
+    /// memories get it only in the small <see cref="HotLane"/>). Overridable for tuning through the environment: <c>SPINDLE_POOLING=0|1</c>,
     /// <c>SPINDLE_POOL_INSTANCES=n</c>, <c>SPINDLE_MEMORY_KEEP_RESIDENT=bytes</c>, <c>SPINDLE_TABLE_KEEP_RESIDENT=bytes</c>,
     /// <c>SPINDLE_MEMORY_WARMUP=0|1</c>.
     /// </summary>
@@ -65,13 +66,16 @@ public sealed class WasmExecutors : IDisposable
         };
     }
 
-    // The hot lane: enough slots for the requests a busy 2-core server has in flight (64 JavaScript requests of 4
-    // core instances), and memories up to 32 MiB reset with memcpy (a JavaScript hello's memory is 10 MB).
-    private const uint HotInstances = 256;
+    // The hot lane: room for the requests a busy 2-core server has inside the engine at once (8 JavaScript
+    // requests of 4 core instances; the other connections wait on the network), and memories up to 32 MiB reset
+    // with memcpy (a JavaScript hello's memory is 10 MB). Measured: 32 core instances beat 64 and 256 for JS
+    // hello at 64 connections (2.9k / 2.7k / 2.2k req/s), and 256 let 1,000 sleeping requests spread over ever
+    // more slots, each faulted in afresh (bench/README.md).
+    private const uint HotInstances = 32;
     private const ulong HotMemoryKeepResident = 32 << 20;
 
     /// <summary>
-    /// The <see cref="HotLane"/> settings <c>spindle up</c> uses: 256 core instances, memories and tables,
+    /// The <see cref="HotLane"/> settings <c>spindle up</c> uses: 32 core instances, memories and tables,
     /// 32 MiB memory keep-resident (a freed slot's memory is reset with memcpy and stays mapped; measured on the
     /// 10 MB JavaScript hello: 2.4–2.9k against 0.6–0.8k req/s, bench/README.md), no memory warm-up (nothing to
     /// pre-fault). Null when pooling is off or <c>SPINDLE_HOT_INSTANCES=0</c>; <c>SPINDLE_HOT_INSTANCES=n</c> and
@@ -91,6 +95,8 @@ public sealed class WasmExecutors : IDisposable
             AsyncStackSize = 8 << 20,
             LinearMemoryKeepResident = keep,
             TableKeepResident = keep,
+            // Every slot stays warm: a slot turned cold is mapped afresh and its whole memory faulted in again.
+            MaxUnusedWarmSlots = instances,
             WarmUpMemories = false,
         };
     }
