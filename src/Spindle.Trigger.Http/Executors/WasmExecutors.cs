@@ -29,8 +29,13 @@ public sealed class WasmExecutors : IDisposable
     public WasmExecutors(EngineOptions? options = null, EngineOptions? hotLane = null)
     {
         Engine = new WasmEngine(options ?? DefaultEngineOptions());
-        if ((options is null ? DefaultHotLaneOptions() : hotLane) is { } hot)
-            HotLane = new HotLane(new WasmEngine(hot));
+        if ((options is null ? DefaultHotLaneOptions() : hotLane) is not { } hot) return;
+        try { HotLane = new HotLane(new WasmEngine(hot)); }
+        catch
+        {
+            Engine.Dispose();
+            throw;
+        }
     }
 
     // Every wasi-libc (C, Rust) module has at least two pages: data plus a 64 KiB shadow stack that crosses into
@@ -77,7 +82,7 @@ public sealed class WasmExecutors : IDisposable
     /// <summary>
     /// The <see cref="HotLane"/> settings <c>spindle up</c> uses: 32 core instances, memories and tables,
     /// 32 MiB memory keep-resident (a freed slot's memory is reset with memcpy and stays mapped; measured on the
-    /// 10 MB JavaScript hello: 2.4–2.9k against 0.6–0.8k req/s, bench/README.md), no memory warm-up (nothing to
+    /// 10 MB JavaScript hello: 2.2–2.9k against 0.6–0.9k req/s, bench/README.md), no memory warm-up (nothing to
     /// pre-fault). Null when pooling is off or <c>SPINDLE_HOT_INSTANCES=0</c>; <c>SPINDLE_HOT_INSTANCES=n</c> and
     /// <c>SPINDLE_HOT_KEEP_RESIDENT=bytes</c> tune it.
     /// </summary>
