@@ -11,7 +11,9 @@ namespace Spindle.Trigger.Http.Executors;
 /// its whole memory resident, and a slot's first reset faults every page in. So the lane has few slots (the
 /// working set of a busy server, not its peak): a wasi:http request takes a hot slot when one is free and
 /// otherwise runs on the main engine, whose large pool keeps little resident (1,000 concurrent requests must
-/// not mean 1,000 × 10 MB resident, nor a 30 s fault storm). bench/README.md has the figures.
+/// not mean 1,000 × 10 MB resident, nor a 30 s fault storm). Admission control still counts every request
+/// against the main pool, so a request never waits for the lane and neither pool can run dry.
+/// bench/README.md has the figures.
 /// </summary>
 public sealed class HotLane : IDisposable
 {
