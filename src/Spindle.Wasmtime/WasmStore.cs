@@ -47,8 +47,11 @@ public sealed class WasmStore : IDisposable
     /// <summary>The engine the store belongs to.</summary>
     public WasmEngine Engine { get; }
 
-    /// <summary>The user data given at creation (reachable from host functions as <c>caller.Data</c>).</summary>
-    public object? Data => State.Data;
+    /// <summary>
+    /// The user data given at creation (reachable from host functions as <c>caller.Data</c>); replaced when a
+    /// store is reused for another request.
+    /// </summary>
+    public object? Data { get => State.Data; set => State.Data = value; }
 
     /// <summary>A slot for a library layered on top of this one (the component runtime's per-store state), visible to host functions as <see cref="HostCaller.Extension"/>.</summary>
     public object? Extension { get => State.Extension; set => State.Extension = value; }
@@ -124,7 +127,7 @@ public sealed class WasmStore : IDisposable
 /// </summary>
 internal sealed class StoreState(object? data)
 {
-    public object? Data { get; } = data;
+    public object? Data { get; set; } = data;
 
     /// <summary>The engine's poll router (pooling engines), or null.</summary>
     public PollRouter? Router { get; init; }

@@ -63,23 +63,76 @@ public sealed class Component : IDisposable
     /// 5. defines the lowered host functions and canon resource built-ins once, in one base linker per instantiation.
     /// </summary>
     public static Component Load(WasmEngine engine, ReadOnlySpan<byte> bytes, HostRegistry host, IProgress<string>? progress = null) =>
-        Load(engine, bytes, host, progress, stubMissing: false);
+        Load(engine, bytes, host, progress, stubMissing: false, resettable: false);
+
+    /// <summary>
+    /// Loads a component as <see cref="Load(WasmEngine, ReadOnlySpan{byte}, HostRegistry, IProgress{string}?)"/> does,
+    /// preparing its core modules so that an instance can be put back into its just-instantiated state after a
+    /// call and serve the next one (<see cref="ComponentInstance.TryReset"/>): each module gets extra exports for
+    /// its memories and mutable globals. When some module's code can change state the host cannot restore (tables,
+    /// passive segments), the component loads as usual and <see cref="ResetBlocker"/> says why.
+    /// The engine should keep no memory resident (<see cref="EngineOptions.LinearMemoryKeepResident"/> 0): see
+    /// <see cref="MemorySnapshot"/>.
+    /// </summary>
+    public static Component LoadResettable(WasmEngine engine, ReadOnlySpan<byte> bytes, HostRegistry host, IProgress<string>? progress = null) =>
+        Load(engine, bytes, host, progress, stubMissing: false, resettable: true);
 
     /// <summary>As the public Load; <paramref name="stubMissing"/> adds trapping stubs for imports <paramref name="host"/> lacks.</summary>
-    internal static Component Load(WasmEngine engine, ReadOnlySpan<byte> bytes, HostRegistry host, IProgress<string>? progress, bool stubMissing)
+    internal static Component Load(WasmEngine engine, ReadOnlySpan<byte> bytes, HostRegistry host, IProgress<string>? progress, bool stubMissing, bool resettable = false)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(host);
         var ast = ComponentParser.Parse(bytes.ToArray());
         var plan = Planner.Build(ast, host, stubMissing);
-        return Build(engine, plan, progress);
+        return Build(engine, plan, progress, resettable);
+    }
+
+    /// <summary>Null when instances can be reset for reuse (<see cref="ComponentInstance.TryReset"/>); otherwise why not.</summary>
+    public string? ResetBlocker { get; private init; } = "the component was not loaded for reuse";
+
+    /// <summary>Per core module: the exports that reach its memories and mutable globals (set when <see cref="ResetBlocker"/> is null).</summary>
+    internal ResettableModule[]? ResetModules { get; private init; }
+
+    // The distinct reset snapshots taken so far, per memory (in CaptureResetPoint's order): a few at most, since
+    // instantiation is nearly always deterministic. Beyond the limit each instance keeps its own copy.
+    private readonly List<List<MemorySnapshot>> _snapshots = [];
+    private const int SharedSnapshotsPerMemory = 4;
+
+    /// <summary>A snapshot of memory number <paramref name="index"/> of a new instance, shared with earlier instances when identical.</summary>
+    internal MemorySnapshot ShareSnapshot(int index, WasmMemory memory, WasmStore store)
+    {
+        MemorySnapshot[] known;
+        lock (_snapshots)
+        {
+            while (_snapshots.Count <= index) _snapshots.Add([]);
+            known = _snapshots[index].ToArray();
+        }
+        var snapshot = MemorySnapshot.Capture(memory, store, known);
+        if (Array.IndexOf(known, snapshot) >= 0) return snapshot;
+        lock (_snapshots)
+            if (_snapshots[index].Count < SharedSnapshotsPerMemory) _snapshots[index].Add(snapshot);
+        return snapshot;
     }
 
     /// <summary>Parses a component and lists its imports and exports without binding or compiling anything.</summary>
     public static ComponentSummary Inspect(ReadOnlySpan<byte> bytes) => ComponentSummary.Read(bytes.ToArray());
 
-    private static Component Build(WasmEngine engine, InstantiationPlan plan, IProgress<string>? progress)
+    private static Component Build(WasmEngine engine, InstantiationPlan plan, IProgress<string>? progress, bool resettable)
     {
+        ResettableModule[]? resetModules = null;
+        string? resetBlocker = "the component was not loaded for reuse";
+        if (resettable)
+        {
+            resetModules = new ResettableModule[plan.Modules.Count];
+            resetBlocker = null;
+            for (var i = 0; i < resetModules.Length && resetBlocker is null; i++)
+            {
+                if (ResettableModule.TryCreate(plan.Modules[i].Bytes.Span, out var why) is { } m) resetModules[i] = m;
+                else resetBlocker = $"core module {i}: {why}";
+            }
+            if (resetBlocker is not null) resetModules = null;
+        }
+
         // A JS guest lowers hundreds of host functions with a handful of distinct option sets: instances resolve
         // memory and realloc per set, not per function.
         var optionSets = new Dictionary<(StringEncoding, CoreItem?, CoreItem?, int), CallOptions>();
@@ -96,7 +149,8 @@ public sealed class Component : IDisposable
         var modules = new WasmModule[plan.Modules.Count];
         for (var i = 0; i < modules.Length; i++)
         {
-            try { modules[i] = ArtifactCache.LoadOrCompile(engine, plan.Modules[i].Bytes.Span, progress); }
+            var moduleBytes = resetModules is null ? plan.Modules[i].Bytes.Span : resetModules[i].Bytes;
+            try { modules[i] = ArtifactCache.LoadOrCompile(engine, moduleBytes, progress); }
             catch (WasmtimeException e) { throw new ComponentLoadException($"core module {i} of the component does not compile: {e.Message}", e); }
         }
 
@@ -144,6 +198,8 @@ public sealed class Component : IDisposable
         {
             Adapters = adapters,
             CallOptionSets = optionSets.Count,
+            ResetBlocker = resetBlocker,
+            ResetModules = resetModules,
             Warmups = !engine.Options.WarmUpMemories ? [] : plan.Lowered.Select(l => l.Options.Memory)
                 .Concat(plan.Lifted.Select(l => l.Options.Memory)).OfType<CoreExportItem>().Distinct()
                 .Select(m => (m, new MemoryWarmup())).ToArray(),

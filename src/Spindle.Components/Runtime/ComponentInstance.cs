@@ -58,7 +58,7 @@ public sealed class ComponentInstance : IDisposable
     /// <summary>The object given to <see cref="Component.InstantiateAsync"/>.</summary>
     public object? StoreData { get; }
 
-    internal HostCallContext HostContext { get; }
+    internal HostCallContext HostContext { get; private set; }
 
     /// <summary>
     /// Depth of nested guest calls made from host code on the fiber (realloc, destructors). While it is non-zero
@@ -255,6 +255,70 @@ public sealed class ComponentInstance : IDisposable
         foreach (var (item, warmup) in Component.Warmups)
             if (warmup.Learning && Resolve(item).Memory is { } learned) warmup.Learn(learned, Store);
         return value;
+    }
+
+    // The state CaptureResetPoint recorded, which TryReset returns to.
+    private (WasmGlobal Global, WasmValue Value)[]? _globalsAtStart;
+    private (WasmMemory Memory, MemorySnapshot Snapshot)[]? _memoriesAtStart;
+
+    /// <summary>
+    /// Records the instance's state (memories and mutable globals of every core instance) for
+    /// <see cref="TryReset"/>. Call it right after instantiation, before any call. The component must have been
+    /// loaded with <see cref="Component.LoadResettable"/> and have no <see cref="Component.ResetBlocker"/>.
+    /// </summary>
+    public void CaptureResetPoint()
+    {
+        var modules = Component.ResetModules ?? throw new InvalidOperationException($"instances of this component cannot be reset: {Component.ResetBlocker}");
+        var globals = new List<(WasmGlobal, WasmValue)>();
+        var memories = new List<(WasmMemory, MemorySnapshot)>();
+        for (var i = 0; i < _cores.Length; i++)
+        {
+            var module = modules[Component.Steps[i].Step.Module];
+            foreach (var name in module.GlobalExports)
+            {
+                var global = _cores[i].GetExport(Store, name)?.Global ?? throw new InvalidOperationException($"core instance {i} lacks export {name}");
+                globals.Add((global, global.Get(Store)));
+            }
+            foreach (var name in module.MemoryExports)
+            {
+                var memory = _cores[i].GetExport(Store, name)?.Memory ?? throw new InvalidOperationException($"core instance {i} lacks export {name}");
+                memories.Add((memory, Component.ShareSnapshot(memories.Count, memory, Store)));
+            }
+        }
+        _globalsAtStart = globals.ToArray();
+        _memoriesAtStart = memories.ToArray();
+    }
+
+    /// <summary>
+    /// Puts the instance back into the state <see cref="CaptureResetPoint"/> recorded, so that its next call runs
+    /// exactly as on a fresh instance: every host object the guest still owns is disposed, the handle tables
+    /// start empty, memories get back the pages the guest wrote and globals their values, and the store's data is
+    /// cleared until <see cref="Rebind"/>. Only after a call that returned normally (a trap leaves the store
+    /// unusable). False when the instance cannot be reused (no reset point, a memory grew): dispose it and its
+    /// store then.
+    /// </summary>
+    public bool TryReset()
+    {
+        if (_disposed || _globalsAtStart is not { } globals || _memoriesAtStart is not { } memories || NestedDepth != 0) return false;
+        for (var i = 0; i < Tables.Length; i++)
+        {
+            Tables[i].DisposeAll();
+            Tables[i] = new HandleTable();
+            _contexts[i] = null;
+        }
+        Store.Data = null;
+        HostContext = new HostCallContext(null, CancellationToken.None);
+        foreach (var (memory, snapshot) in memories)
+            if (!snapshot.TryRestore(memory, Store)) return false;
+        foreach (var (global, value) in globals) global.Set(Store, value);
+        return true;
+    }
+
+    /// <summary>Host functions see <paramref name="storeData"/> and <paramref name="cancellation"/> from now on (the next request's).</summary>
+    public void Rebind(object? storeData, CancellationToken cancellation)
+    {
+        Store.Data = storeData;
+        HostContext = new HostCallContext(storeData, cancellation);
     }
 
     /// <summary>Disposes every host object the guest still owns and detaches from the store.</summary>

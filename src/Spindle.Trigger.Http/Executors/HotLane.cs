@@ -1,22 +1,25 @@
+using System.Collections.Concurrent;
+using Spindle.Components.Runtime;
 using Spindle.Trigger.Http.Server;
 using Spindle.Wasmtime;
 
 namespace Spindle.Trigger.Http.Executors;
 
 /// <summary>
-/// A second, small pooling engine whose freed linear memories stay resident: a slot is reset with one
-/// <c>memcpy</c>/<c>memset</c> of the whole memory instead of <c>madvise</c> and fresh page faults on the next
-/// request. On a machine where page faults are dear (a virtual machine with shadow page tables: 10–14 µs per
-/// fault, measured) that makes a 10 MB JavaScript request 3× cheaper, but every slot that was ever used keeps
-/// its whole memory resident, and a slot's first reset faults every page in. So the lane has few slots (the
-/// working set of a busy server, not its peak): a wasi:http request takes a hot slot when one is free and
-/// otherwise runs on the main engine, whose large pool keeps little resident (1,000 concurrent requests must
-/// not mean 1,000 × 10 MB resident, nor a 30 s fault storm). Admission control still counts every request
-/// against the main pool, so a request never waits for the lane and neither pool can run dry.
-/// bench/README.md has the figures.
+/// A second, small pooling engine whose instances outlive their request: after a request whose guest returned
+/// normally, the instance is put back into its just-instantiated state (<see cref="ComponentInstance.TryReset"/>:
+/// the memory pages the guest wrote are copied back from a snapshot, globals restored, handles dropped) and
+/// serves the next request of the same component. That skips instantiation, linking and the pooling allocator's
+/// reset of a whole 10 MB JavaScript image, which on a VM with shadow page tables (10–15 µs per page fault) was
+/// most of a request's cost. A guest that trapped, timed out or grew its memory is discarded, never reused.
+/// The lane has few slots (the working set of a busy server, not its peak): a wasi:http request takes a warm
+/// instance or free room when there is one and otherwise runs on the main engine, fresh. Admission control still
+/// counts every request against the main pool, so a request never waits for the lane and neither pool can run
+/// dry. bench/README.md has the figures.
 /// </summary>
 public sealed class HotLane : IDisposable
 {
+    private readonly ConcurrentBag<Func<bool>> _evictors = [];
     private int _free;
     private long _served;
 
@@ -32,32 +35,144 @@ public sealed class HotLane : IDisposable
     /// <summary>The lane's engine: components are loaded into it a second time.</summary>
     public WasmEngine Engine { get; }
 
-    /// <summary>Core instances the lane's pool holds for concurrent requests.</summary>
+    /// <summary>Core instances the lane's pool holds, warm or busy.</summary>
     public int Capacity { get; }
 
-    /// <summary>Takes room for a request of <paramref name="coreInstances"/> core instances, if the lane has it.</summary>
-    public bool TryEnter(int coreInstances)
+    /// <summary>Requests that ran on the lane so far.</summary>
+    public long Served => Interlocked.Read(ref _served);
+
+    /// <summary>Instances reset and reused so far.</summary>
+    public long Reused => Interlocked.Read(ref _reused);
+    private long _reused;
+
+    /// <summary>
+    /// Takes room for an instance of <paramref name="coreInstances"/> core instances. When the lane is full,
+    /// evicts an idle instance (of any component) and tries once more.
+    /// </summary>
+    private bool TryEnter(int coreInstances)
+    {
+        if (TryTake(coreInstances)) return true;
+        foreach (var evict in _evictors)
+            if (evict() && TryTake(coreInstances)) return true;
+        return false;
+    }
+
+    private bool TryTake(int coreInstances)
     {
         var free = Volatile.Read(ref _free);
         while (free >= coreInstances)
         {
             var seen = Interlocked.CompareExchange(ref _free, free - coreInstances, free);
-            if (seen == free)
-            {
-                Interlocked.Increment(ref _served);
-                return true;
-            }
+            if (seen == free) return true;
             free = seen;
         }
         return false;
     }
 
-    /// <summary>Requests that ran on the lane so far.</summary>
-    public long Served => Interlocked.Read(ref _served);
+    private void Exit(int coreInstances) => Interlocked.Add(ref _free, coreInstances);
 
-    /// <summary>Gives back what <see cref="TryEnter"/> took, once the request's store is gone.</summary>
-    public void Exit(int coreInstances) => Interlocked.Add(ref _free, coreInstances);
+    /// <summary>Creates the pool of warm instances of one component on this lane.</summary>
+    public WarmInstances Register(Component component)
+    {
+        var pool = new WarmInstances(this, component);
+        _evictors.Add(pool.EvictOne);
+        return pool;
+    }
 
-    /// <inheritdoc />
-    public void Dispose() => Engine.Dispose();
+    /// <summary>Disposes the idle instances, then the engine.</summary>
+    public void Dispose()
+    {
+        foreach (var evict in _evictors)
+            while (evict()) { }
+        Engine.Dispose();
+    }
+
+    /// <summary>One component's instances on the lane: idle ones, ready for their next request.</summary>
+    public sealed class WarmInstances
+    {
+        private readonly HotLane _lane;
+        private readonly ConcurrentBag<WarmInstance> _idle = [];
+        private readonly int _weight;
+
+        internal WarmInstances(HotLane lane, Component component)
+        {
+            _lane = lane;
+            Component = component;
+            _weight = Math.Max(1, component.CoreInstanceCount);
+        }
+
+        /// <summary>The component, loaded into the lane's engine.</summary>
+        public Component Component { get; }
+
+        /// <summary>
+        /// An idle instance (already reset), or room for a new one (<see cref="WarmInstance.Instance"/> null: the
+        /// request creates it on <see cref="HotLane.Engine"/>), or null when the lane is full.
+        /// </summary>
+        public WarmInstance? Rent()
+        {
+            if (_idle.TryTake(out var warm))
+            {
+                Interlocked.Increment(ref _lane._served);
+                Interlocked.Increment(ref _lane._reused);
+                return warm;
+            }
+            if (!_lane.TryEnter(_weight)) return null;
+            Interlocked.Increment(ref _lane._served);
+            return new WarmInstance(this);
+        }
+
+        internal void Return(WarmInstance warm) => _idle.Add(warm);
+
+        internal void Release() => _lane.Exit(_weight);
+
+        internal bool EvictOne()
+        {
+            if (!_idle.TryTake(out var warm)) return false;
+            warm.Discard();
+            return true;
+        }
+    }
+
+    /// <summary>A store and component instance that serve one request after another.</summary>
+    public sealed class WarmInstance
+    {
+        private readonly WarmInstances _owner;
+
+        internal WarmInstance(WarmInstances owner) => _owner = owner;
+
+        /// <summary>The store (null until the first request creates it).</summary>
+        public WasmStore? Store { get; private set; }
+
+        /// <summary>The instance (null until the first request creates it).</summary>
+        public ComponentInstance? Instance { get; private set; }
+
+        /// <summary>Records the store a first request created for this instance (disposed with it).</summary>
+        public void Begin(WasmStore store) => Store = store;
+
+        /// <summary>Records the instance the first request created, and its state to return to after each request.</summary>
+        public void Created(ComponentInstance instance)
+        {
+            Instance = instance;
+            instance.CaptureResetPoint();
+        }
+
+        /// <summary>
+        /// After a request: resets the instance and makes it available to the next one when
+        /// <paramref name="reusable"/> (the guest returned normally) and the reset succeeds; otherwise discards it.
+        /// </summary>
+        public void Finish(bool reusable)
+        {
+            if (reusable && Instance is { } instance && instance.TryReset()) _owner.Return(this);
+            else Discard();
+        }
+
+        internal void Discard()
+        {
+            Instance?.Dispose();
+            Store?.Dispose();
+            Instance = null;
+            Store = null;
+            _owner.Release();
+        }
+    }
 }

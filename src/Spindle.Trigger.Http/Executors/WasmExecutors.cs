@@ -51,7 +51,7 @@ public sealed class WasmExecutors : IDisposable
     /// 128 KiB keep-resident for memories and 64 KiB for tables (freed slots are reset with memset instead of
     /// madvise plus page faults: +20–40% for WAT hello, +36% for Wagi hello at 128 KiB over 64 KiB, for
     /// small modules; a large keep-resident on this big pool would keep every slot ever used resident, so large
-    /// memories get it only in the small <see cref="HotLane"/>). Overridable for tuning through the environment: <c>SPINDLE_POOLING=0|1</c>,
+    /// memories are reset on the small <see cref="HotLane"/> instead). Overridable for tuning through the environment: <c>SPINDLE_POOLING=0|1</c>,
     /// <c>SPINDLE_POOL_INSTANCES=n</c>, <c>SPINDLE_MEMORY_KEEP_RESIDENT=bytes</c>, <c>SPINDLE_TABLE_KEEP_RESIDENT=bytes</c>,
     /// <c>SPINDLE_MEMORY_WARMUP=0|1</c>.
     /// </summary>
@@ -72,25 +72,21 @@ public sealed class WasmExecutors : IDisposable
     }
 
     // The hot lane: room for the requests a busy 2-core server has inside the engine at once (8 JavaScript
-    // requests of 4 core instances; the other connections wait on the network), and memories up to 32 MiB reset
-    // with memcpy (a JavaScript hello's memory is 10 MB). Measured: 32 core instances beat 64 and 256 for JS
-    // hello at 64 connections (2.9k / 2.7k / 2.2k req/s), and 256 let 1,000 sleeping requests spread over ever
-    // more slots, each faulted in afresh (bench/README.md).
+    // requests of 4 core instances; the other connections wait on the network). Its instances stay warm between
+    // requests, so the lane's size is also how many are kept (a JavaScript hello: about 10 MB each, plus its
+    // snapshot). 1,000 sleeping requests run mostly on the main engine, fresh (bench/README.md).
     private const uint HotInstances = 32;
-    private const ulong HotMemoryKeepResident = 32 << 20;
 
     /// <summary>
-    /// The <see cref="HotLane"/> settings <c>spindle up</c> uses: 32 core instances, memories and tables,
-    /// 32 MiB memory keep-resident (a freed slot's memory is reset with memcpy and stays mapped; measured on the
-    /// 10 MB JavaScript hello: 2.2–2.9k against 0.6–0.9k req/s, bench/README.md), no memory warm-up (nothing to
-    /// pre-fault). Null when pooling is off or <c>SPINDLE_HOT_INSTANCES=0</c>; <c>SPINDLE_HOT_INSTANCES=n</c> and
-    /// <c>SPINDLE_HOT_KEEP_RESIDENT=bytes</c> tune it.
+    /// The <see cref="HotLane"/> settings <c>spindle up</c> uses: 32 core instances, memories and tables, nothing
+    /// kept resident by the pooling allocator (a warm instance's memory is reset by <see cref="MemorySnapshot"/>,
+    /// which needs the memory mapped afresh when an instance is created), every freed slot kept warm, no memory
+    /// warm-up. Null when pooling is off or <c>SPINDLE_HOT_INSTANCES=0</c>; <c>SPINDLE_HOT_INSTANCES=n</c> sizes it.
     /// </summary>
     public static EngineOptions? DefaultHotLaneOptions()
     {
         var instances = EnvNumber("SPINDLE_HOT_INSTANCES") is { } n ? (uint)Math.Min(n, 1_000_000UL) : HotInstances;
         if (instances == 0 || EnvNumber("SPINDLE_POOLING") == 0) return null;
-        var keep = EnvNumber("SPINDLE_HOT_KEEP_RESIDENT") ?? HotMemoryKeepResident;
         return new EngineOptions
         {
             Pooling = true,
@@ -98,9 +94,9 @@ public sealed class WasmExecutors : IDisposable
             TotalMemories = instances,
             TotalTables = instances,
             AsyncStackSize = 8 << 20,
-            LinearMemoryKeepResident = keep,
-            TableKeepResident = keep,
-            // Every slot stays warm: a slot turned cold is mapped afresh and its whole memory faulted in again.
+            LinearMemoryKeepResident = 0,
+            TableKeepResident = 0,
+            // A slot that keeps its module's image maps it again for free when a discarded instance is replaced.
             MaxUnusedWarmSlots = instances,
             WarmUpMemories = false,
         };
@@ -144,9 +140,10 @@ public sealed class WasmExecutors : IDisposable
             var bytes = ReadSource(context.Component);
             try
             {
-                var component = Component.Load(runtime.Engine, bytes, runtime._host, CompileProgress(logger, id));
-                // The second load finds the compiled artifacts in the cache (the engines differ only in pool settings).
-                var hot = runtime.HotLane is { } lane ? (lane, Component.Load(lane.Engine, bytes, runtime._host)) : default((HotLane, Component)?);
+                // Both loads prepare the modules for reset (extra exports only), so they compile the same bytes and the
+                // second finds the artifacts in the cache (the engines differ only in pool settings).
+                var component = Component.LoadResettable(runtime.Engine, bytes, runtime._host, CompileProgress(logger, id));
+                var hot = runtime.HotLane is { } lane ? (lane, Component.LoadResettable(lane.Engine, bytes, runtime._host)) : default((HotLane, Component)?);
                 var preopens = ComponentFiles.Stage(context.App, context.Component)
                     .Select(m => new WasiPreopen(m.HostPath, m.GuestPath)).ToArray();
                 return WasiHttpExecutor.Create(runtime.Engine, component, id, [.. context.Component.Environment],

@@ -24,7 +24,7 @@ namespace Spindle.Trigger.Tests.Server;
 /// </summary>
 public sealed class AdmissionTests
 {
-    private static EngineOptions SmallPool(uint instances) => new()
+    internal static EngineOptions SmallPool(uint instances) => new()
     {
         Pooling = true,
         TotalCoreInstances = instances,
@@ -38,7 +38,7 @@ public sealed class AdmissionTests
     {
         var ct = TestContext.Current.CancellationToken;
         using var wasm = new WasmExecutors(SmallPool(16));
-        await using var server = await SleepServer.StartAsync(wasm, new AdmissionOptions { QueueLimit = 4, QueueTimeout = TimeSpan.FromMilliseconds(150) }, ct);
+        await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions { QueueLimit = 4, QueueTimeout = TimeSpan.FromMilliseconds(150) }, ct);
 
         var responses = await server.FireAsync(32, ct);
 
@@ -62,7 +62,7 @@ public sealed class AdmissionTests
     {
         var ct = TestContext.Current.CancellationToken;
         using var wasm = new WasmExecutors(SmallPool(16));
-        await using var server = await SleepServer.StartAsync(wasm, new AdmissionOptions { QueueLimit = 100, QueueTimeout = TimeSpan.FromSeconds(60) }, ct);
+        await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions { QueueLimit = 100, QueueTimeout = TimeSpan.FromSeconds(60) }, ct);
 
         // 20 requests through 4 slots of 100 ms: at least 5 rounds, so they must have queued (the pool alone would fail).
         var started = System.Diagnostics.Stopwatch.StartNew();
@@ -76,15 +76,16 @@ public sealed class AdmissionTests
     {
         var ct = TestContext.Current.CancellationToken;
         using var wasm = new WasmExecutors(SmallPool(2));
-        var e = await Assert.ThrowsAsync<ExecutorCreationException>(async () => await SleepServer.StartAsync(wasm, new AdmissionOptions(), ct));
+        var e = await Assert.ThrowsAsync<ExecutorCreationException>(async () => await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct));
         Assert.Contains("core instances per request", e.Message);
         Assert.Contains("holds only 2", e.Message);
     }
 
-    private static EngineOptions HotPool(uint instances) => SmallPool(instances) with
+    internal static EngineOptions HotPool(uint instances) => SmallPool(instances) with
     {
-        LinearMemoryKeepResident = 32 << 20,
-        TableKeepResident = 32 << 20,
+        LinearMemoryKeepResident = 0,
+        TableKeepResident = 0,
+        MaxUnusedWarmSlots = instances,
         WarmUpMemories = false,
     };
 
@@ -94,7 +95,7 @@ public sealed class AdmissionTests
         var ct = TestContext.Current.CancellationToken;
         using var wasm = new WasmExecutors(SmallPool(128), hotLane: HotPool(8));
         Assert.Equal(8, wasm.HotLane!.Capacity);
-        await using var server = await SleepServer.StartAsync(wasm, new AdmissionOptions(), ct);
+        await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct);
 
         // 24 requests of 100 ms at once: two fit the lane (4 core instances each), the others run on the main pool.
         var responses = await server.FireAsync(24, ct);
@@ -127,88 +128,15 @@ public sealed class AdmissionTests
             using var wasm = hot
                 ? new WasmExecutors(SmallPool(64), hotLane: HotPool(64))
                 : new WasmExecutors(SmallPool(64) with { LinearMemoryKeepResident = 128 << 10 });
-            await using var server = await SleepServer.StartAsync(wasm, new AdmissionOptions(), ct: TestContext.Current.CancellationToken, source);
+            await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct: TestContext.Current.CancellationToken, source);
             for (var i = 0; i < 20; i++)
                 Assert.Equal("Hello, world!\n", await server.Client.GetStringAsync("/", TestContext.Current.CancellationToken));
             Assert.Equal(hot ? 20 : 0, wasm.HotLane?.Served ?? 0);
+            Assert.Equal(hot ? 19 : 0, wasm.HotLane?.Reused ?? 0); // one instance, reset 19 times
         }
         finally
         {
             File.Delete(source);
-        }
-    }
-
-    /// <summary>A component (default: the JS sleep component) mounted on Kestrel (127.0.0.1:0) with the given engine and admission options.</summary>
-    private sealed class SleepServer : IAsyncDisposable
-    {
-        private readonly TempApp _app;
-        private readonly SpinHttpApplication _spin;
-        private readonly WebApplication _web;
-
-        private SleepServer(TempApp app, SpinHttpApplication spin, WebApplication web, Uri address)
-        {
-            _app = app;
-            _spin = spin;
-            _web = web;
-            Client = new HttpClient(new SocketsHttpHandler { UseProxy = false, MaxConnectionsPerServer = 1000 }) { BaseAddress = address };
-        }
-
-        public HttpClient Client { get; }
-
-        public static async Task<SleepServer> StartAsync(WasmExecutors wasm, AdmissionOptions admission, CancellationToken ct, string? source = null)
-        {
-            var app = new TempApp($"""
-                spin_manifest_version = 2
-                [application]
-                name = "admission"
-                [[trigger.http]]
-                route = "/..."
-                component = "sleep"
-                [component.sleep]
-                source = '{source ?? Paths.Fixture("js/sleep.wasm")}'
-                """);
-            try
-            {
-                var model = ManifestLoader.Load(app.ManifestPath);
-                var spin = SpinHttpApplication.Create(model, VariableResolver.Create(model, []), wasm.CreateRegistry(), NullLoggerFactory.Instance,
-                    new SpinHttpTriggerOptions { Admission = admission, QuietComponentOutput = true });
-                var builder = WebApplication.CreateSlimBuilder();
-                builder.Logging.ClearProviders();
-                builder.WebHost.UseUrls("http://127.0.0.1:0");
-                var web = builder.Build();
-                web.RunSpinApplication(spin);
-                await web.StartAsync(ct);
-                var address = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-                return new SleepServer(app, spin, web, new Uri(address));
-            }
-            catch
-            {
-                app.Dispose();
-                throw;
-            }
-        }
-
-        public async Task<HttpResponseMessage[]> FireAsync(int count, CancellationToken ct)
-        {
-            using var gate = new SemaphoreSlim(0);
-            var requests = Enumerable.Range(0, count).Select(async _ =>
-            {
-                await gate.WaitAsync(ct);
-                var r = await Client.GetAsync("/", ct);
-                await r.Content.LoadIntoBufferAsync(ct);
-                return r;
-            }).ToArray();
-            gate.Release(count);
-            return await Task.WhenAll(requests);
-        }
-
-        public async ValueTask DisposeAsync()
-        {
-            Client.Dispose();
-            await _web.StopAsync();
-            await _web.DisposeAsync();
-            await _spin.DisposeAsync();
-            _app.Dispose();
         }
     }
 }

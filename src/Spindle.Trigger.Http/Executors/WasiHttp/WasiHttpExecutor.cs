@@ -34,8 +34,8 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     private readonly VariableResolver? _variables;
     private readonly HotRoute? _hot;
 
-    /// <summary>The component loaded into a <see cref="HotLane"/>'s engine, and its handle export there.</summary>
-    private sealed record HotRoute(HotLane Lane, Component Component, ComponentExport Handle);
+    /// <summary>The component's warm instances on a <see cref="HotLane"/>, and its handle export there.</summary>
+    private sealed record HotRoute(HotLane Lane, HotLane.WarmInstances Instances, ComponentExport Handle);
 
     private WasiHttpExecutor(WasmEngine engine, Component component, ComponentExport handle, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? timeout, OutboundHttpHandler? outbound,
@@ -75,7 +75,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     /// <param name="outbound">Sends outbound requests; null denies them (<c>HTTP-request-denied</c>).</param>
     /// <param name="preopens">Read-only directories the guest sees through <c>wasi:filesystem/preopens</c> (the component's file mounts).</param>
     /// <param name="variables">What the Spin variables interfaces resolve through (null: they answer <c>other</c>).</param>
-    /// <param name="hot">The same component loaded into a <see cref="HotLane"/>'s engine: requests run there while the lane has room.</param>
+    /// <param name="hot">The same component loaded into a <see cref="HotLane"/>'s engine with <see cref="Component.LoadResettable"/>: requests run there on warm instances while the lane has room.</param>
     /// <exception cref="InvalidOperationException">The component has no <c>handle</c> export of the right interface.</exception>
     public static WasiHttpExecutor Create(WasmEngine engine, Component component, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
@@ -85,7 +85,13 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(component);
         var handle = FindHandle(component, componentId);
-        var hotRoute = hot is { } h ? new HotRoute(h.Lane, h.Component, FindHandle(h.Component, componentId)) : null;
+        // Only components whose instances can be reset use the lane: it keeps no memory resident, so a fresh
+        // instance per request there would fault its whole memory in every time.
+        var hotRoute = hot is { } h && h.Component.ResetBlocker is null
+            ? new HotRoute(h.Lane, h.Lane.Register(h.Component), FindHandle(h.Component, componentId))
+            : null;
+        if (hot is { } skipped && hotRoute is null)
+            logger.LogDebug("Component {ComponentId} runs a fresh instance per request: {Reason}", componentId, skipped.Component.ResetBlocker);
         return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables, hotRoute);
     }
 
@@ -105,13 +111,14 @@ public sealed class WasiHttpExecutor : IPooledExecutor
 
     /// <summary>
     /// Handles one request:
-    /// 1. creates the per-request <see cref="WasiHttpContext"/> and a store with the epoch deadline, on the
-    ///    <see cref="HotLane"/>'s engine while it has room, else on the main engine;
-    /// 2. instantiates the component and calls <c>handle(incoming-request, response-outparam)</c>;
+    /// 1. creates the per-request <see cref="WasiHttpContext"/>; takes a warm instance from the <see cref="HotLane"/>
+    ///    (or room there for a new one), else a fresh store on the main engine; sets the epoch deadline;
+    /// 2. instantiates the component if needed and calls <c>handle(incoming-request, response-outparam)</c>;
     /// 3. once the guest has set its response, status, headers and body go to Kestrel whenever the guest waits
     ///    or returns, and the body streams from then on (see <see cref="KestrelExchange"/>);
-    /// 4. after the call, disposes the instance (an unfinished body is aborted) and the store, then waits for
-    ///    the body to drain. A fault before the response was sent → 500 empty; after → the response is aborted.
+    /// 4. after the call, resets a warm instance whose guest returned for the next request, or else disposes the
+    ///    instance and the store (either way an unfinished body is aborted), then waits for the body to drain.
+    ///    A fault before the response was sent → 500 empty; after → the response is aborted.
     /// </summary>
     public async Task ExecuteAsync(InboundRequest request)
     {
@@ -128,19 +135,27 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         };
         var exchange = new KestrelExchange(request, _componentId, _logger);
         Exception? fault = null;
-        var weight = CoreInstancesPerRequest;
-        var hot = _hot is { } h && h.Lane.TryEnter(weight) ? h : null;
-        var (engine, component, handle) = hot is null ? (_engine, _component, _handle) : (hot.Lane.Engine, hot.Component, hot.Handle);
+        var warm = _hot?.Instances.Rent();
+        var (engine, component, handle) = warm is null ? (_engine, _component, _handle) : (_hot!.Lane.Engine, _hot.Instances.Component, _hot.Handle);
+        var instance = warm?.Instance;
         // Cancelling the store abandons a call stuck in a host wait (timeout, client gone); the store is then dropped.
-        var store = new WasmStore(engine, context) { CancellationToken = cancellation, Suspending = exchange.Send };
-        ComponentInstance? instance = null;
+        var store = warm?.Store ?? new WasmStore(engine, context);
+        store.CancellationToken = cancellation;
+        store.Suspending = exchange.Send;
+        var returned = false;
         try
         {
-            if (_timeout is { } timeout)
-                store.SetEpochDeadline(engine.ExecutionTicksFor(timeout));
-            instance = await component.InstantiateAsync(store, context, cancellation).ConfigureAwait(false);
+            store.SetEpochDeadline(_timeout is { } timeout ? engine.ExecutionTicksFor(timeout) : WasmStore.DefaultEpochDeadline);
+            if (instance is not null) instance.Rebind(context, cancellation);
+            else
+            {
+                warm?.Begin(store);
+                instance = await component.InstantiateAsync(store, context, cancellation).ConfigureAwait(false);
+                warm?.Created(instance);
+            }
             await instance.CallAsync(handle, exchange.Request, exchange.Outparam).ConfigureAwait(false);
             exchange.GuestReturned();
+            returned = true;
         }
         catch (Exception e) when (context.ExitStatus == 0 && exchange.ResponseSet)
         {
@@ -156,10 +171,13 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         }
         finally
         {
-            instance?.Dispose();
-            store.Dispose();
+            if (warm is not null) warm.Finish(returned); // reset for the next request, or discarded
+            else
+            {
+                instance?.Dispose();
+                store.Dispose();
+            }
             context.Dispose();
-            hot?.Lane.Exit(weight);
         }
         await exchange.CompleteAsync(fault).ConfigureAwait(false);
     }
