@@ -1,3 +1,4 @@
+using Spindle.Components.Binary;
 using Spindle.Components.Host;
 using Spindle.Components.Runtime;
 using Spindle.Testing;
@@ -109,6 +110,35 @@ public class InstanceResetTests
         using var component = Component.LoadResettable(ResetEngine, Wat.ToWasm(wat), new HostRegistry());
         Assert.NotNull(component.ResetBlocker);
         Assert.Contains(blocker, component.ResetBlocker);
+    }
+
+    [Fact]
+    public void Malformed_modules_are_refused_without_throwing()
+    {
+        var module = Wat.ToWasm("""
+            (module
+              (memory (export "m") 1) (global $g (mut i64) (i64.const -1)) (table 1 funcref)
+              (func (export "f") (param i32) (result i32)
+                (global.set $g (i64.extend_i32_u (block (result i32) (i32.load offset=4 (local.get 0)))))
+                (call_indirect (param i32) (result i32) (i32.wrap_i64 (global.get $g)) (i32.const 0))))
+            """);
+        var ok = ResettableModule.TryCreate(module, out var reason);
+        Assert.True(ok is not null, reason);
+        Assert.Equal(["spindle:reset/global/0"], ok.GlobalExports);
+        Assert.Equal(["spindle:reset/memory/0"], ok.MemoryExports);
+        using (var compiled = WasmModule.Compile(ResetEngine, ok.Bytes))
+            Assert.Contains(compiled.Exports, e => e.Name == "spindle:reset/global/0" && e.Kind == WasmExternKind.Global);
+
+        // Every truncation and many single-byte corruptions: a reason or a module, never an exception.
+        for (var length = 0; length < module.Length; length++)
+            ResettableModule.TryCreate(module.AsSpan(0, length), out _);
+        var random = new Random(42);
+        for (var i = 0; i < 5000; i++)
+        {
+            var copy = (byte[])module.Clone();
+            copy[8 + random.Next(copy.Length - 8)] = (byte)random.Next(256);
+            ResettableModule.TryCreate(copy, out _);
+        }
     }
 
     [Theory]

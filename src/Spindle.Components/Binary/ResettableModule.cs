@@ -62,10 +62,9 @@ internal sealed class ResettableModule
         {
             var start = r.Position;
             var id = r.Byte();
-            var size = (int)r.U32();
+            var size = r.Length();
             var body = r.Position;
-            var end = checked(body + size);
-            if (end > module.Length) throw new FormatException($"section {id} runs past the end of the module");
+            var end = body + size;
             sections.Add((id, start, end));
             var s = new WasmReader(module[..end], body);
             switch (id)
@@ -73,8 +72,8 @@ internal sealed class ResettableModule
                 case 2: // imports
                     for (var n = s.U32(); n > 0; n--)
                     {
-                        s.Skip((int)s.U32());
-                        s.Skip((int)s.U32());
+                        s.Skip(s.Length());
+                        s.Skip(s.Length());
                         switch (s.Byte())
                         {
                             case 0x00: s.U32(); break;
@@ -103,7 +102,7 @@ internal sealed class ResettableModule
                 case 10: // code
                     for (var n = s.U32(); n > 0; n--)
                     {
-                        var bodyEnd = checked((int)s.U32() + s.Position);
+                        var bodyEnd = s.Length() + s.Position;
                         var f = new WasmReader(module[..bodyEnd], s.Position);
                         if (f.FunctionBody() is { } blocker) { reason = blocker; return null; }
                         s = new WasmReader(module[..end], bodyEnd);

@@ -34,6 +34,13 @@ internal ref struct WasmReader(ReadOnlySpan<byte> data, int position)
         throw new FormatException($"a u32 at byte {_pos} is too long");
     }
 
+    /// <summary>A u32 length or size that must fit in what is left to read.</summary>
+    public int Length()
+    {
+        var n = U32();
+        return n <= (uint)(_data.Length - _pos) ? (int)n : throw new FormatException($"a length of {n} at byte {_pos} runs past the end");
+    }
+
     /// <summary>Steps over a LEB128 number of any width (signed or unsigned, up to 64 bits).</summary>
     public void Leb()
     {

@@ -73,20 +73,26 @@ public sealed class WasmExecutors : IDisposable
 
     // The hot lane: room for the requests a busy 2-core server has inside the engine at once (8 JavaScript
     // requests of 4 core instances; the other connections wait on the network). Its instances stay warm between
-    // requests, so the lane's size is also how many are kept (a JavaScript hello: about 10 MB each, plus its
-    // snapshot). 1,000 sleeping requests run mostly on the main engine, fresh (bench/README.md).
+    // requests, so the lane's size is also how many are kept (a JavaScript hello: about 10 MB each, plus one
+    // shared snapshot). 1,000 sleeping requests run mostly on the main engine, fresh (bench/README.md).
     private const uint HotInstances = 32;
 
+    // A warm instance that cannot be reset (its memory grew, it trapped) is replaced: with the slot kept resident,
+    // Wasmtime resets it with one copy instead of leaving the next instance to fault its 10 MB in page by page
+    // (JavaScript 1 MiB responses, whose heap grows every request: 210 against 120 req/s, bench/README.md).
+    private const ulong HotMemoryKeepResident = 32 << 20;
+
     /// <summary>
-    /// The <see cref="HotLane"/> settings <c>spindle up</c> uses: 32 core instances, memories and tables, nothing
-    /// kept resident by the pooling allocator (a warm instance's memory is reset by <see cref="MemorySnapshot"/>,
-    /// which needs the memory mapped afresh when an instance is created), every freed slot kept warm, no memory
-    /// warm-up. Null when pooling is off or <c>SPINDLE_HOT_INSTANCES=0</c>; <c>SPINDLE_HOT_INSTANCES=n</c> sizes it.
+    /// The <see cref="HotLane"/> settings <c>spindle up</c> uses: 32 core instances, memories and tables, 32 MiB
+    /// memory and table keep-resident (a discarded warm instance's slot is reset with memcpy and stays mapped),
+    /// every freed slot kept warm, no memory warm-up. Null when pooling is off or <c>SPINDLE_HOT_INSTANCES=0</c>;
+    /// <c>SPINDLE_HOT_INSTANCES=n</c> sizes it and <c>SPINDLE_HOT_KEEP_RESIDENT=bytes</c> sets the keep-resident.
     /// </summary>
     public static EngineOptions? DefaultHotLaneOptions()
     {
         var instances = EnvNumber("SPINDLE_HOT_INSTANCES") is { } n ? (uint)Math.Min(n, 1_000_000UL) : HotInstances;
         if (instances == 0 || EnvNumber("SPINDLE_POOLING") == 0) return null;
+        var keep = EnvNumber("SPINDLE_HOT_KEEP_RESIDENT") ?? HotMemoryKeepResident;
         return new EngineOptions
         {
             Pooling = true,
@@ -94,9 +100,9 @@ public sealed class WasmExecutors : IDisposable
             TotalMemories = instances,
             TotalTables = instances,
             AsyncStackSize = 8 << 20,
-            LinearMemoryKeepResident = 0,
-            TableKeepResident = 0,
-            // A slot that keeps its module's image maps it again for free when a discarded instance is replaced.
+            LinearMemoryKeepResident = keep,
+            TableKeepResident = keep,
+            // Every slot stays warm: a slot turned cold is mapped afresh and its whole memory faulted in again.
             MaxUnusedWarmSlots = instances,
             WarmUpMemories = false,
         };

@@ -81,12 +81,13 @@ public sealed class AdmissionTests
         Assert.Contains("holds only 2", e.Message);
     }
 
-    internal static EngineOptions HotPool(uint instances) => SmallPool(instances) with
+    /// <summary>A hot lane as <see cref="WasmExecutors.DefaultHotLaneOptions"/> makes it, with <paramref name="instances"/> core instances.</summary>
+    internal static EngineOptions HotPool(uint instances) => WasmExecutors.DefaultHotLaneOptions()! with
     {
-        LinearMemoryKeepResident = 0,
-        TableKeepResident = 0,
+        TotalCoreInstances = instances,
+        TotalMemories = instances,
+        TotalTables = instances,
         MaxUnusedWarmSlots = instances,
-        WarmUpMemories = false,
     };
 
     [Fact]

@@ -70,5 +70,12 @@ public sealed class WarmInstanceTests
         Assert.Equal("slept\n", await sleep.Client.GetStringAsync("/", ct));
         Assert.Equal(3, wasm.HotLane!.Served);
         Assert.Equal(0, wasm.HotLane.Reused);
+
+        // The counter's new instance gets the slots the evicted one had, kept resident by the pool (part of them
+        // private pages that each reset copies back); still no state survives.
+        for (var i = 0; i < 5; i++)
+            Assert.Equal("1 1\n", await counter.Client.GetStringAsync("/", ct));
+        Assert.Equal(8, wasm.HotLane.Served);
+        Assert.Equal(4, wasm.HotLane.Reused);
     }
 }
