@@ -11,7 +11,10 @@ namespace Spindle.Trigger.Http.Executors;
 /// the memory pages the guest wrote are copied back from a snapshot, globals restored, handles dropped) and
 /// serves the next request of the same component. That skips instantiation, linking and the pooling allocator's
 /// reset of a whole 10 MB JavaScript image, which on a VM with shadow page tables (10–15 µs per page fault) was
-/// most of a request's cost. A guest that trapped, timed out or grew its memory is discarded, never reused.
+/// most of a request's cost. A guest that trapped, timed out or grew its memory is discarded, never reused; its
+/// slot's memory stays resident (keep-resident), so the pool resets it with one copy for the next instance.
+/// Components whose instances cannot be reset (<see cref="Component.ResetBlocker"/>) get a fresh instance per
+/// request on the lane, as every request did before warm instances.
 /// The lane has few slots (the working set of a busy server, not its peak): a wasi:http request takes a warm
 /// instance or free room when there is one and otherwise runs on the main engine, fresh. Admission control still
 /// counts every request against the main pool, so a request never waits for the lane and neither pool can run
@@ -149,11 +152,14 @@ public sealed class HotLane : IDisposable
         /// <summary>Records the store a first request created for this instance (disposed with it).</summary>
         public void Begin(WasmStore store) => Store = store;
 
-        /// <summary>Records the instance the first request created, and its state to return to after each request.</summary>
+        /// <summary>
+        /// Records the instance the first request created, and its state to return to after each request (when
+        /// the component's instances can be reset at all: otherwise it serves this one request, fresh).
+        /// </summary>
         public void Created(ComponentInstance instance)
         {
             Instance = instance;
-            instance.CaptureResetPoint();
+            if (instance.Component.ResetBlocker is null) instance.CaptureResetPoint();
         }
 
         /// <summary>

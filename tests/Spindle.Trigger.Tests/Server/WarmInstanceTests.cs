@@ -58,6 +58,31 @@ public sealed class WarmInstanceTests
     }
 
     [Fact]
+    public async Task A_component_whose_instances_cannot_be_reset_gets_a_fresh_one_per_request_on_the_lane()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        // WAT hello whose guest module holds code that could change its table: its state could outlive a reset.
+        var wat = File.ReadAllText(Path.Combine(Paths.FixtureSources, "wat", "http-hello.wat"));
+        const string data = "(data (i32.const 16) \"Hello, world!\\n\")";
+        Assert.Contains(data, wat);
+        var source = Path.Combine(Path.GetTempPath(), $"spindle-table-{Guid.NewGuid():N}.wasm");
+        File.WriteAllBytes(source, Wat.ToWasm(wat.Replace(data, data + "\n(table $t 1 funcref) (func (table.set $t (i32.const 0) (ref.null func)))")));
+        try
+        {
+            using var wasm = new WasmExecutors(SmallPool(64), hotLane: HotPool(8));
+            await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct, source);
+            for (var i = 0; i < 5; i++)
+                Assert.Equal("Hello, world!\n", await server.Client.GetStringAsync("/", ct));
+            Assert.Equal(5, wasm.HotLane!.Served);
+            Assert.Equal(0, wasm.HotLane.Reused);
+        }
+        finally
+        {
+            File.Delete(source);
+        }
+    }
+
+    [Fact]
     public async Task When_the_lane_is_full_of_idle_instances_of_one_component_another_evicts_one()
     {
         var ct = TestContext.Current.CancellationToken;

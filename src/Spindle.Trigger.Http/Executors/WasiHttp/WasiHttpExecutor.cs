@@ -85,13 +85,9 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(component);
         var handle = FindHandle(component, componentId);
-        // Only components whose instances can be reset use the lane: it keeps no memory resident, so a fresh
-        // instance per request there would fault its whole memory in every time.
-        var hotRoute = hot is { } h && h.Component.ResetBlocker is null
-            ? new HotRoute(h.Lane, h.Lane.Register(h.Component), FindHandle(h.Component, componentId))
-            : null;
-        if (hot is { } skipped && hotRoute is null)
-            logger.LogDebug("Component {ComponentId} runs a fresh instance per request: {Reason}", componentId, skipped.Component.ResetBlocker);
+        var hotRoute = hot is { } h ? new HotRoute(h.Lane, h.Lane.Register(h.Component), FindHandle(h.Component, componentId)) : null;
+        if (hot is { Component.ResetBlocker: { } blocker })
+            logger.LogDebug("Component {ComponentId} gets a fresh instance per request: {Reason}", componentId, blocker);
         return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables, hotRoute);
     }
 
