@@ -144,9 +144,26 @@ public class InstanceResetTests
     [Theory]
     [InlineData("js/hello.wasm")]
     [InlineData("spinjs/hello.wasm")]
-    public void Real_js_components_can_be_reset(string fixture)
+    public async Task Real_js_components_can_be_reset_and_their_instances_share_one_snapshot(string fixture)
     {
         using var component = Component.Load(ResetEngine, File.ReadAllBytes(Paths.Fixture(fixture)), new HostRegistry(), progress: null, stubMissing: true, resettable: true);
         Assert.Null(component.ResetBlocker);
+        var stores = new List<WasmStore>();
+        try
+        {
+            for (var i = 0; i < 3; i++)
+            {
+                var store = new WasmStore(ResetEngine);
+                stores.Add(store);
+                var instance = await component.InstantiateAsync(store, null, TestContext.Current.CancellationToken);
+                instance.CaptureResetPoint();
+                Assert.True(instance.TryReset());
+            }
+            Assert.Equal([1], component.SharedSnapshotCounts()); // one memory (the adapter uses the main one), one copy
+        }
+        finally
+        {
+            foreach (var s in stores) s.Dispose();
+        }
     }
 }

@@ -71,8 +71,7 @@ public sealed class Component : IDisposable
     /// call and serve the next one (<see cref="ComponentInstance.TryReset"/>): each module gets extra exports for
     /// its memories and mutable globals. When some module's code can change state the host cannot restore (tables,
     /// passive segments), the component loads as usual and <see cref="ResetBlocker"/> says why.
-    /// The engine should keep no memory resident (<see cref="EngineOptions.LinearMemoryKeepResident"/> 0): see
-    /// <see cref="MemorySnapshot"/>.
+    /// Resets are cheapest when the instance's memories were mapped afresh (see <see cref="MemorySnapshot"/>).
     /// </summary>
     public static Component LoadResettable(WasmEngine engine, ReadOnlySpan<byte> bytes, HostRegistry host, IProgress<string>? progress = null) =>
         Load(engine, bytes, host, progress, stubMissing: false, resettable: true);
@@ -97,6 +96,12 @@ public sealed class Component : IDisposable
     // instantiation is nearly always deterministic. Beyond the limit each instance keeps its own copy.
     private readonly List<List<MemorySnapshot>> _snapshots = [];
     private const int SharedSnapshotsPerMemory = 4;
+
+    /// <summary>Distinct reset snapshots kept per memory (how far instances of this component start identical).</summary>
+    internal int[] SharedSnapshotCounts()
+    {
+        lock (_snapshots) return _snapshots.Select(l => l.Count).ToArray();
+    }
 
     /// <summary>A snapshot of memory number <paramref name="index"/> of a new instance, shared with earlier instances when identical.</summary>
     internal MemorySnapshot ShareSnapshot(int index, WasmMemory memory, WasmStore store)

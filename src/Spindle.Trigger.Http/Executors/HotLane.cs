@@ -126,6 +126,22 @@ public sealed class HotLane : IDisposable
 
         internal void Return(WarmInstance warm) => _idle.Add(warm);
 
+        // Instances of a component whose every request grows its memory (or traps) are discarded after one
+        // request, so the snapshot comparison each one starts with is wasted (1–3 ms for a 10 MB JavaScript
+        // memory). After a few in a row, new instances skip it and serve one request, fresh; one in every
+        // ProbeInterval still tries, and a reset that works ends the streak.
+        private const int ShortLivedLimit = 4, ProbeInterval = 32;
+        private int _shortLived, _created;
+
+        internal bool ShouldCapture() =>
+            Volatile.Read(ref _shortLived) < ShortLivedLimit || Interlocked.Increment(ref _created) % ProbeInterval == 0;
+
+        internal void Outcome(bool reset)
+        {
+            if (reset) Volatile.Write(ref _shortLived, 0);
+            else Interlocked.Increment(ref _shortLived);
+        }
+
         internal void Release() => _lane.Exit(_weight);
 
         internal bool EvictOne()
@@ -159,8 +175,14 @@ public sealed class HotLane : IDisposable
         public void Created(ComponentInstance instance)
         {
             Instance = instance;
-            if (instance.Component.ResetBlocker is null) instance.CaptureResetPoint();
+            if (instance.Component.ResetBlocker is null && _owner.ShouldCapture())
+            {
+                instance.CaptureResetPoint();
+                _resettable = true;
+            }
         }
+
+        private bool _resettable, _reusedOnce;
 
         /// <summary>
         /// After a request: resets the instance and makes it available to the next one when
@@ -168,7 +190,14 @@ public sealed class HotLane : IDisposable
         /// </summary>
         public void Finish(bool reusable)
         {
-            if (reusable && Instance is { } instance && instance.TryReset()) _owner.Return(this);
+            var reset = reusable && _resettable && Instance!.TryReset();
+            // Whether an instance with a reset point lived past its first request.
+            if (_resettable && !_reusedOnce) _owner.Outcome(reset);
+            if (reset)
+            {
+                _reusedOnce = true;
+                _owner.Return(this);
+            }
             else Discard();
         }
 
