@@ -54,7 +54,7 @@ public class InstanceResetTests
         var count = component.FindExport("", "count")!;
         using var store = new WasmStore(ResetEngine);
         using var instance = await component.InstantiateAsync(store, null, TestContext.Current.CancellationToken);
-        instance.CaptureResetPoint();
+        Assert.True(instance.CaptureResetPoint());
         Assert.Equal(1006u, await instance.CallAsync(count));
         Assert.Equal(2007u, await instance.CallAsync(count)); // without a reset the state carries over
         for (var i = 0; i < 3; i++)
@@ -73,8 +73,34 @@ public class InstanceResetTests
         using var component = LoadCounter();
         using var store = new WasmStore(ResetEngine);
         using var instance = await component.InstantiateAsync(store, null, TestContext.Current.CancellationToken);
-        instance.CaptureResetPoint();
+        Assert.True(instance.CaptureResetPoint());
         await instance.CallAsync(component.FindExport("", "grow")!);
+        Assert.False(instance.TryReset());
+    }
+
+    [Fact]
+    public async Task An_instance_whose_instantiation_created_handles_is_not_reset()
+    {
+        // The start function creates a handle: a new table could not give it back, so the instance serves once.
+        const string wat = """
+            (component
+              (type $r (resource (rep i32)))
+              (core func $new (canon resource.new $r))
+              (core module $m
+                (import "" "new" (func $new (param i32) (result i32)))
+                (global $h (mut i32) (i32.const 0))
+                (func $start (global.set $h (call $new (i32.const 42))))
+                (start $start)
+                (func (export "f") (result i32) (global.get $h)))
+              (core instance $i (instantiate $m (with "" (instance (export "new" (func $new))))))
+              (func (export "f") (result u32) (canon lift (core func $i "f"))))
+            """;
+        using var component = Component.LoadResettable(ResetEngine, Wat.ToWasm(wat), new HostRegistry());
+        Assert.Null(component.ResetBlocker);
+        using var store = new WasmStore(ResetEngine);
+        using var instance = await component.InstantiateAsync(store, null, TestContext.Current.CancellationToken);
+        Assert.False(instance.CaptureResetPoint());
+        Assert.Equal(1u, await instance.CallAsync(component.FindExport("", "f")!));
         Assert.False(instance.TryReset());
     }
 
@@ -156,7 +182,7 @@ public class InstanceResetTests
                 var store = new WasmStore(ResetEngine);
                 stores.Add(store);
                 var instance = await component.InstantiateAsync(store, null, TestContext.Current.CancellationToken);
-                instance.CaptureResetPoint();
+                Assert.True(instance.CaptureResetPoint());
                 Assert.True(instance.TryReset());
             }
             Assert.Equal([1], component.SharedSnapshotCounts()); // one memory (the adapter uses the main one), one copy

@@ -265,10 +265,13 @@ public sealed class ComponentInstance : IDisposable
     /// Records the instance's state (memories and mutable globals of every core instance) for
     /// <see cref="TryReset"/>. Call it right after instantiation, before any call. The component must have been
     /// loaded with <see cref="Component.LoadResettable"/> and have no <see cref="Component.ResetBlocker"/>.
+    /// False, recording nothing, when instantiation already created handles (a start function called the host):
+    /// host objects cannot be put back, so such an instance serves one call only.
     /// </summary>
-    public void CaptureResetPoint()
+    public bool CaptureResetPoint()
     {
         var modules = Component.ResetModules ?? throw new InvalidOperationException($"instances of this component cannot be reset: {Component.ResetBlocker}");
+        if (!Array.TrueForAll(Tables, t => t.NeverUsed)) return false;
         var globals = new List<(WasmGlobal, WasmValue)>();
         var memories = new List<(WasmMemory, MemorySnapshot)>();
         for (var i = 0; i < _cores.Length; i++)
@@ -287,6 +290,7 @@ public sealed class ComponentInstance : IDisposable
         }
         _globalsAtStart = globals.ToArray();
         _memoriesAtStart = memories.ToArray();
+        return true;
     }
 
     /// <summary>

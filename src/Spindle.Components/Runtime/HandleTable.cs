@@ -32,6 +32,9 @@ internal sealed class HandleTable
     private int _count;
     private Stack<int>? _free;
 
+    /// <summary>No handle was ever added: a new table numbers handles exactly as this one would.</summary>
+    public bool NeverUsed => _count <= 1;
+
     public int Add(HandleEntry entry)
     {
         if (_free is not null && _free.TryPop(out var i)) { _slots[i] = entry; return i; }

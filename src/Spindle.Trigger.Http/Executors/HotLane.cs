@@ -175,11 +175,7 @@ public sealed class HotLane : IDisposable
         public void Created(ComponentInstance instance)
         {
             Instance = instance;
-            if (instance.Component.ResetBlocker is null && _owner.ShouldCapture())
-            {
-                instance.CaptureResetPoint();
-                _resettable = true;
-            }
+            _resettable = instance.Component.ResetBlocker is null && _owner.ShouldCapture() && instance.CaptureResetPoint();
         }
 
         private bool _resettable, _reusedOnce;
