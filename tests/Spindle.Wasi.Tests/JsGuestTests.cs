@@ -3,15 +3,23 @@ using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
+using Spindle.Components.Runtime;
+using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Executors.WasiHttp;
 using Spindle.Wasmtime;
 
 namespace Spindle.Wasi.Tests;
 
-/// <summary>One engine for the JS guests (compiling a 12 MB StarlingMonkey component is slow; the artifact cache makes it once).</summary>
+/// <summary>
+/// One engine for the JS guests (compiling a 12 MB StarlingMonkey component is slow; the artifact cache makes it
+/// once), with a hot lane as <c>spindle up</c> has: requests run on warm instances, reset after each request, so
+/// every behaviour below is also shown on a reused instance (the main engine serves when the lane is full).
+/// </summary>
 public sealed class JsEngineFixture : IDisposable
 {
     public WasmEngine Engine { get; } = new(new EngineOptions { AsyncStackSize = 8 * 1024 * 1024 });
+
+    public HotLane Lane { get; } = new(new WasmEngine(WasmExecutors.DefaultHotLaneOptions()!));
 
     private readonly Dictionary<string, WasiHttpExecutor> _executors = [];
 
@@ -24,18 +32,27 @@ public sealed class JsEngineFixture : IDisposable
         lock (_executors)
         {
             // The component (compiled once) is shared; each executor gets the test's logger.
-            var component = _components.TryGetValue(name, out var c) ? c : _components[name] =
-                Components.Runtime.Component.Load(Engine, File.ReadAllBytes(path), WasiHost.CreateRegistry());
-            return WasiHttpExecutor.Create(Engine, component, Path.GetFileNameWithoutExtension(name), [new("GREETING", "hi")], logs, timeout);
+            if (!_components.TryGetValue(name, out var loaded))
+            {
+                var bytes = File.ReadAllBytes(path);
+                _components[name] = loaded = (Component.LoadResettable(Engine, bytes, WasiHost.CreateRegistry()),
+                    Component.LoadResettable(Lane.Engine, bytes, WasiHost.CreateRegistry()));
+            }
+            return WasiHttpExecutor.Create(Engine, loaded.Main, Path.GetFileNameWithoutExtension(name), [new("GREETING", "hi")], logs, timeout,
+                hot: (Lane, loaded.Hot));
         }
     }
 
-    private readonly Dictionary<string, Components.Runtime.Component> _components = [];
+    private readonly Dictionary<string, (Component Main, Component Hot)> _components = [];
 
     public void Dispose()
     {
-        foreach (var c in _components.Values)
-            c.Dispose();
+        foreach (var (main, hot) in _components.Values)
+        {
+            main.Dispose();
+            hot.Dispose();
+        }
+        Lane.Dispose();
         Engine.Dispose();
     }
 }
