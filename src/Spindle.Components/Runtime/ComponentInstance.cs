@@ -257,6 +257,9 @@ public sealed class ComponentInstance : IDisposable
         return value;
     }
 
+    // What host functions see between a reset and the next Rebind: nothing of the previous request.
+    private static readonly HostCallContext Detached = new(null, CancellationToken.None);
+
     // The state CaptureResetPoint recorded, which TryReset returns to.
     private (WasmGlobal Global, WasmValue Value)[]? _globalsAtStart;
     private (WasmMemory Memory, MemorySnapshot Snapshot)[]? _memoriesAtStart;
@@ -304,14 +307,10 @@ public sealed class ComponentInstance : IDisposable
     public bool TryReset()
     {
         if (_disposed || _globalsAtStart is not { } globals || _memoriesAtStart is not { } memories || NestedDepth != 0) return false;
-        for (var i = 0; i < Tables.Length; i++)
-        {
-            Tables[i].DisposeAll();
-            Tables[i] = new HandleTable();
-            _contexts[i] = null;
-        }
+        // The cached call contexts stay: a call that returned left them unused, and they refer to these same tables.
+        foreach (var table in Tables) table.Reset();
         Store.Data = null;
-        HostContext = new HostCallContext(null, CancellationToken.None);
+        HostContext = Detached;
         foreach (var (memory, snapshot) in memories)
             if (!snapshot.TryRestore(memory, Store)) return false;
         foreach (var (global, value) in globals) global.Set(Store, value);

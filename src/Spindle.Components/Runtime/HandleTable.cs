@@ -84,5 +84,15 @@ internal sealed class HandleTable
         _free?.Clear();
     }
 
+    /// <summary>
+    /// <see cref="DisposeAll"/>, then numbers handles from the start again, as a new table does (an instance reset
+    /// for reuse must hand out the same handle values as a fresh one).
+    /// </summary>
+    public void Reset()
+    {
+        DisposeAll();
+        _count = 0;
+    }
+
     internal static string Describe(ResourceType t) => t.ToString();
 }

@@ -117,27 +117,16 @@ public sealed class AdmissionTests
     {
         // WAT hello with a 4-page memory that traps when byte 200000 (page 3: beyond the main pool's 128 KiB
         // keep-resident, inside the hot lane's) is set, and sets it. A slot reused without a reset answers 500.
-        var wat = File.ReadAllText(Path.Combine(Paths.FixtureSources, "wat", "http-hello.wat"));
-        const string locals = "(local $response i32) (local $body i32) (local $stream i32)";
-        Assert.Contains(locals, wat);
-        wat = wat.Replace(locals, locals + "\n(if (i32.load8_u (i32.const 200000)) (then unreachable))\n(i32.store8 (i32.const 200000) (i32.const 1))")
-            .Replace("(memory (export \"memory\") 1)", "(memory (export \"memory\") 4)");
-        var source = Path.Combine(Path.GetTempPath(), $"spindle-dirty-{Guid.NewGuid():N}.wasm");
-        File.WriteAllBytes(source, Wat.ToWasm(wat));
-        try
-        {
-            using var wasm = hot
-                ? new WasmExecutors(SmallPool(64), hotLane: HotPool(64))
-                : new WasmExecutors(SmallPool(64) with { LinearMemoryKeepResident = 128 << 10 });
-            await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct: TestContext.Current.CancellationToken, source);
-            for (var i = 0; i < 20; i++)
-                Assert.Equal("Hello, world!\n", await server.Client.GetStringAsync("/", TestContext.Current.CancellationToken));
-            Assert.Equal(hot ? 20 : 0, wasm.HotLane?.Served ?? 0);
-            Assert.Equal(hot ? 19 : 0, wasm.HotLane?.Reused ?? 0); // one instance, reset 19 times
-        }
-        finally
-        {
-            File.Delete(source);
-        }
+        using var source = HelloVariant.With(
+            (HelloVariant.Locals, HelloVariant.Locals + "\n(if (i32.load8_u (i32.const 200000)) (then unreachable))\n(i32.store8 (i32.const 200000) (i32.const 1))"),
+            ("(memory (export \"memory\") 1)", "(memory (export \"memory\") 4)"));
+        using var wasm = hot
+            ? new WasmExecutors(SmallPool(64), hotLane: HotPool(64))
+            : new WasmExecutors(SmallPool(64) with { LinearMemoryKeepResident = 128 << 10 });
+        await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct: TestContext.Current.CancellationToken, source.Path);
+        for (var i = 0; i < 20; i++)
+            Assert.Equal("Hello, world!\n", await server.Client.GetStringAsync("/", TestContext.Current.CancellationToken));
+        Assert.Equal(hot ? 20 : 0, wasm.HotLane?.Served ?? 0);
+        Assert.Equal(hot ? 19 : 0, wasm.HotLane?.Reused ?? 0); // one instance, reset 19 times
     }
 }

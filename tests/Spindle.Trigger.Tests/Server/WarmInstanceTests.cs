@@ -3,7 +3,6 @@ using Spindle.Testing;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Server;
 using Spindle.Trigger.Tests.Support;
-using Spindle.Wasmtime;
 using static Spindle.Trigger.Tests.Server.AdmissionTests;
 
 namespace Spindle.Trigger.Tests.Server;
@@ -36,25 +35,14 @@ public sealed class WarmInstanceTests
     {
         var ct = TestContext.Current.CancellationToken;
         // WAT hello that traps on every request (its store is poisoned: it must never serve again).
-        var wat = File.ReadAllText(Path.Combine(Paths.FixtureSources, "wat", "http-hello.wat"));
-        const string locals = "(local $response i32) (local $body i32) (local $stream i32)";
-        Assert.Contains(locals, wat);
-        var source = Path.Combine(Path.GetTempPath(), $"spindle-trap-{Guid.NewGuid():N}.wasm");
-        File.WriteAllBytes(source, Wat.ToWasm(wat.Replace(locals, locals + "\nunreachable")));
-        try
-        {
-            using var wasm = new WasmExecutors(SmallPool(64), hotLane: HotPool(8));
-            await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct, source);
-            for (var i = 0; i < 5; i++)
-                Assert.Equal(HttpStatusCode.InternalServerError, (await server.Client.GetAsync("/", ct)).StatusCode);
-            // Every request ran on the lane in a new instance: a trapped one frees its room instead of being reused.
-            Assert.Equal(5, wasm.HotLane!.Served);
-            Assert.Equal(0, wasm.HotLane.Reused);
-        }
-        finally
-        {
-            File.Delete(source);
-        }
+        using var source = HelloVariant.With((HelloVariant.Locals, HelloVariant.Locals + "\nunreachable"));
+        using var wasm = new WasmExecutors(SmallPool(64), hotLane: HotPool(8));
+        await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct, source.Path);
+        for (var i = 0; i < 5; i++)
+            Assert.Equal(HttpStatusCode.InternalServerError, (await server.Client.GetAsync("/", ct)).StatusCode);
+        // Every request ran on the lane in a new instance: a trapped one frees its room instead of being reused.
+        Assert.Equal(5, wasm.HotLane!.Served);
+        Assert.Equal(0, wasm.HotLane.Reused);
     }
 
     [Fact]
@@ -62,24 +50,14 @@ public sealed class WarmInstanceTests
     {
         var ct = TestContext.Current.CancellationToken;
         // WAT hello whose guest module holds code that could change its table: its state could outlive a reset.
-        var wat = File.ReadAllText(Path.Combine(Paths.FixtureSources, "wat", "http-hello.wat"));
-        const string data = "(data (i32.const 16) \"Hello, world!\\n\")";
-        Assert.Contains(data, wat);
-        var source = Path.Combine(Path.GetTempPath(), $"spindle-table-{Guid.NewGuid():N}.wasm");
-        File.WriteAllBytes(source, Wat.ToWasm(wat.Replace(data, data + "\n(table $t 1 funcref) (func (table.set $t (i32.const 0) (ref.null func)))")));
-        try
-        {
-            using var wasm = new WasmExecutors(SmallPool(64), hotLane: HotPool(8));
-            await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct, source);
-            for (var i = 0; i < 5; i++)
-                Assert.Equal("Hello, world!\n", await server.Client.GetStringAsync("/", ct));
-            Assert.Equal(5, wasm.HotLane!.Served);
-            Assert.Equal(0, wasm.HotLane.Reused);
-        }
-        finally
-        {
-            File.Delete(source);
-        }
+        using var source = HelloVariant.With((HelloVariant.Data,
+            HelloVariant.Data + "\n(table $t 1 funcref) (func (table.set $t (i32.const 0) (ref.null func)))"));
+        using var wasm = new WasmExecutors(SmallPool(64), hotLane: HotPool(8));
+        await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct, source.Path);
+        for (var i = 0; i < 5; i++)
+            Assert.Equal("Hello, world!\n", await server.Client.GetStringAsync("/", ct));
+        Assert.Equal(5, wasm.HotLane!.Served);
+        Assert.Equal(0, wasm.HotLane.Reused);
     }
 
     [Fact]
