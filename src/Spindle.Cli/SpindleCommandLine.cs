@@ -36,10 +36,14 @@ public static class SpindleCommandLine
         var variable = new Option<string[]>("--variable") { Description = "Application variable KEY=VALUE or KEY=@file (repeatable; last wins)" };
         var timeout = new Option<string?>("--request-timeout") { Description = "Per-request deadline, e.g. 30s, 500ms" };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only warnings and errors; silence component output" };
+        var runtimeConfig = new Option<string?>("--runtime-config-file")
+        {
+            Description = "Spin runtime configuration TOML (outbound HTTP, blocked networks, client TLS) [env: RUNTIME_CONFIG_FILE]",
+        };
 
         var up = new Command("up", "Run a Spin application")
         {
-            from, listen, tlsCert, tlsKey, env, variable, timeout, quiet,
+            from, listen, tlsCert, tlsKey, env, variable, timeout, quiet, runtimeConfig,
         };
         up.SetAction((parse, ct) => RunHostAsync(output, error, () => new SpindleHostOptions
         {
@@ -51,6 +55,8 @@ public static class SpindleCommandLine
             Variables = VariablePairs(parse.GetValue(variable)),
             RequestTimeout = Duration(parse.GetValue(timeout)),
             Quiet = parse.GetValue(quiet),
+            RuntimeConfigPath = parse.GetValue(runtimeConfig) ?? NonEmptyEnv("RUNTIME_CONFIG_FILE"),
+            OutboundH2cPriorKnowledge = NonEmptyEnv("SPIN_OUTBOUND_H2C_PRIOR_KNOWLEDGE"),
             Executors = executors,
             Output = output,
         }, ct));

@@ -10,7 +10,9 @@ using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Spindle.App.Manifest;
 using Spindle.App.Model;
+using Spindle.App.RuntimeConfiguration;
 using Spindle.App.Variables;
+using Spindle.Outbound.Http;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Server;
 
@@ -47,6 +49,7 @@ public sealed class SpindleHost : IAsyncDisposable
     public static async Task<SpindleHost> StartAsync(SpindleHostOptions options, CancellationToken cancellationToken = default)
     {
         var app = LoadApp(options);
+        var runtimeConfig = LoadRuntimeConfig(options);
         var listen = ListenAddress.Parse(options.ListenAddress);
         var ip = listen.Resolve();
         var tls = LoadTls(options);
@@ -108,6 +111,7 @@ public sealed class SpindleHost : IAsyncDisposable
             {
                 RequestTimeout = options.RequestTimeout,
                 QuietComponentOutput = options.Quiet,
+                Outbound = OutboundOptions(options, runtimeConfig),
             });
         }
         catch (Exception e) when (e is ManifestException or VariableException or ExecutorCreationException)
@@ -133,6 +137,7 @@ public sealed class SpindleHost : IAsyncDisposable
 
         var bound = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
         var baseUrl = BaseUrlFrom(bound, tls is not null, ip, listen.Port);
+        spin.Outbound.Self = SelfOriginOf(baseUrl, tls?.Certificate);
         var host = new SpindleHost(web, spin, baseUrl);
         if (!options.Quiet) host.PrintRoutes(options.Output ?? Console.Out);
         return host;
@@ -185,6 +190,26 @@ public sealed class SpindleHost : IAsyncDisposable
         }
     }
 
+    private static OutboundHttpOptions OutboundOptions(SpindleHostOptions options, RuntimeConfig config)
+    {
+        var outbound = OutboundHttpOptionsMapping.FromRuntimeConfig(config, options.OutboundH2cPriorKnowledge, options.MaxChainDepth);
+        return options.ConfigureOutbound?.Invoke(outbound) ?? outbound;
+    }
+
+    private static RuntimeConfig LoadRuntimeConfig(SpindleHostOptions options)
+    {
+        if (options.RuntimeConfigPath is not { } path)
+            return RuntimeConfig.Empty;
+        try
+        {
+            return RuntimeConfigLoader.Load(path);
+        }
+        catch (ManifestException e)
+        {
+            throw new SpindleStartupException(e.Message, e);
+        }
+    }
+
     private static (System.Security.Cryptography.X509Certificates.X509Certificate2 Certificate, System.Security.Cryptography.X509Certificates.X509Certificate2Collection Chain)? LoadTls(SpindleHostOptions options)
     {
         var (cert, key) = (options.TlsCertificatePath, options.TlsKeyPath);
@@ -200,6 +225,19 @@ public sealed class SpindleHost : IAsyncDisposable
         if (bound is not null && Uri.TryCreate(bound, UriKind.Absolute, out var u))
             return new UriBuilder(scheme, ip.ToString(), u.Port).Uri;
         return new UriBuilder(scheme, ip.ToString(), port).Uri;
+    }
+
+    /// <summary>
+    /// Self-requests go to the address actually bound (a wildcard address is reached through loopback), never to
+    /// what a client put in <c>Host</c>; over HTTPS the listener's own certificate is trusted for them.
+    /// </summary>
+    internal static SelfOrigin SelfOriginOf(Uri baseUrl, System.Security.Cryptography.X509Certificates.X509Certificate2? certificate)
+    {
+        var ip = IPAddress.Parse(baseUrl.Host.Trim('[', ']'));
+        if (ip.Equals(IPAddress.Any)) ip = IPAddress.Loopback;
+        else if (ip.Equals(IPAddress.IPv6Any)) ip = IPAddress.IPv6Loopback;
+        var authority = new IPEndPoint(ip, baseUrl.Port).ToString();
+        return new SelfOrigin(new Dictionary<string, string> { [baseUrl.Scheme] = authority }, certificate);
     }
 
     /// <summary>The generic host must not hook Ctrl-C/SIGTERM: the CLI does, and in-process tests must not.</summary>

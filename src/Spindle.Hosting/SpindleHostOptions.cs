@@ -4,7 +4,7 @@ using Spindle.Trigger.Http.Executors;
 namespace Spindle.Hosting;
 
 /// <summary>What <see cref="SpindleHost"/> runs and how (the <c>spindle up</c> / <c>spindle serve</c> flags).</summary>
-public sealed class SpindleHostOptions
+public sealed record SpindleHostOptions
 {
     /// <summary>Default listen address, as Spin's (<c>127.0.0.1:3000</c>).</summary>
     public const string DefaultListenAddress = "127.0.0.1:3000";
@@ -32,6 +32,18 @@ public sealed class SpindleHostOptions
 
     /// <summary>Whether <c>SPIN_VARIABLE_&lt;NAME&gt;</c> environment variables provide values.</summary>
     public bool UseEnvironmentVariableProvider { get; init; } = true;
+
+    /// <summary><c>--runtime-config-file</c> (Spin's TOML: outbound HTTP, blocked networks, client TLS); null for none.</summary>
+    public string? RuntimeConfigPath { get; init; }
+
+    /// <summary>The authority plain-HTTP outbound requests reach with HTTP/2 prior knowledge (Spin's <c>SPIN_OUTBOUND_H2C_PRIOR_KNOWLEDGE</c>).</summary>
+    public string? OutboundH2cPriorKnowledge { get; init; }
+
+    /// <summary>Adjusts the outbound options built from the runtime configuration (for example name resolution, <see cref="Spindle.Outbound.Http.OutboundHttpOptions.Resolve"/>).</summary>
+    public Func<Spindle.Outbound.Http.OutboundHttpOptions, Spindle.Outbound.Http.OutboundHttpOptions>? ConfigureOutbound { get; init; }
+
+    /// <summary>Longest <c>*.spin.internal</c> chain before <c>loop-detected</c> (default 10).</summary>
+    public int MaxChainDepth { get; init; } = 10;
 
     /// <summary><c>--request-timeout</c>.</summary>
     public TimeSpan? RequestTimeout { get; init; }

@@ -97,7 +97,7 @@ public class HttpTypesTests
 
         var gate = new TaskCompletionSource<IncomingResponse>();
         OutgoingRequest? sent = null;
-        var context = new WasiHttpContext { Outbound = (r, _, _) => { sent = r; return gate.Task; } };
+        var context = new WasiHttpContext { Outbound = (r, _, _, _) => { sent = r; return gate.Task; } };
         var future = (FutureIncomingResponse)((ResultValue)Call("wasi:http/outgoing-handler", "handle", context, request, null)!).Value!;
         Assert.Equal("POST", sent!.Method);
         Assert.Null(Call(Types, "[method]future-incoming-response.get", null, future));

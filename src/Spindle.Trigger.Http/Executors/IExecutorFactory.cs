@@ -26,6 +26,9 @@ public sealed class ExecutorContext
     /// <summary>The component's outbound allow-list.</summary>
     public required OutboundAllowList OutboundHosts { get; init; }
 
+    /// <summary>Sends the component's outbound requests under its allow-list; null denies them all.</summary>
+    public Spindle.Wasi.Http.OutboundHttpHandler? OutboundHttp { get; init; }
+
     /// <summary>Whether guest stdout/stderr should be silenced (<c>--quiet</c>).</summary>
     public bool QuietComponentOutput { get; init; }
 

@@ -48,6 +48,27 @@ public sealed class InboundRequest
 
     /// <summary>Cancelled when the client goes away or the request deadline passes.</summary>
     public CancellationToken Aborted { get; init; }
+
+    /// <summary>0 for a client's request; n for the n-th callee of a <c>*.spin.internal</c> chain.</summary>
+    public int ChainDepth { get; init; }
+
+    private string? _authority;
+
+    /// <summary>The request URI's authority (the client's <c>Host</c>; for a chained request, the target's name); null when there is none.</summary>
+    public string? Authority
+    {
+        get => _authority ??= Http.Request.Host.HasValue ? Http.Request.Host.Value : null;
+        init => _authority = value;
+    }
+
+    private string? _scheme;
+
+    /// <summary>The scheme the request (or the first request of its chain) came in with; self-requests use it.</summary>
+    public string Scheme
+    {
+        get => _scheme ??= Http.Request.Scheme;
+        init => _scheme = value;
+    }
 }
 
 /// <summary>

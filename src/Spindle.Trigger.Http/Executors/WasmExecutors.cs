@@ -153,7 +153,7 @@ public sealed class WasmExecutors : IDisposable
                 var preopens = ComponentFiles.Stage(context.App, context.Component)
                     .Select(m => new WasiPreopen(m.HostPath, m.GuestPath)).ToArray();
                 return WasiHttpExecutor.Create(runtime.Engine, component, id, [.. context.Component.Environment],
-                    logger, context.RequestTimeout, outbound: null, preopens, context.Variables, hot);
+                    logger, context.RequestTimeout, context.OutboundHttp, preopens, context.Variables, hot);
             }
             catch (Exception e) when (e is ComponentLoadException or InvalidOperationException or WasmtimeException)
             {

@@ -3,6 +3,7 @@ using Spindle.App.Manifest;
 using Spindle.App.Model;
 using Spindle.App.Variables;
 using Spindle.Outbound.AllowedHosts;
+using Spindle.Outbound.Http;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Routing;
 
@@ -19,6 +20,9 @@ public sealed class SpinHttpTriggerOptions
 
     /// <summary>Queue bound and wait for requests arriving while the engine's instance pool is full (then 503).</summary>
     public AdmissionOptions Admission { get; init; } = new();
+
+    /// <summary>Outbound HTTP beyond the allow-lists: pooling, connection limit, blocked networks, client TLS, chain depth.</summary>
+    public OutboundHttpOptions Outbound { get; init; } = new();
 }
 
 /// <summary>
@@ -33,8 +37,10 @@ public sealed class SpinHttpApplication : IAsyncDisposable
 
     private SpinHttpApplication(SpinApp app, Router router, VariableResolver variables,
         IReadOnlyDictionary<string, OutboundAllowList> outbound, Dictionary<string, IRequestExecutor> executors,
-        Dictionary<string, StaticResponse> statics, Dictionary<string, HttpTrigger> triggersByComponent, SpinHttpTriggerOptions options)
+        Dictionary<string, StaticResponse> statics, Dictionary<string, HttpTrigger> triggersByComponent, SpinHttpTriggerOptions options,
+        OutboundDispatcher dispatcher)
     {
+        Outbound = dispatcher;
         App = app;
         Router = router;
         Variables = variables;
@@ -59,6 +65,12 @@ public sealed class SpinHttpApplication : IAsyncDisposable
 
     /// <summary>Trigger options.</summary>
     public SpinHttpTriggerOptions Options { get; }
+
+    /// <summary>
+    /// The application's outbound HTTP (connection pools, chaining, self-requests). The host sets
+    /// <see cref="OutboundDispatcher.Self"/> once the listener is bound.
+    /// </summary>
+    public OutboundDispatcher Outbound { get; }
 
     /// <summary>
     /// Prepares the application. 1. check every component's allow-list; 2. build the router from the non-private
@@ -105,6 +117,15 @@ public sealed class SpinHttpApplication : IAsyncDisposable
                 r.Pattern.Raw, r.Target);
 
         var created = new Dictionary<string, IRequestExecutor>(StringComparer.Ordinal);
+        OutboundDispatcher dispatcher;
+        try
+        {
+            dispatcher = new OutboundDispatcher(options.Outbound, logging.CreateLogger("Spindle.Outbound"));
+        }
+        catch (OutboundConfigurationException e)
+        {
+            throw new ExecutorCreationException(e.Message, e);
+        }
         try
         {
             foreach (var (componentId, trigger) in byComponent)
@@ -116,6 +137,7 @@ public sealed class SpinHttpApplication : IAsyncDisposable
                     Trigger = trigger,
                     Variables = variables,
                     OutboundHosts = outbound[componentId],
+                    OutboundHttp = dispatcher.ForComponent(componentId, outbound[componentId], variables),
                     QuietComponentOutput = options.QuietComponentOutput,
                     RequestTimeout = options.RequestTimeout,
                     Logging = logging,
@@ -126,9 +148,10 @@ public sealed class SpinHttpApplication : IAsyncDisposable
         catch
         {
             foreach (var e in created.Values) (e as IDisposable)?.Dispose();
+            dispatcher.Dispose();
             throw;
         }
-        return new SpinHttpApplication(app, router, variables, outbound, created, statics, byComponent, options);
+        return new SpinHttpApplication(app, router, variables, outbound, created, statics, byComponent, options, dispatcher);
     }
 
     /// <summary>A component whose one request needs more core instances than the pool holds could never run: refuse it at load.</summary>
@@ -157,5 +180,6 @@ public sealed class SpinHttpApplication : IAsyncDisposable
             if (e is IAsyncDisposable ad) await ad.DisposeAsync();
             else (e as IDisposable)?.Dispose();
         }
+        Outbound.Dispose();
     }
 }

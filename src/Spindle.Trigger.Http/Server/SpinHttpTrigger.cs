@@ -9,6 +9,9 @@ using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Net.Http.Headers;
 using Spindle.App.Model;
 using Spindle.Outbound.AllowedHosts;
+using Spindle.Outbound.Http;
+using Spindle.Trigger.Http.Chaining;
+using Spindle.Wasi.Http;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Routing;
 
@@ -21,7 +24,7 @@ namespace Spindle.Trigger.Http.Server;
 /// 5. no <c>Host</c> at all → connection dropped, as Spin; 6. static response, or 7. the component's executor,
 /// with the <c>spin-*</c> headers. A failure before the response starts is a 500 with an empty body.
 /// </summary>
-public sealed class SpinHttpTrigger
+public sealed class SpinHttpTrigger : ILocalServiceChain
 {
     private readonly SpinHttpApplication _app;
     private readonly ILogger _log;
@@ -35,6 +38,7 @@ public sealed class SpinHttpTrigger
         _log = (ILogger?)logger ?? NullLogger.Instance;
         _infoJson = AppInfoJson(app.App);
         _admission = new RequestAdmission(app.Options.Admission);
+        app.Outbound.Chain ??= this;
     }
 
     /// <summary>Handles one request (usable as a <see cref="RequestDelegate"/>).</summary>
@@ -94,8 +98,12 @@ public sealed class SpinHttpTrigger
     /// <paramref name="context"/> (e.g. a <see cref="DefaultHttpContext"/> whose response body it reads).
     /// </summary>
     /// <exception cref="InvalidOperationException">No HTTP-triggered component <paramref name="componentId"/>.</exception>
-    public async Task ExecuteChainedAsync(HttpContext context, string componentId)
+    public Task ExecuteChainedAsync(HttpContext context, string componentId) => ExecuteChainedAsync(context, componentId, 1, "http");
+
+    private async Task ExecuteChainedAsync(HttpContext context, string componentId, int depth, string scheme)
     {
+        // Guests build their URL from the request's authority (JavaScript traps without one): the target's name.
+        var authority = context.Request.Host.HasValue ? context.Request.Host.Value : $"{componentId}.spin.internal";
         context.Request.Headers.Remove(HeaderNames.Host);
         context.Request.Headers.Remove(HeaderNames.Connection);
         var (path, pathAndQuery) = RawPathAndQuery(context);
@@ -107,12 +115,44 @@ public sealed class SpinHttpTrigger
         var executor = _app.GetExecutor(componentId)
             ?? throw new InvalidOperationException($"component '{componentId}' has no HTTP trigger and cannot be reached by service chaining");
         var match = _app.Router.ChainedMatch(componentId, path);
-        await ExecuteAsync(context, executor, match, (SpinRequestHeaders.ComputeFullUrl("http", null, pathAndQuery), "0.0.0.0:0"));
+        await ExecuteAsync(context, executor, match, new ChainedCall(SpinRequestHeaders.ComputeFullUrl("http", null, pathAndQuery), depth, scheme, authority));
     }
 
-    private async Task ExecuteAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, (string FullUrl, string ClientAddr)? chained)
+    /// <summary>
+    /// <see cref="ILocalServiceChain"/>: runs the callee on the thread pool (never on the caller's fiber) with an
+    /// in-memory exchange; the caller's admission covers its chain, so a callee never queues behind the very slot
+    /// its caller holds (if the instance pool has no room left the callee fails fast with a 500 instead).
+    /// </summary>
+    Task<IncomingResponse> ILocalServiceChain.SendAsync(string componentId, OutgoingRequest request, int chainDepth, string? inboundScheme,
+        CancellationToken cancellation)
     {
-        if (executor is not IPooledExecutor pooled)
+        if (_app.GetStaticResponse(componentId) is null && _app.GetExecutor(componentId) is null)
+        {
+            _log.LogWarning("Service chaining to '{Component}': no such HTTP component in the application", componentId);
+            throw new HttpErrorCodeException(HttpErrorCode.Of("destination-not-found"), $"no HTTP component '{componentId}' to chain to");
+        }
+        var exchange = new ChainedExchange(request, cancellation);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await ExecuteChainedAsync(exchange.Http, componentId, chainDepth, inboundScheme ?? "http");
+                await exchange.CompleteAsync();
+            }
+            catch (Exception e)
+            {
+                exchange.Fail(e);
+            }
+        }, CancellationToken.None);
+        return exchange.Response;
+    }
+
+    /// <summary>What a chained request carries instead of a client connection.</summary>
+    private sealed record ChainedCall(string FullUrl, int Depth, string Scheme, string Authority);
+
+    private async Task ExecuteAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, ChainedCall? chained)
+    {
+        if (executor is not IPooledExecutor pooled || chained is not null)
         {
             await ExecuteAdmittedAsync(context, executor, match, chained);
             return;
@@ -144,13 +184,17 @@ public sealed class SpinHttpTrigger
         context.Response.ContentLength = 0;
     }
 
-    private async Task ExecuteAdmittedAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, (string FullUrl, string ClientAddr)? chained)
+    private async Task ExecuteAdmittedAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, ChainedCall? chained)
     {
         // Without a timeout the client's own token is the deadline: no linked source per request.
         using var deadlineSource = _app.Options.RequestTimeout is { } timeout ? Deadline(context.RequestAborted, timeout) : null;
         var deadline = deadlineSource?.Token ?? context.RequestAborted;
         var inbound = chained is { } c
-            ? new InboundRequest { Http = context, Route = match, Aborted = deadline, FullUrl = c.FullUrl, ClientAddr = c.ClientAddr }
+            ? new InboundRequest
+            {
+                Http = context, Route = match, Aborted = deadline, FullUrl = c.FullUrl, ClientAddr = "0.0.0.0:0",
+                ChainDepth = c.Depth, Scheme = c.Scheme, Authority = c.Authority,
+            }
             : new InboundRequest { Http = context, Route = match, Aborted = deadline };
         try
         {
@@ -213,7 +257,7 @@ public sealed class SpinHttpTrigger
             response.Headers.Append(name, value);
         var body = Encoding.UTF8.GetBytes(fixedResponse.Body);
         response.ContentLength = body.Length;
-        if (body.Length > 0 && !HttpMethods.IsHead(context.Request.Method))
+        if (body.Length > 0 && !Microsoft.AspNetCore.Http.HttpMethods.IsHead(context.Request.Method))
             await response.Body.WriteAsync(body, context.RequestAborted);
     }
 

@@ -1,11 +1,21 @@
 using Spindle.App.Variables;
+using Spindle.Outbound.Http;
 using Spindle.Wasi.Http;
 
 namespace Spindle.Trigger.Http.Spin;
 
-/// <summary>The per-request store data of a Spin HTTP component: the wasi:http state plus its Spin variables.</summary>
-public sealed class SpinWasiHttpContext : WasiHttpContext, ISpinVariablesContext
+/// <summary>
+/// The per-request store data of a Spin HTTP component: the wasi:http state plus its Spin variables and what the
+/// outbound dispatcher needs to know about the request being served.
+/// </summary>
+public sealed class SpinWasiHttpContext : WasiHttpContext, ISpinVariablesContext, IOutboundCaller
 {
     /// <inheritdoc />
     public VariableResolver? Variables { get; init; }
+
+    /// <inheritdoc />
+    public string? InboundScheme { get; init; }
+
+    /// <inheritdoc />
+    public int ChainDepth { get; init; }
 }

@@ -241,21 +241,25 @@ public sealed class HttpInterfaces
     {
         if (context.StoreData is not WasiHttpContext { Outbound: { } outbound })
             return ResultValue.Err(HttpErrorCode.RequestDenied());
-        if (request.Authority is null)
-            return ResultValue.Err(HttpErrorCode.Of("HTTP-request-URI-invalid"));
         Task<IncomingResponse> response;
+        // The request's own cancellation: the guest dropping the future ends it, as does the caller's deadline.
+        var cancel = CancellationTokenSource.CreateLinkedTokenSource(context.Cancellation);
         try
         {
-            response = outbound(request, options, context.Cancellation);
+            response = outbound(request, options, (WasiHttpContext)context.StoreData, cancel.Token);
         }
         catch (HttpErrorCodeException e)
         {
+            cancel.Dispose();
             return ResultValue.Err(e.Code);
         }
         // A handler that refuses synchronously answers the error from handle itself, like wasmtime.
         if (response is { IsFaulted: true, Exception.InnerException: HttpErrorCodeException refused })
+        {
+            cancel.Dispose();
             return ResultValue.Err(refused.Code);
-        return ResultValue.Ok(new FutureIncomingResponse(response));
+        }
+        return ResultValue.Ok(new FutureIncomingResponse(response, cancel));
     }
 
     private static Some? OptionOf(string? value) => value is null ? null : new Some(value);

@@ -267,7 +267,7 @@ public sealed class RequestOptions
 }
 
 /// <summary>A <c>wasi:http/types.incoming-response</c> from an outbound request.</summary>
-public sealed class IncomingResponse(ushort status, Fields headers, IncomingBody body)
+public sealed class IncomingResponse(ushort status, Fields headers, IncomingBody body) : IDisposable
 {
     private IncomingBody? _body = body;
 
@@ -279,12 +279,34 @@ public sealed class IncomingResponse(ushort status, Fields headers, IncomingBody
 
     /// <summary>Hands out the body once; null afterwards.</summary>
     public IncomingBody? Consume() => Interlocked.Exchange(ref _body, null);
+
+    /// <summary>A response whose body the guest never consumed lets its connection go.</summary>
+    public void Dispose() => Interlocked.Exchange(ref _body, null)?.Dispose();
 }
 
 /// <summary>A <c>wasi:http/types.future-incoming-response</c>: an outbound request in flight.</summary>
-public sealed class FutureIncomingResponse(Task<IncomingResponse> response)
+/// <param name="response">The pending response.</param>
+/// <param name="cancel">Cancels the request when the guest drops the future before taking the response.</param>
+public sealed class FutureIncomingResponse(Task<IncomingResponse> response, CancellationTokenSource? cancel = null) : IDisposable
 {
     private bool _taken;
+
+    /// <summary>
+    /// Dropped before the response was taken: the request is cancelled, and a response that still arrives is
+    /// disposed so its connection goes back to the pool.
+    /// </summary>
+    public void Dispose()
+    {
+        if (!_taken)
+        {
+            _taken = true;
+            cancel?.Cancel();
+            Response.ContinueWith(static t => t.Result.Dispose(), CancellationToken.None,
+                TaskContinuationOptions.OnlyOnRanToCompletion | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+        // Linked to the caller's request token, which outlives this future: unregister.
+        cancel?.Dispose();
+    }
 
     /// <summary>The pending response.</summary>
     public Task<IncomingResponse> Response { get; } = response;

@@ -241,8 +241,7 @@ public sealed class KestrelExchange
             RequestTrailers);
 
         // Spin gives wasi:http 0.2 guests scheme http whatever the listener (spin-full-url has the real one).
-        return new IncomingRequest(request.Method, pathWithQuery, "http", request.Host.HasValue ? request.Host.Value : null,
-            RequestHeaders, body);
+        return new IncomingRequest(request.Method, pathWithQuery, "http", inbound.Authority, RequestHeaders, body);
     }
 
     // The client's headers in the order received (each value of a repeated header as its own entry), then the

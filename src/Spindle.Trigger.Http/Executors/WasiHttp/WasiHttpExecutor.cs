@@ -128,6 +128,8 @@ public sealed class WasiHttpExecutor : IPooledExecutor
             Cancellation = cancellation,
             Outbound = _outbound,
             Preopens = _preopens,
+            InboundScheme = request.Scheme,
+            ChainDepth = request.ChainDepth,
         };
         var exchange = new KestrelExchange(request, _componentId, _logger);
         Exception? fault = null;

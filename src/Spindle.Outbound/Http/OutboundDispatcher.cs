@@ -1,0 +1,129 @@
+using System.Net;
+using Microsoft.Extensions.Logging;
+using Spindle.App.Variables;
+using Spindle.Outbound.AllowedHosts;
+using Spindle.Wasi.Http;
+
+namespace Spindle.Outbound.Http;
+
+/// <summary>
+/// An application's outbound HTTP: every guest request passes here. Owns the connection pools; the trigger plugs in
+/// service chaining (<see cref="Chain"/>) and the host the listener's address (<see cref="Self"/>) once bound.
+/// </summary>
+public sealed class OutboundDispatcher : IDisposable
+{
+    private readonly OutboundHttpOptions _options;
+    private readonly OutboundClients _clients;
+    private readonly ILogger _log;
+
+    /// <summary>Creates the pools.</summary>
+    /// <exception cref="OutboundConfigurationException">A <c>client_tls</c> file cannot be used.</exception>
+    public OutboundDispatcher(OutboundHttpOptions options, ILogger logger)
+    {
+        _options = options;
+        _clients = new OutboundClients(options);
+        _log = logger;
+    }
+
+    /// <summary>Runs <c>*.spin.internal</c> requests in process; null: such requests fail with <c>destination-not-found</c>.</summary>
+    public ILocalServiceChain? Chain { get; set; }
+
+    /// <summary>The listener self-requests go to; null until the server is bound (self-requests then fail with <c>HTTP-request-URI-invalid</c>).</summary>
+    public SelfOrigin? Self { get; set; }
+
+    /// <summary>The options in force.</summary>
+    public OutboundHttpOptions Options => _options;
+
+    /// <summary>The handler a component's guests send through: its allow-list, resolved with the application's variables.</summary>
+    public OutboundHttpHandler ForComponent(string componentId, OutboundAllowList allowList, VariableResolver? variables)
+    {
+        Func<string, string>? resolve = variables is null ? null : variables.GetAppVariable;
+        return (request, options, caller, cancellation) => SendAsync(componentId, allowList, resolve, request, options, caller, cancellation);
+    }
+
+    /// <summary>
+    /// Sends one guest request:
+    /// 1. a request without authority, or to host <c>self.alt</c>, is a self-request: allowed by a <c>self</c> entry,
+    ///    it goes to the listener as bound (scheme of the inbound request), never to the inbound <c>Host</c>;
+    /// 2. anything else is checked against the allow-list before any lookup or connection (denied: one log line
+    ///    without the query, <c>HTTP-request-denied</c>);
+    /// 3. <c>&lt;id&gt;.spin.internal</c> runs in process through <see cref="Chain"/> (<c>loop-detected</c> past
+    ///    <see cref="OutboundHttpOptions.MaxChainDepth"/>); 4. the rest goes out through the pool of its TLS identity.
+    /// </summary>
+    private Task<IncomingResponse> SendAsync(string componentId, OutboundAllowList allowList, Func<string, string>? resolve,
+        OutgoingRequest request, RequestOptions? options, WasiHttpContext caller, CancellationToken cancellation)
+    {
+        var outboundCaller = caller as IOutboundCaller;
+        var authority = string.IsNullOrEmpty(request.Authority) ? null : request.Authority;
+        var scheme = request.Scheme ?? "https";
+        var path = request.PathWithQuery ?? "/";
+        var url = authority is null ? path : $"{scheme}://{authority}{path}";
+        if (!RequestTarget.TryParse(authority is null ? "http://self.alt" : url, "https", out var target))
+            throw new HttpErrorCodeException(HttpErrorCode.Of("HTTP-request-URI-invalid"), $"invalid URI {url}");
+
+        if (authority is null || target.Host.Domain == "self.alt")
+        {
+            if (!allowList.AllowsSelf(resolve))
+                throw Denied(componentId, url);
+            if (outboundCaller?.InboundScheme is not { } inboundScheme || Self?.For(inboundScheme) is not { } origin)
+                throw new HttpErrorCodeException(HttpErrorCode.Of("HTTP-request-URI-invalid"), "a self-request needs an inbound request to take its origin from");
+            var selfMessage = HttpClientOutbound.ToRequestMessage(request, origin.Scheme, origin.Authority);
+            SetVersion(selfMessage);
+            return HttpClientOutbound.SendAsync(_clients.ForSelf(Self.Certificate), selfMessage, options, cancellation);
+        }
+
+        if (!allowList.IsAllowed(url, "https", resolve))
+            throw Denied(componentId, url);
+
+        if (ServiceChaining.TargetOfHost(target.Host.Domain) is { } callee)
+        {
+            var depth = (outboundCaller?.ChainDepth ?? 0) + 1;
+            if (depth > _options.MaxChainDepth)
+            {
+                _log.LogWarning("Component '{Component}': service chain to '{Callee}' stopped at {Depth} hops (loop?)", componentId, callee, depth - 1);
+                throw new HttpErrorCodeException(HttpErrorCode.Of("loop-detected"), $"service chain deeper than {_options.MaxChainDepth}");
+            }
+            if (Chain is not { } chain)
+                throw new HttpErrorCodeException(HttpErrorCode.Of("destination-not-found"), "service chaining is not available");
+            return chain.SendAsync(callee, request, depth, outboundCaller?.InboundScheme, cancellation);
+        }
+
+        var message = HttpClientOutbound.ToRequestMessage(request);
+        SetVersion(message);
+        var invoker = _clients.For(componentId, message.RequestUri!.IdnHost, message.RequestUri.Port);
+        return HttpClientOutbound.SendAsync(invoker, message, options, cancellation);
+    }
+
+    /// <summary>HTTP/1.1 for <c>http</c> (HTTP/2 with prior knowledge for the one configured authority); <c>h2</c> or HTTP/1.1 by ALPN for <c>https</c>.</summary>
+    private void SetVersion(HttpRequestMessage message)
+    {
+        var uri = message.RequestUri!;
+        if (uri.Scheme == "https")
+        {
+            message.Version = HttpVersion.Version20;
+            message.VersionPolicy = HttpVersionPolicy.RequestVersionOrLower;
+        }
+        else if (_options.H2cPriorKnowledge is { } h2c && string.Equals(uri.Authority, h2c, StringComparison.OrdinalIgnoreCase))
+        {
+            message.Version = HttpVersion.Version20;
+            message.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        }
+        else
+        {
+            message.Version = HttpVersion.Version11;
+            message.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        }
+    }
+
+    private HttpErrorCodeException Denied(string componentId, string url)
+    {
+        // The query may carry secrets (tokens, keys): never logged.
+        var cut = url.IndexOfAny(['?', '#']);
+        var shown = cut < 0 ? url : url[..cut];
+        _log.LogWarning("Component '{Component}' may not send a request to {Url}: not allowed by its allowed_outbound_hosts", componentId, shown);
+        return new HttpErrorCodeException(HttpErrorCode.RequestDenied(), $"{shown} is not allowed by allowed_outbound_hosts");
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _clients.Dispose();
+}

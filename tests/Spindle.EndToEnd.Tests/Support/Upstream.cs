@@ -1,0 +1,84 @@
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.Logging;
+
+namespace Spindle.EndToEnd.Tests.Support;
+
+/// <summary>
+/// A real loopback Kestrel server that outbound requests go to. It counts every TCP connection and every request it
+/// sees, so a test can prove that a denied request made no connection at all.
+/// </summary>
+public sealed class Upstream : IAsyncDisposable
+{
+    private readonly WebApplication _web;
+    private int _connections;
+    private int _requests;
+
+    private Upstream(WebApplication web, int port, string scheme)
+    {
+        _web = web;
+        Port = port;
+        BaseUrl = $"{scheme}://127.0.0.1:{port}";
+    }
+
+    /// <summary>The bound port.</summary>
+    public int Port { get; }
+
+    /// <summary><c>http(s)://127.0.0.1:port</c>.</summary>
+    public string BaseUrl { get; }
+
+    /// <summary>TCP connections accepted so far.</summary>
+    public int Connections => Volatile.Read(ref _connections);
+
+    /// <summary>Requests seen so far.</summary>
+    public int Requests => Volatile.Read(ref _requests);
+
+    /// <summary>Starts a server answering with <paramref name="handler"/>; HTTPS (HTTP/1.1 and HTTP/2 by ALPN) when <paramref name="certificate"/> is given.</summary>
+    public static async Task<Upstream> StartAsync(RequestDelegate handler, X509Certificate2? certificate = null, bool h2c = false)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        Upstream? self = null;
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Limits.MaxRequestBodySize = null;
+            k.Listen(IPAddress.Loopback, 0, lo =>
+            {
+                lo.Use(next => async connection =>
+                {
+                    Interlocked.Increment(ref self!._connections);
+                    await next(connection);
+                });
+                if (certificate is not null)
+                {
+                    lo.Protocols = HttpProtocols.Http1AndHttp2;
+                    lo.UseHttps(certificate);
+                }
+                else
+                    lo.Protocols = h2c ? HttpProtocols.Http2 : HttpProtocols.Http1;
+            });
+        });
+        var web = builder.Build();
+        web.Run(async context =>
+        {
+            Interlocked.Increment(ref self!._requests);
+            await handler(context);
+        });
+        await web.StartAsync(TestContext.Current.CancellationToken);
+        var address = web.Urls.First();
+        var port = new Uri(address).Port;
+        self = new Upstream(web, port, certificate is null ? "http" : "https");
+        return self;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await _web.StopAsync(CancellationToken.None);
+        await _web.DisposeAsync();
+    }
+}
