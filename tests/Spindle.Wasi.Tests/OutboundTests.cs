@@ -80,4 +80,34 @@ public class OutboundTests
         var error = Assert.IsType<VariantValue>(await AwaitFuture(future));
         Assert.Equal("connection-refused", HttpErrorCode.NameOf(error));
     }
+
+    [Fact]
+    public async Task Response_trailers_from_an_HTTP2_upstream_reach_future_trailers()
+    {
+        await using var upstream = await TestServer.StartAsync(async http =>
+        {
+            await http.Response.WriteAsync("body", http.RequestAborted);
+            http.Response.AppendTrailer("x-checksum", "abc123");
+        }, http2Only: true);
+        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
+        var request = new OutgoingRequest(new Fields()) { Scheme = "http", Authority = $"127.0.0.1:{upstream.Client.BaseAddress!.Port}", PathWithQuery = "/" };
+        var message = HttpClientOutbound.ToRequestMessage(request);
+        message.Version = System.Net.HttpVersion.Version20;
+        message.VersionPolicy = HttpVersionPolicy.RequestVersionExact;
+        var response = await HttpClientOutbound.SendAsync(invoker, message, null, Ct);
+        var body = response.Consume()!;
+        var input = body.TakeStream()!;
+        var received = new MemoryStream();
+        while (true)
+        {
+            var r = (ResultValue)(await CallAsync("wasi:io/streams", "[method]input-stream.blocking-read", new WasiHttpContext(), Ct, input, 65536UL))!;
+            if (!r.IsOk)
+                break;
+            received.Write((byte[])r.Value!);
+        }
+        Assert.Equal("body", Encoding.ASCII.GetString(received.ToArray()));
+        var trailers = (Some)Call(Types, "[method]future-trailers.get", null, body.Finish())!;
+        var fields = (Fields)((Some)((ResultValue)((ResultValue)trailers.Value!).Value!).Value!).Value!;
+        Assert.Equal("abc123", Encoding.ASCII.GetString(fields.Get("x-checksum").Single()));
+    }
 }

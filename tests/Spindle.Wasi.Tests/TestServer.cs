@@ -21,10 +21,14 @@ internal sealed class TestServer : IAsyncDisposable
 
     public HttpClient Client { get; }
 
-    public static async Task<TestServer> StartAsync(Func<HttpContext, Task> handler, TestLogSink? logs = null)
+    public static async Task<TestServer> StartAsync(Func<HttpContext, Task> handler, TestLogSink? logs = null, bool http2Only = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
-        builder.WebHost.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0));
+        builder.WebHost.UseKestrel(o => o.Listen(System.Net.IPAddress.Loopback, 0, l =>
+        {
+            // Cleartext HTTP/2 (prior knowledge): how a test gets trailers, which Kestrel sends only over HTTP/2.
+            if (http2Only) l.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http2;
+        }));
         builder.Logging.ClearProviders();
         if (logs is not null)
             builder.Logging.AddProvider(logs);

@@ -153,4 +153,31 @@ public sealed class JsFetchTests(SharedRuntime runtime)
         Assert.Equal(HttpStatusCode.BadGateway, denied.StatusCode);
         Assert.Equal(connections, upstream.Connections);
     }
+
+    [Fact]
+    public async Task A_templated_entry_is_resolved_from_a_variable_at_request_time()
+    {
+        await using var upstream = await Upstream.StartAsync(http => http.Response.WriteAsync("templated"));
+        using var app = new TestApp("""
+            spin_manifest_version = 2
+            [application]
+            name = "templated"
+            [variables]
+            upstream_port = { required = true }
+            [[trigger.http]]
+            route = "/..."
+            component = "proxy"
+            [component.proxy]
+            source = "{fixture:js/fetch-proxy.wasm}"
+            allowed_outbound_hosts = ["http://127.0.0.1:{{ upstream_port }}"]
+            """);
+        await using var host = await app.StartAsync(runtime, configure: o => o with { Variables = [new("upstream_port", upstream.Port.ToString())] });
+        using var client = TestApp.Client(host.BaseUrl);
+
+        using var allowed = await client.SendAsync(Get(upstream.BaseUrl + "/"), Ct);
+        Assert.Equal("templated", await allowed.Content.ReadAsStringAsync(Ct));
+        using var otherPort = await client.SendAsync(Get($"http://127.0.0.1:{upstream.Port + 1}/"), Ct);
+        Assert.Equal(HttpStatusCode.BadGateway, otherPort.StatusCode);
+        Assert.Equal(1, upstream.Requests);
+    }
 }
