@@ -155,7 +155,13 @@ public sealed class OutgoingBody : IDisposable
     private int _finished;
 
     /// <summary>Creates an empty body.</summary>
-    public OutgoingBody() => _stream = new PipeOutputStream(_pipe.Writer);
+    public OutgoingBody() => _stream = new PipeOutputStream(_pipe.Writer, flushed: () => Flushed?.Invoke());
+
+    /// <summary>
+    /// Raised (on the guest's thread) when the guest flushes the body stream: the bytes written so far should go
+    /// out without waiting for the guest to wait or return.
+    /// </summary>
+    public event Action? Flushed;
 
     /// <summary>What the guest wrote, in order; completes when the guest finishes (or faults when it drops the body unfinished).</summary>
     public PipeReader Reader => _pipe.Reader;

@@ -24,6 +24,7 @@ public sealed class KestrelExchange
     private readonly InboundRequest _inbound;
     private OutgoingResponse? _response;
     private Task? _pump;
+    private int _sending;
     private bool _acceptedByKestrel;
 
     /// <summary>Prepares the guest-side resources for <paramref name="request"/>.</summary>
@@ -57,7 +58,9 @@ public sealed class KestrelExchange
     /// <param name="fault">The guest's trap or error, or null when <c>handle</c> returned normally.</param>
     public async Task CompleteAsync(Exception? fault)
     {
-        if (_pump is null && (fault is not null || !_acceptedByKestrel))
+        // Closes the door on a flush's pending send: either the pump already started, or it never will.
+        var started = Interlocked.Exchange(ref _sending, 1) == 1;
+        if (!started && (fault is not null || !_acceptedByKestrel))
         {
             // Nothing went out yet: a response the guest set but did not see through is replaced by a 500.
             if (fault is null)
@@ -67,7 +70,10 @@ public sealed class KestrelExchange
             RespondEmpty500();
             return;
         }
-        Send();
+        if (!started)
+            _pump = PumpAsync(_response!.Body);
+        else
+            SpinWait.SpinUntil(() => Volatile.Read(ref _pump) is not null);
 
         var body = _response!.Body;
         if (fault is not null)
@@ -98,8 +104,16 @@ public sealed class KestrelExchange
     /// </summary>
     public void Send()
     {
-        if (_acceptedByKestrel && _pump is null)
-            _pump = PumpAsync(_response!.Body);
+        if (_acceptedByKestrel && Interlocked.Exchange(ref _sending, 1) == 0)
+            Volatile.Write(ref _pump, PumpAsync(_response!.Body));
+    }
+
+    // A flush asks for the bytes to leave now, but the guest is still running on its fiber: the send starts from the
+    // thread pool. A guest that returns first (a hello) has usually sent everything in one write by then.
+    private void SendSoon()
+    {
+        if (Volatile.Read(ref _sending) == 0)
+            ThreadPool.UnsafeQueueUserWorkItem(static exchange => exchange.Send(), this, preferLocal: false);
     }
 
     /// <summary>Completes the response body in error (used when the store is torn down early).</summary>
@@ -141,6 +155,7 @@ public sealed class KestrelExchange
         }
         _response = response;
         _acceptedByKestrel = true;
+        response.Body.Flushed += SendSoon;
     }
 
     // Copies the body to Kestrel, flushing when nothing more is buffered (or FlushAt bytes are pending): what the
@@ -201,7 +216,8 @@ public sealed class KestrelExchange
                 RespondEmpty500();
                 return;
             }
-            if (e is not OperationCanceledException)
+            // A guest failure was logged by the executor; log only what it could not see.
+            if (e is not (OperationCanceledException or OutgoingBodyAbortedException))
                 _logger.LogWarning("Component {ComponentId}: response body aborted: {Reason}", _componentId, e.Message);
             await AbortResponseAsync().ConfigureAwait(false);
         }

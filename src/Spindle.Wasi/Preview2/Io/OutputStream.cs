@@ -74,7 +74,8 @@ public abstract class OutputStream : IDisposable
 /// </summary>
 /// <param name="writer">The destination.</param>
 /// <param name="budget">The most bytes granted by one <c>check-write</c>.</param>
-public sealed class PipeOutputStream(PipeWriter writer, int budget = 64 * 1024) : OutputStream
+/// <param name="flushed">Called when the guest flushes: whoever reads the pipe should pass on what it holds now.</param>
+public sealed class PipeOutputStream(PipeWriter writer, int budget = 64 * 1024, Action? flushed = null) : OutputStream
 {
     private Task<FlushResult>? _pendingFlush;
     private StreamError? _error;
@@ -120,6 +121,8 @@ public sealed class PipeOutputStream(PipeWriter writer, int budget = 64 * 1024) 
     public override StreamError? Flush()
     {
         Observe();
+        if (_error is null)
+            flushed?.Invoke();
         return _error;
     }
 
