@@ -1,10 +1,6 @@
 using Spindle.App.Files;
 using Spindle.App.Model;
 using Spindle.App.Variables;
-using Tomlyn;
-using Tomlyn.Model;
-using Tomlyn.Parsing;
-using Tomlyn.Syntax;
 using Tomlyn.Serialization;
 
 namespace Spindle.App.Manifest;
@@ -42,31 +38,10 @@ public static class ManifestLoader
     public static SpinApp Parse(string text, string file, ManifestLoadOptions? options = null)
     {
         options ??= new ManifestLoadOptions();
-        // Semantic validation (duplicate keys and tables) first: the model deserializer lets a later key win.
-        var syntax = SyntaxParser.Parse(text, file, validate: true);
-        if (syntax.HasErrors)
-        {
-            var d = syntax.Diagnostics.First(x => x.Kind == DiagnosticMessageKind.Error);
-            throw new ManifestException(file, null, null, new SourceLocation(d.Span.Start.Line + 1, d.Span.Start.Column + 1),
-                "invalid TOML: " + d.Message);
-        }
-
+        // Not TomlSerializer.Deserialize<TomlTable>: it loses [[trigger.http]] entries when the array is reopened
+        // after another table, the layout `spin add` writes (see TomlDocument).
         var store = new TomlMetadataStore();
-        TomlTable table;
-        try
-        {
-            table = TomlSerializer.Deserialize<TomlTable>(text, new TomlSerializerOptions
-            {
-                SourceName = file,
-                MetadataStore = store,
-                DuplicateKeyHandling = TomlDuplicateKeyHandling.Error,
-            })!;
-        }
-        catch (TomlException e)
-        {
-            SourceLocation? at = e.Line is > 0 ? new SourceLocation(e.Line.Value, e.Column ?? 0) : null;
-            throw new ManifestException(file, null, null, at, "invalid TOML: " + FirstLine(e.Message), e);
-        }
+        var table = TomlDocument.Parse(text, file, store);
 
         var mf = new ManifestFile(file, store);
         var root = new TomlNode(mf, table, "");
@@ -88,11 +63,5 @@ public static class ManifestLoader
             null => throw root.Error("spin_manifest_version", "missing required key (spin_manifest_version = 2)"),
             _ => throw root.Error("spin_manifest_version", "unsupported manifest version (expected 2, or \"1\")", v),
         };
-    }
-
-    private static string FirstLine(string s)
-    {
-        var i = s.IndexOf('\n');
-        return i < 0 ? s : s[..i];
     }
 }

@@ -128,7 +128,7 @@ internal sealed class TomlNode
     };
 }
 
-/// <summary>The parsed file: its name for messages and Tomlyn's span metadata for positions.</summary>
+/// <summary>The parsed file: its name for messages and the key positions <see cref="TomlDocument"/> recorded.</summary>
 internal sealed class ManifestFile(string name, TomlMetadataStore? store)
 {
     private readonly Dictionary<string, SourceLocation> _locations = new(StringComparer.Ordinal);

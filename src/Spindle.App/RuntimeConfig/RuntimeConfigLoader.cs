@@ -1,11 +1,8 @@
 using System.Text.RegularExpressions;
 using Spindle.App.Manifest;
 using Spindle.App.Model;
-using Tomlyn;
 using Tomlyn.Model;
-using Tomlyn.Parsing;
 using Tomlyn.Serialization;
-using Tomlyn.Syntax;
 
 namespace Spindle.App.RuntimeConfiguration;
 
@@ -48,7 +45,8 @@ public static partial class RuntimeConfigLoader
     public static RuntimeConfig Parse(string text, string file)
     {
         var store = new TomlMetadataStore();
-        var root = new TomlNode(new ManifestFile(file, store), ParseToml(text, file, store), "");
+        // Parsed like the manifest (TomlDocument): [[client_tls]] entries may be interleaved with other tables.
+        var root = new TomlNode(new ManifestFile(file, store), TomlDocument.Parse(text, file, store), "");
         var draft = new Draft(file);
         foreach (var key in root.Keys)
         {
@@ -155,32 +153,6 @@ public static partial class RuntimeConfigLoader
         if (t.OptString(key) is not { } relative) return null;
         var full = Path.GetFullPath(Path.Combine(config.Directory, relative));
         return File.Exists(full) ? full : throw t.Error(key, $"file not found: {full}", relative);
-    }
-
-    private static TomlTable ParseToml(string text, string file, TomlMetadataStore store)
-    {
-        // Same two steps as ManifestLoader: semantic validation first, since the model deserializer lets a later key win.
-        var syntax = SyntaxParser.Parse(text, file, validate: true);
-        if (syntax.HasErrors)
-        {
-            var d = syntax.Diagnostics.First(x => x.Kind == DiagnosticMessageKind.Error);
-            throw new ManifestException(file, null, null, new SourceLocation(d.Span.Start.Line + 1, d.Span.Start.Column + 1),
-                "invalid TOML: " + d.Message);
-        }
-        try
-        {
-            return TomlSerializer.Deserialize<TomlTable>(text, new TomlSerializerOptions
-            {
-                SourceName = file,
-                MetadataStore = store,
-                DuplicateKeyHandling = TomlDuplicateKeyHandling.Error,
-            }) ?? [];
-        }
-        catch (TomlException e)
-        {
-            SourceLocation? at = e.Line is > 0 ? new SourceLocation(e.Line.Value, e.Column ?? 0) : null;
-            throw new ManifestException(file, null, null, at, "invalid TOML: " + e.Message.Split('\n')[0], e);
-        }
     }
 
     /// <summary>What the section readers fill in.</summary>
