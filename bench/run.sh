@@ -4,7 +4,8 @@
 #   bash bench/run.sh [seconds per target, default 10] [target...]
 # SPINDLE_BENCH_ROUNDS=n (default 1) repeats the whole list n times, interleaving the targets, and summarises each
 # target by its median req/s: the machine is shared and noisy, and ratios from one short sample swing by ±20%.
-# Targets: raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello (default: all, about 3 minutes).
+# Targets: raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello, outbound HTTP: aspnet-forwarder
+# js-fetch wat-fetch js-fetch-wait-1000 chain self (default: all these, about 6 minutes), and chain-js self-js.
 # SPINDLE_BENCH_ENV="NAME=value ..." is put in the environment of every Spindle server (engine tuning knobs).
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -12,26 +13,37 @@ cd "$root"
 secs=${1:-10}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello)
+[ ${#targets[@]} -eq 0 ] && targets=(raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello
+  aspnet-forwarder js-fetch wat-fetch js-fetch-wait-1000 chain self)
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk: apt-get install wrk" >&2; exit 1; }
 fx="$root/artifacts/fixtures"
-[ -f "$fx/js/sleep.wasm" ] && [ -f "$fx/wat/http-big.wasm" ] || bash scripts/build-fixtures.sh >/dev/null
+[ -f "$fx/js/sleep.wasm" ] && [ -f "$fx/wat/http-big.wasm" ] && [ -f "$fx/js/fetch-hello.wasm" ] && [ -f "$fx/wat/http-outbound.wasm" ] || bash scripts/build-fixtures.sh >/dev/null
 mkdir -p "$root/artifacts/bench"
 wagi="$root/artifacts/bench/wagi-hello.wasm"
 [ "$wagi" -nt bench/wagi/hello.c ] || clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -fuse-ld=/usr/bin/wasm-ld-14 -o "$wagi" bench/wagi/hello.c
 [ -n "${SPINDLE_BENCH_NO_BUILD:-}" ] || dotnet build -c Release -v q -nologo src/Spindle.Cli >/dev/null
 [ -n "${SPINDLE_BENCH_NO_BUILD:-}" ] || dotnet build -c Release -v q -nologo bench/RawKestrel >/dev/null
+[ -n "${SPINDLE_BENCH_NO_BUILD:-}" ] || dotnet build -c Release -v q -nologo bench/Forwarder >/dev/null
 spindle=(dotnet "$root/src/Spindle.Cli/bin/Release/net10.0/spindle.dll")
 raw=(dotnet "$root/bench/RawKestrel/bin/Release/net10.0/RawKestrel.dll")
+forwarder=(dotnet "$root/bench/Forwarder/bin/Release/net10.0/Forwarder.dll")
 port=${SPINDLE_BENCH_PORT:-3900}
+# The fetch targets' upstream: raw Kestrel's hello, plus GET /slow answering after 100 ms (js-fetch-wait-1000).
+uport=${SPINDLE_BENCH_UPSTREAM_PORT:-$((port + 500))}
+upstream_url="http://127.0.0.1:$uport"
 log=/tmp/spindle-bench-server.log
+ulog=/tmp/spindle-bench-upstream.log
 results=$(mktemp -d)
 
 pid=""
+upid=""
 sampler=""
+no_warmup=""
 cleanup() {
+  set +e # a server that died must not stop the cleanup (kill would fail and, under set -e, end it here)
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
   [ -n "$pid" ] && kill "$pid" 2>/dev/null
+  [ -n "$upid" ] && kill "$upid" 2>/dev/null
   wait 2>/dev/null || true
   rm -rf "$results"
 }
@@ -45,25 +57,36 @@ start() { # command... ; waits until the port answers
   echo "server did not start: $*" >&2; cat "$log" >&2; exit 1
 }
 stop() { kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null || true; pid=""; }
+# The upstream runs beside the server under test (its own port and log) for one target.
+start_upstream() {
+  "${raw[@]}" --urls "$upstream_url" --slow-ms 100 >"$ulog" 2>&1 &
+  upid=$!
+  for _ in $(seq 1 600); do curl -s -o /dev/null "$upstream_url/" && return 0; sleep 0.1; done
+  echo "upstream did not start" >&2; cat "$ulog" >&2; exit 1
+}
+stop_upstream() { [ -n "$upid" ] || return 0; kill "$upid" 2>/dev/null; wait "$upid" 2>/dev/null || true; upid=""; }
 
 # Samples the server's thread count while wrk runs (the figure that matters is the peak under load).
 sample_threads() {
   local max=0 n
   while kill -0 "$pid" 2>/dev/null; do
     n=$(awk '/^Threads/ {print $2}' "/proc/$pid/status" 2>/dev/null || echo 0)
-    [ "${n:-0}" -gt "$max" ] && { max=$n; echo "$max" > "$results/threads"; }
+    [ "${n:-0}" -gt "$max" ] && { max=$n; echo "$max" > "$results/threads.new"; mv "$results/threads.new" "$results/threads"; }
     sleep 0.2
   done
 }
 
-measure() { # name connections
-  local name=$1 conns=$2 out
+measure() { # name connections [path [header...]]; no_warmup=1 skips the warm-up (the server is already warm)
+  local name=$1 conns=$2 url="http://127.0.0.1:$port${3:-/}" out t=2 h hdrs=()
+  shift 2; [ $# -gt 0 ] && shift
+  for h in "$@"; do hdrs+=(-H "$h"); done
+  [ "$conns" -lt 2 ] && t=1 # wrk wants at least one connection per thread
   # Warm-up: tiered JIT needs a few seconds of load on 2 busy cores before the code is final (measured: a 3 s
   # warm-up left 12% of the samples in the JIT and halved WAT hello's throughput).
-  wrk -t2 -c"$conns" -d"${SPINDLE_BENCH_WARMUP:-5}s" "http://127.0.0.1:$port/" >/dev/null 2>&1 || true
+  [ -n "$no_warmup" ] || wrk -t$t -c"$conns" -d"${SPINDLE_BENCH_WARMUP:-5}s" "${hdrs[@]}" "$url" >/dev/null 2>&1 || true
   echo 0 > "$results/threads"
   sample_threads & sampler=$!
-  out=$(wrk -t2 -c"$conns" -d"${secs}s" --timeout 10s --latency "http://127.0.0.1:$port/")
+  out=$(wrk -t$t -c"$conns" -d"${secs}s" --timeout 10s --latency "${hdrs[@]}" "$url")
   kill "$sampler" 2>/dev/null; wait "$sampler" 2>/dev/null || true; sampler=""
   local rps p50 p99 mbs errs non2xx rss
   rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
@@ -77,6 +100,24 @@ measure() { # name connections
     "$name" "$rps" "$p50" "$p99" "$mbs" "$rss" "$(cat "$results/threads")" \
     "${non2xx:+  non-2xx $non2xx}" "${errs:+  socket errors: $errs}"
   echo "$rps" >> "$results/$name.rps"
+  us "$p50" >> "$results/$name.p50us"
+  grep -qxF "$name" "$results/order" 2>/dev/null || echo "$name" >> "$results/order"
+}
+us() { awk '{v=$1; if (sub(/us$/, "", v)) print v; else if (sub(/ms$/, "", v)) print v*1000; else if (sub(/s$/, "", v)) print v*1e6; else if (sub(/m$/, "", v)) print v*6e7; else print "nan"}' <<<"$1"; }
+
+# Service chaining against self-requests (from a WAT guest, tests/fixtures/wat/http-outbound.wat, or JS fetch), and
+# the backend (WAT hello at /backend) called directly, in one server: the per-request latency at 1 connection
+# first (direct, then through the hop), then the throughput at 64 connections. Latency goes first because the end
+# of a 64-connection run cancels up to 64 guests in flight, and on 2026-12-05 that left JavaScript warm instances
+# twice as slow for good (bench/README.md, "Outbound HTTP"). name = chain | self | chain-js | self-js.
+measure_hop() {
+  local name=$1 direct=$1-direct; shift
+  measure "$direct-c1" 1 /backend
+  measure "$name-c1" 1 "$@"
+  no_warmup=1
+  measure "$direct" 64 /backend
+  no_warmup=""
+  measure "$name" 64 "$@"
 }
 
 cat > "$results/wagi.toml" <<TOML
@@ -91,6 +132,41 @@ executor = { type = "wagi" }
 source = "$wagi"
 TOML
 
+cat > "$results/js-fetch.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "bench"
+[[trigger.http]]
+route = "/..."
+component = "fetch"
+[component.fetch]
+source = "$fx/js/fetch-hello.wasm"
+allowed_outbound_hosts = ["$upstream_url"]
+TOML
+sed "s|js/fetch-hello.wasm|wat/http-outbound.wasm|" "$results/js-fetch.toml" > "$results/wat-fetch.toml"
+
+# All [[trigger.http]] first: Spindle keeps only the last one when a [component.x] comes between them (README).
+# The callers sit on /front (nothing answers /, the start probe: a WAT caller without headers makes a self-request
+# to / and would call itself forever).
+for caller in wat/http-outbound js/fetch-hello; do
+  cat > "$results/hop-${caller%%/*}.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "bench"
+[[trigger.http]]
+route = "/front"
+component = "front"
+[[trigger.http]]
+route = "/backend"
+component = "backend"
+[component.front]
+source = "$fx/$caller.wasm"
+allowed_outbound_hosts = ["http://backend.spin.internal", "http://self"]
+[component.backend]
+source = "$fx/wat/http-hello.wasm"
+TOML
+done
+
 echo "Spindle benchmark, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), ${secs}s per target, $(date -u '+%F %H:%M') UTC${SPINDLE_BENCH_ENV:+, env: $SPINDLE_BENCH_ENV}"
 rounds=${SPINDLE_BENCH_ROUNDS:-1}
 for round in $(seq 1 "$rounds"); do
@@ -104,24 +180,57 @@ for t in "${targets[@]}"; do
     js-1mib)       start "${spindle[@]}" serve "$fx/js/big.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 16 ;;
     js-sleep-1000) start "${spindle[@]}" serve "$fx/js/sleep.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 1000 ;;
     wagi-hello)    start "${spindle[@]}" up -f "$results/wagi.toml" --listen "127.0.0.1:$((port + 1))" --quiet; measure "$t" 64 ;;
+    # Outbound HTTP: each guest (and the plain ASP.NET Core forwarder) fetches the loopback raw Kestrel upstream.
+    aspnet-forwarder)   start_upstream; start "${forwarder[@]}" --urls "http://127.0.0.1:$((port + 1))"
+                        measure "$t" 64 / "x-target: $upstream_url/" ;;
+    js-fetch)           start_upstream; start "${spindle[@]}" up -f "$results/js-fetch.toml" --listen "127.0.0.1:$((port + 1))" --quiet
+                        measure "$t" 64 / "x-target: $upstream_url/" ;;
+    wat-fetch)          start_upstream; start "${spindle[@]}" up -f "$results/wat-fetch.toml" --listen "127.0.0.1:$((port + 1))" --quiet
+                        measure "$t" 64 / "x-scheme: http" "x-authority: 127.0.0.1:$uport" "x-path: /" ;;
+    js-fetch-wait-1000) start_upstream; start "${spindle[@]}" up -f "$results/js-fetch.toml" --listen "127.0.0.1:$((port + 1))" --quiet
+                        measure "$t" 1000 / "x-target: $upstream_url/slow" ;;
+    chain|self)         start "${spindle[@]}" up -f "$results/hop-wat.toml" --listen "127.0.0.1:$((port + 1))" --quiet
+                        if [ "$t" = chain ]; then measure_hop "$t" /front "x-scheme: http" "x-authority: backend.spin.internal" "x-path: /backend"
+                        else measure_hop "$t" /front "x-path: /backend"; fi ;;
+    # The same with JavaScript fetch as the caller (its relative URLs resolve against the incoming URL, so the
+    # self-request names host self.alt).
+    chain-js|self-js)   start "${spindle[@]}" up -f "$results/hop-js.toml" --listen "127.0.0.1:$((port + 1))" --quiet
+                        if [ "$t" = chain-js ]; then measure_hop "$t" /front "x-target: http://backend.spin.internal/backend"
+                        else measure_hop "$t" /front "x-target: http://self.alt/backend"; fi ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
   stop
+  stop_upstream
 done
 done
 median() { sort -g "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 if [ "$rounds" -gt 1 ]; then
   echo "# median of $rounds rounds"
-  for t in "${targets[@]}"; do
+  while read -r t; do # every measurement (chain and self take four each), in the order of the first round
     [ -f "$results/$t.rps" ] && printf '%-16s %10.2f req/s  (rounds: %s)\n' "$t" "$(median "$results/$t.rps")" "$(tr '\n' ' ' < "$results/$t.rps")"
-  done
+  done < "$results/order"
 fi
 # Each round's ratio compares two servers measured a minute apart; the summary is the median of those ratios.
-if [ -f "$results/raw-kestrel.rps" ]; then
-  for n in wat-hello js-hello wagi-hello; do
-    [ -f "$results/$n.rps" ] || continue
-    paste "$results/raw-kestrel.rps" "$results/$n.rps" | awk '{printf "%.1f\n", 100*$2/$1}' > "$results/$n.ratio"
-    printf '%-12s %5.1f%% of raw Kestrel%s\n' "$n" "$(median "$results/$n.ratio")" \
-      "$([ "$rounds" -gt 1 ] && echo " (median of rounds: $(tr '\n' ' ' < "$results/$n.ratio"))")"
-  done
-fi
+ratio() { # base name label [suffix]
+  local base=$1 n=$2
+  [ -f "$results/$base.rps" ] && [ -f "$results/$n.rps" ] || return 0
+  paste "$results/$base.rps" "$results/$n.rps" | awk '{printf "%.1f\n", ($1 > 0 ? 100*$2/$1 : 0)}' > "$results/$n.ratio"
+  printf '%-12s %5.1f%% of %s%s%s\n' "$n" "$(median "$results/$n.ratio")" "$3" "${4:-}" \
+    "$([ "$rounds" -gt 1 ] && echo " (median of rounds: $(tr '\n' ' ' < "$results/$n.ratio"))")"
+}
+for n in wat-hello js-hello wagi-hello; do ratio raw-kestrel "$n" "raw Kestrel"; done
+[ -f "$results/js-fetch.rps" ] && printf '%-12s %8.0f req/s (target >= 3,000)\n' js-fetch "$(median "$results/js-fetch.rps")"
+ratio aspnet-forwarder js-fetch "aspnet-forwarder"
+ratio aspnet-forwarder wat-fetch "aspnet-forwarder" " (target >= 50%)"
+[ -f "$results/js-fetch-wait-1000.rps" ] &&
+  printf '%-12s %8.0f req/s (target >= 3,000, p99 < 1 s: see its line)\n' js-fetch-wait-1000 "$(median "$results/js-fetch-wait-1000.rps")"
+# A hop's cost: its p50 at 1 connection minus the backend's own (per round, then the median), and its throughput
+# at 64 connections against the backend called directly.
+for n in chain self chain-js self-js; do
+  d=$n-direct
+  [ -f "$results/$n-c1.p50us" ] && [ -f "$results/$d-c1.p50us" ] || continue
+  paste "$results/$d-c1.p50us" "$results/$n-c1.p50us" | awk '{printf "%.0f\n", $2-$1}' > "$results/$n.hop"
+  printf '%-12s +%.0f us per hop (p50 at 1 connection: direct %.0f us, via the hop %.0f us)\n' "$n" "$(median "$results/$n.hop")" \
+    "$(median "$results/$d-c1.p50us")" "$(median "$results/$n-c1.p50us")"
+  ratio "$d" "$n" "$d" " at 64 connections"
+done
