@@ -68,7 +68,7 @@ done
 
 # 5b. The same Wagi programs as wasi:cli/run components (Wagi over WASI 0.2 stdio), adapted with the WASI preview1
 #     command adapter jco ships; rebuilt when the module or the jco install changes.
-for name in echo env redirect notfound big readfile exit1 trap spin; do
+for name in echo env redirect notfound big readfile exit1 trap spin count; do
   src="$out/wagi/$name.wasm"
   wasm="$out/wagi-cli/$name.wasm"
   [ -f "$src" ] || { echo "missing $src (Wagi module step)" >&2; exit 1; }

@@ -35,7 +35,18 @@ public static class SpindleCommandLine
         var env = new Option<string[]>("--env", "-e") { Description = "KEY=VALUE added to every component's environment (repeatable)" };
         var variable = new Option<string[]>("--variable") { Description = "Application variable KEY=VALUE or KEY=@file (repeatable; last wins)" };
         var timeout = new Option<string?>("--request-timeout") { Description = "Per-request deadline, e.g. 30s, 500ms" };
+        var maxBody = new Option<long?>("--max-request-body-size")
+        {
+            Description = "Largest request body accepted, in bytes (larger: 413); default: no limit, as Spin",
+            HelpName = "BYTES",
+        };
         var quiet = new Option<bool>("--quiet", "-q") { Description = "Only warnings and errors; silence component output" };
+        var instanceReuse = new Option<string>("--instance-reuse")
+        {
+            Description = "on: reset a wasi:http instance after a request and reuse it; off: a fresh instance per request, as Spin",
+            DefaultValueFactory = _ => "on",
+        };
+        instanceReuse.AcceptOnlyFromAmong("on", "off");
         var runtimeConfig = new Option<string?>("--runtime-config-file")
         {
             Description = "Spin runtime configuration TOML (outbound HTTP, blocked networks, client TLS) [env: RUNTIME_CONFIG_FILE]",
@@ -43,7 +54,7 @@ public static class SpindleCommandLine
 
         var up = new Command("up", "Run a Spin application")
         {
-            from, listen, tlsCert, tlsKey, env, variable, timeout, quiet, runtimeConfig,
+            from, listen, tlsCert, tlsKey, env, variable, timeout, maxBody, quiet, runtimeConfig, instanceReuse,
         };
         up.SetAction((parse, ct) => RunHostAsync(output, error, () => new SpindleHostOptions
         {
@@ -54,7 +65,9 @@ public static class SpindleCommandLine
             Environment = Pairs(parse.GetValue(env), "--env"),
             Variables = VariablePairs(parse.GetValue(variable)),
             RequestTimeout = Duration(parse.GetValue(timeout)),
+            MaxRequestBodySize = parse.GetValue(maxBody),
             Quiet = parse.GetValue(quiet),
+            InstanceReuse = parse.GetValue(instanceReuse) == "on",
             RuntimeConfigPath = parse.GetValue(runtimeConfig) ?? NonEmptyEnv("RUNTIME_CONFIG_FILE"),
             OutboundH2cPriorKnowledge = NonEmptyEnv("SPIN_OUTBOUND_H2C_PRIOR_KNOWLEDGE"),
             Executors = executors,

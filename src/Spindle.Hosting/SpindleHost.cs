@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
 using Spindle.App.Manifest;
 using Spindle.App.Model;
 using Spindle.App.RuntimeConfiguration;
@@ -48,6 +49,8 @@ public sealed class SpindleHost : IAsyncDisposable
     /// <exception cref="SpindleStartupException">Anything that prevents serving, in one line.</exception>
     public static async Task<SpindleHost> StartAsync(SpindleHostOptions options, CancellationToken cancellationToken = default)
     {
+        if (options.MaxRequestBodySize is < 0)
+            throw new SpindleStartupException($"--max-request-body-size: {options.MaxRequestBodySize} is not a number of bytes (0 or more)");
         var app = LoadApp(options);
         var runtimeConfig = LoadRuntimeConfig(options);
         var listen = ListenAddress.Parse(options.ListenAddress);
@@ -81,8 +84,13 @@ public sealed class SpindleHost : IAsyncDisposable
         builder.WebHost.ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            // Spin passes UTF-8 header values through; Kestrel's default accepts ASCII only.
-            k.RequestHeaderEncodingSelector = _ => StrictUtf8;
+            // Spin passes UTF-8 header values through; Kestrel's default accepts ASCII only. Content-Length keeps
+            // Kestrel's own parsing: its custom-encoding path throws on a value longer than 20 characters and drops
+            // the connection, where the default answers 400.
+            k.RequestHeaderEncodingSelector = static name =>
+                string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase) ? null : StrictUtf8;
+            // Spin has no request-body limit; Kestrel's default (30 MB) would cut larger uploads off.
+            k.Limits.MaxRequestBodySize = options.MaxRequestBodySize;
             k.Listen(ip, listen.Port, lo =>
             {
                 if (tls is { } t)
@@ -111,6 +119,7 @@ public sealed class SpindleHost : IAsyncDisposable
             {
                 RequestTimeout = options.RequestTimeout,
                 QuietComponentOutput = options.Quiet,
+                InstanceReuse = options.InstanceReuse,
                 Outbound = OutboundOptions(options, runtimeConfig),
             });
         }

@@ -48,6 +48,19 @@ public sealed record SpindleHostOptions
     /// <summary><c>--request-timeout</c>.</summary>
     public TimeSpan? RequestTimeout { get; init; }
 
+    /// <summary>
+    /// <c>--max-request-body-size</c>: the most bytes a request body may have; a larger one is answered 413 (before
+    /// any guest runs when its <c>Content-Length</c> says so). Null (the default, as Spin): no limit.
+    /// </summary>
+    public long? MaxRequestBodySize { get; init; }
+
+    /// <summary>
+    /// <c>--instance-reuse on|off</c> (default on): whether a wasi:http component's instance, after a request whose
+    /// guest returned normally, is reset to its just-instantiated state and serves the next request
+    /// (<see cref="HotLane"/>), or every request gets a fresh instance, as in Spin. Wagi modules always get a fresh one.
+    /// </summary>
+    public bool InstanceReuse { get; init; } = true;
+
     /// <summary><c>--quiet</c>: no route listing, only warnings and errors in the log, guest output silenced.</summary>
     public bool Quiet { get; init; }
 

@@ -46,7 +46,16 @@ public static unsafe class NestedCall
         var raw = stackalloc RawVal[n];
         for (var i = 0; i < args.Length; i++) raw[i] = RawVal.From(args[i]);
         IntPtr trap = IntPtr.Zero;
-        var error = NestedNative.wasmtime_func_call_unchecked(context.Handle, &func, raw, (nuint)n, &trap);
+        IntPtr error;
+        WasmStore.NestedCallDepth++;
+        try
+        {
+            error = NestedNative.wasmtime_func_call_unchecked(context.Handle, &func, raw, (nuint)n, &trap);
+        }
+        finally
+        {
+            WasmStore.NestedCallDepth--;
+        }
         if (trap != IntPtr.Zero)
         {
             if (error != IntPtr.Zero) Native.wasmtime_error_delete(error);

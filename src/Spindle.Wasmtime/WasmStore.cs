@@ -103,11 +103,32 @@ public sealed class WasmStore : IDisposable
         Native.wasmtime_store_epoch_deadline_callback(_handle.Ptr, &YieldAndUpdate, (IntPtr)(nint)delta, null);
     }
 
+    /// <summary>
+    /// Time slicing: guest code yields to its async caller every <paramref name="sliceTicks"/> epoch ticks instead
+    /// of running until it waits or returns, so a busy guest gives its thread back (Kestrel's I/O and other requests
+    /// run between its slices) and its caller can check a wall-clock deadline (the store's
+    /// <see cref="CancellationToken"/>) at every slice. Epochs then never trap.
+    /// </summary>
+    public void ShareCpu(ulong sliceTicks = 1)
+    {
+        SetEpochDeadline(sliceTicks);
+        EpochDeadlineAsyncYieldAndUpdate(sliceTicks);
+    }
+
+    /// <summary>
+    /// Nested guest calls running on this thread (<see cref="NestedCall"/>): their fiber holds managed frames of the
+    /// host function that made them, and a fiber suspended with managed frames may resume on another thread, which
+    /// the runtime cannot survive. An epoch reached inside one re-arms the deadline instead of yielding; the guest
+    /// yields at the next slice boundary outside it.
+    /// </summary>
+    [ThreadStatic]
+    internal static int NestedCallDepth;
+
     [UnmanagedCallersOnly]
     private static unsafe IntPtr YieldAndUpdate(IntPtr context, IntPtr data, ulong* delta, byte* updateKind)
     {
         *delta = (ulong)(nint)data;
-        *updateKind = 1; // WASMTIME_UPDATE_DEADLINE_YIELD
+        *updateKind = NestedCallDepth > 0 ? (byte)0 : (byte)1; // WASMTIME_UPDATE_DEADLINE_CONTINUE : _YIELD
         return IntPtr.Zero;
     }
 

@@ -25,6 +25,9 @@ public sealed class ComponentInstance : IDisposable
 
     private readonly (bool Done, WasmFunc Func, WasmMemory? Memory, WasmFunc? Realloc, WasmFunc? PostReturn)[] _lifted;
 
+    // Whether a start function called a host import while the core instances were being created.
+    private bool _hostCalledWhileInstantiating;
+
     internal ComponentInstance(Component component, WasmStore store, object? storeData, CancellationToken ct)
     {
         Component = component;
@@ -199,6 +202,9 @@ public sealed class ComponentInstance : IDisposable
     /// </summary>
     internal GuestCallContext EnterLowered(LoweredRuntime lr, StoreContext store)
     {
+        // A start function calling the host: what it got (a random seed, the time...) is in the state a reset
+        // would return to, so every later request would see it again (CaptureResetPoint refuses).
+        if (_instantiated < _cores.Length) _hostCalledWhileInstantiating = true;
         var o = lr.Options;
         ref var resolved = ref _options[o.Index];
         if (!resolved.Done) resolved = (true, Memory(o.Memory), Func(o.Realloc));
@@ -268,13 +274,15 @@ public sealed class ComponentInstance : IDisposable
     /// Records the instance's state (memories and mutable globals of every core instance) for
     /// <see cref="TryReset"/>. Call it right after instantiation, before any call. The component must have been
     /// loaded with <see cref="Component.LoadResettable"/> and have no <see cref="Component.ResetBlocker"/>.
-    /// False, recording nothing, when instantiation already created handles (a start function called the host):
-    /// host objects cannot be put back, so such an instance serves one call only.
+    /// False, recording nothing, when instantiation ran guest code that reached the host or created handles (a
+    /// start function): host objects cannot be put back, and what a host call returned (a random seed from
+    /// <c>wasi:random</c>, the time) would be returned to by every reset, so that each request on the instance
+    /// would see the same "random" state; such an instance serves one call only, as a fresh one would.
     /// </summary>
     public bool CaptureResetPoint()
     {
         var modules = Component.ResetModules ?? throw new InvalidOperationException($"instances of this component cannot be reset: {Component.ResetBlocker}");
-        if (!Array.TrueForAll(Tables, t => t.NeverUsed)) return false;
+        if (_hostCalledWhileInstantiating || !Array.TrueForAll(Tables, t => t.NeverUsed)) return false;
         var globals = new List<(WasmGlobal, WasmValue)>();
         var memories = new List<(WasmMemory, MemorySnapshot)>();
         for (var i = 0; i < _cores.Length; i++)

@@ -14,7 +14,8 @@ namespace Spindle.Trigger.Http.Executors;
 /// most of a request's cost. A guest that trapped, timed out or grew its memory is discarded, never reused; its
 /// slot's memory stays resident (keep-resident), so the pool resets it with one copy for the next instance.
 /// Components whose instances cannot be reset (<see cref="Component.ResetBlocker"/>) get a fresh instance per
-/// request on the lane, as every request did before warm instances.
+/// request on the lane, as every request did before warm instances; so does every component when instance reuse is
+/// off (<c>--instance-reuse off</c>: components are then loaded without the reset exports, see <see cref="WasmExecutors"/>).
 /// The lane has few slots (the working set of a busy server, not its peak): a wasi:http request takes a warm
 /// instance or free room when there is one and otherwise runs on the main engine, fresh. Admission control still
 /// counts every request against the main pool, so a request never waits for the lane and neither pool can run
@@ -107,6 +108,14 @@ public sealed class HotLane : IDisposable
         /// <summary>The component, loaded into the lane's engine.</summary>
         public Component Component { get; }
 
+        /// <summary>Requests of this component that ran on the lane so far.</summary>
+        public long Served => Interlocked.Read(ref _served);
+
+        /// <summary>Requests of this component served by an instance reset after an earlier request.</summary>
+        public long Reused => Interlocked.Read(ref _reused);
+
+        private long _served, _reused;
+
         /// <summary>
         /// An idle instance (already reset), or room for a new one (<see cref="WarmInstance.Instance"/> null: the
         /// request creates it on <see cref="HotLane.Engine"/>), or null when the lane is full.
@@ -117,10 +126,13 @@ public sealed class HotLane : IDisposable
             {
                 Interlocked.Increment(ref _lane._served);
                 Interlocked.Increment(ref _lane._reused);
+                Interlocked.Increment(ref _served);
+                Interlocked.Increment(ref _reused);
                 return warm;
             }
             if (!_lane.TryEnter(_weight)) return null;
             Interlocked.Increment(ref _lane._served);
+            Interlocked.Increment(ref _served);
             return new WarmInstance(this);
         }
 

@@ -32,6 +32,12 @@ public sealed class ExecutorContext
     /// <summary>Whether guest stdout/stderr should be silenced (<c>--quiet</c>).</summary>
     public bool QuietComponentOutput { get; init; }
 
+    /// <summary>
+    /// Whether the component's instances may be reset after a request and serve the next one
+    /// (<c>--instance-reuse</c>, default true); false: a fresh instance for every request, as Spin does.
+    /// </summary>
+    public bool InstanceReuse { get; init; } = true;
+
     /// <summary>The request deadline (<c>--request-timeout</c>): executors turn it into an epoch deadline so a busy guest is interrupted.</summary>
     public TimeSpan? RequestTimeout { get; init; }
 

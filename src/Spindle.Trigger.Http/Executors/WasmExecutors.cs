@@ -148,8 +148,15 @@ public sealed class WasmExecutors : IDisposable
             {
                 // Both loads prepare the modules for reset (extra exports only), so they compile the same bytes and the
                 // second finds the artifacts in the cache (the engines differ only in pool settings).
-                var component = Component.LoadResettable(runtime.Engine, bytes, runtime._host, CompileProgress(logger, id));
-                var hot = runtime.HotLane is { } lane ? (lane, Component.LoadResettable(lane.Engine, bytes, runtime._host)) : default((HotLane, Component)?);
+                // With instance reuse off (--instance-reuse off) the modules are loaded as built, so their instances
+                // have no reset point (Component.ResetBlocker): every request gets a fresh instance, as in Spin. They
+                // still run on the hot lane while it has room: its slots stay resident, so a fresh JavaScript instance
+                // there costs one copy of the written pages, where the main pool faults its 10 MB image in page by
+                // page (JS hello, reuse off: 1.1–1.4k req/s on the lane against 0.25–0.44k without it, README.md
+                // "Instance reuse"; 2.2–2.9k against 0.6–0.8k in bench/README.md's "hot lane" row).
+                Func<WasmEngine, byte[], HostRegistry, IProgress<string>?, Component> load = context.InstanceReuse ? LoadResettable : LoadAsBuilt;
+                var component = load(runtime.Engine, bytes, runtime._host, CompileProgress(logger, id));
+                var hot = runtime.HotLane is { } lane ? (lane, load(lane.Engine, bytes, runtime._host, null)) : default((HotLane, Component)?);
                 var preopens = ComponentFiles.Stage(context.App, context.Component)
                     .Select(m => new WasiPreopen(m.HostPath, m.GuestPath)).ToArray();
                 return WasiHttpExecutor.Create(runtime.Engine, component, id, [.. context.Component.Environment],
@@ -161,6 +168,12 @@ public sealed class WasmExecutors : IDisposable
             }
         }
     }
+
+    private static Component LoadResettable(WasmEngine engine, byte[] bytes, HostRegistry host, IProgress<string>? progress) =>
+        Component.LoadResettable(engine, bytes, host, progress);
+
+    private static Component LoadAsBuilt(WasmEngine engine, byte[] bytes, HostRegistry host, IProgress<string>? progress) =>
+        Component.Load(engine, bytes, host, progress);
 
     private sealed class WagiFactory(WasmExecutors runtime) : IExecutorFactory
     {

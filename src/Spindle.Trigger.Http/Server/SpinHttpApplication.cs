@@ -18,6 +18,9 @@ public sealed class SpinHttpTriggerOptions
     /// <summary>Silence guest stdout/stderr (<c>--quiet</c>).</summary>
     public bool QuietComponentOutput { get; init; }
 
+    /// <summary>Reset and reuse wasi:http instances between requests (<c>--instance-reuse</c>, default on); off: a fresh instance per request.</summary>
+    public bool InstanceReuse { get; init; } = true;
+
     /// <summary>Queue bound and wait for requests arriving while the engine's instance pool is full (then 503).</summary>
     public AdmissionOptions Admission { get; init; } = new();
 
@@ -139,6 +142,7 @@ public sealed class SpinHttpApplication : IAsyncDisposable
                     OutboundHosts = outbound[componentId],
                     OutboundHttp = dispatcher.ForComponent(componentId, outbound[componentId], variables),
                     QuietComponentOutput = options.QuietComponentOutput,
+                    InstanceReuse = options.InstanceReuse,
                     RequestTimeout = options.RequestTimeout,
                     Logging = logging,
                 });

@@ -22,7 +22,9 @@ namespace Spindle.Trigger.Http.Server;
 /// 1. header hygiene (drop <c>Connection</c>, drop a <c>*.spin.internal</c> <c>Host</c>);
 /// 2. take the raw, still-encoded path; 3. answer <c>/.well-known/spin/*</c> itself; 4. route (no match → 404);
 /// 5. no <c>Host</c> at all → connection dropped, as Spin; 6. static response, or 7. the component's executor,
-/// with the <c>spin-*</c> headers. A failure before the response starts is a 500 with an empty body.
+/// with the <c>spin-*</c> headers (a declared <c>Content-Length</c> over the request-body limit is a 413 instead).
+/// A failure before the response starts is a 500 with an empty body, or the client's 4xx when its request body
+/// could not be read (malformed, too large).
 /// </summary>
 public sealed class SpinHttpTrigger : ILocalServiceChain
 {
@@ -84,6 +86,16 @@ public sealed class SpinHttpTrigger : ILocalServiceChain
         if (executor is null)
         {
             context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+            return;
+        }
+
+        if (RequestBody.DeclaredTooLarge(context, out var limit))
+        {
+            // Reading it would fail at once: no guest runs for a body it could never read whole.
+            _log.LogInformation("Request for {Path}: Content-Length {Length} is over the {Limit}-byte request body limit; answering 413",
+                path, context.Request.ContentLength, limit);
+            context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
+            context.Response.ContentLength = 0;
             return;
         }
 
@@ -211,12 +223,12 @@ public sealed class SpinHttpTrigger : ILocalServiceChain
                 _log.LogError("Component '{Component}' exceeded the request timeout", match.ComponentId);
             else
                 _log.LogError(e, "Component '{Component}' failed", match.ComponentId);
-            Fail(context);
+            Fail(context, e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
         }
     }
 
-    /// <summary>500 with an empty body if nothing was sent yet; otherwise the response is cut short.</summary>
-    private static void Fail(HttpContext context)
+    /// <summary>500 (or the client's error) with an empty body if nothing was sent yet; otherwise the response is cut short.</summary>
+    private static void Fail(HttpContext context, int status = StatusCodes.Status500InternalServerError)
     {
         if (context.Response.HasStarted)
         {
@@ -224,7 +236,7 @@ public sealed class SpinHttpTrigger : ILocalServiceChain
             return;
         }
         context.Response.Clear();
-        context.Response.StatusCode = StatusCodes.Status500InternalServerError;
+        context.Response.StatusCode = status;
     }
 
     private async Task RespondReservedAsync(HttpContext context, string path)

@@ -52,6 +52,26 @@ public sealed class CliTests
     }
 
     [Theory]
+    [InlineData(new string[0], "on")]
+    [InlineData(new[] { "--instance-reuse", "on" }, "on")]
+    [InlineData(new[] { "--instance-reuse", "off" }, "off")]
+    public void Instance_reuse_is_on_unless_turned_off(string[] flag, string value)
+    {
+        var parse = SpindleCommandLine.Build(new ExecutorFactoryRegistry(), TextWriter.Null, TextWriter.Null).Parse(["up", .. flag]);
+        Assert.Empty(parse.Errors);
+        Assert.Equal(value, parse.GetValue<string>("--instance-reuse"));
+    }
+
+    [Fact]
+    public async Task Instance_reuse_takes_only_on_or_off()
+    {
+        using var app = new TempApp(StaticManifest);
+        var (code, _, err) = await Run("up", "-f", app.ManifestPath, "--listen", "127.0.0.1:0", "--instance-reuse", "maybe");
+        Assert.NotEqual(0, code);
+        Assert.Contains("maybe", err);
+    }
+
+    [Theory]
     [InlineData("30", 30_000)]
     [InlineData("1.5s", 1_500)]
     [InlineData("250ms", 250)]

@@ -5,8 +5,9 @@ namespace Spindle.Trigger.Http.Executors.Wagi;
 
 /// <summary>
 /// Ends a Wagi response once the guest has finished (spec §4.3): after the headers went out a failure can only
-/// abort the connection; before, a failure is a 500, unusable headers answer their problem's status, and output
-/// without a blank line ending the headers is a 500 (with Spin's text when headers were missing).
+/// abort the connection; before, a failure is a 500 (or the client's error, such as a malformed or too large request
+/// body), unusable headers answer their problem's status, and output without a blank line ending the headers is a
+/// 500 (with Spin's text when headers were missing).
 /// </summary>
 public static class WagiCompletion
 {
@@ -16,22 +17,33 @@ public static class WagiCompletion
     /// <param name="failure">Why the guest failed (trap, timeout, exit status, client gone), or null.</param>
     /// <param name="componentId">Named in the log.</param>
     /// <param name="logger">Receives the reason.</param>
-    public static async Task FinishAsync(HttpContext http, WagiResponseWriter writer, string? failure, string componentId, ILogger logger)
+    /// <param name="failureStatus">What to answer for <paramref name="failure"/> if nothing was sent: 500, or a 4xx when the client's request body was at fault.</param>
+    public static async Task FinishAsync(HttpContext http, WagiResponseWriter writer, string? failure, string componentId, ILogger logger,
+        int failureStatus = StatusCodes.Status500InternalServerError)
     {
         ArgumentNullException.ThrowIfNull(http);
         ArgumentNullException.ThrowIfNull(writer);
         ArgumentNullException.ThrowIfNull(logger);
-        if (writer.HeadersSent)
+        var clientError = failure is not null && failureStatus is >= 400 and < 500;
+        // Headers the guest set but that never left give way to the client's error.
+        if (writer.HeadersSent && !(clientError && !http.Response.HasStarted))
         {
             if (failure is null) return; // Kestrel completes the body when the request ends
             logger.LogError("Wagi component {Component} failed after its response started ({Reason}); aborting the response", componentId, failure);
             http.Abort();
             return;
         }
-        if (failure is not null)
+        if (clientError)
+        {
+            // The module's headers (if any) never left: the client's own error is the answer.
+            logger.LogWarning("Wagi component {Component}: {Reason}; answering {Status}", componentId, failure, failureStatus);
+            if (!http.Response.HasStarted) http.Response.Clear();
+            await RespondAsync(http, failureStatus, "").ConfigureAwait(false);
+        }
+        else if (failure is not null)
         {
             logger.LogError("Wagi component {Component} failed: {Reason}", componentId, failure);
-            await RespondAsync(http, 500, "").ConfigureAwait(false);
+            await RespondAsync(http, failureStatus, "").ConfigureAwait(false);
         }
         else if (writer.Problem is { } problem)
         {

@@ -134,13 +134,15 @@ public sealed class WagiComponentExecutor : IRequestExecutor, IDisposable
         var writer = new WagiResponseWriter(http.Response);
         var stdout = new WagiStdoutStream(writer, cancellation.Token);
         string? failure = null;
+        var failureStatus = StatusCodes.Status500InternalServerError;
+        Exception? unread = null; // a failed read of the streamed body, as the guest saw it
         InputStream? stdin = null;
         WasiContext? context = null;
         WasmStore? store = null;
         ComponentInstance? instance = null;
         try
         {
-            (stdin, var contentLength) = await PrepareStdinAsync(http, cancellation.Token).ConfigureAwait(false);
+            (stdin, var contentLength) = await PrepareStdinAsync(http, e => { unread ??= e; writer.Discard(); }, cancellation.Token).ConfigureAwait(false);
             var body = stdin;
             context = new WasiContext
             {
@@ -155,7 +157,7 @@ public sealed class WagiComponentExecutor : IRequestExecutor, IDisposable
             };
             // Cancelling the store abandons a call stuck in a host wait (timeout, client gone).
             store = new WasmStore(_options.Engine, context) { CancellationToken = cancellation.Token };
-            if (_options.RequestTimeout is { } t) store.SetEpochDeadline(_options.Engine.ExecutionTicksFor(t));
+            store.ShareCpu(); // time slices; the deadline is the cancellation's (wall-clock)
             try
             {
                 instance = await _component.InstantiateAsync(store, context, cancellation.Token).ConfigureAwait(false);
@@ -176,6 +178,7 @@ public sealed class WagiComponentExecutor : IRequestExecutor, IDisposable
             failure = cancellation.IsCancellationRequested
                 ? (request.Aborted.IsCancellationRequested || http.RequestAborted.IsCancellationRequested ? "the client went away" : $"timed out after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms")
                 : e is ComponentTrapException ? "trapped: " + e.Message
+                : e is BadHttpRequestException bad ? BodyFailed(e, bad.StatusCode)
                 : e.Message;
         }
         finally
@@ -185,7 +188,16 @@ public sealed class WagiComponentExecutor : IRequestExecutor, IDisposable
             context?.Dispose(); // logs a partial stderr line
             stdin?.Dispose();
         }
-        await WagiCompletion.FinishAsync(http, writer, failure, id, _logger).ConfigureAwait(false);
+        // The guest saw a read error on stdin: whatever it made of it, its output is not the answer to the request.
+        if (unread is not null && !cancellation.IsCancellationRequested)
+            failure = BodyFailed(unread, RequestBody.ClientErrorStatus(unread) ?? StatusCodes.Status500InternalServerError);
+        await WagiCompletion.FinishAsync(http, writer, failure, id, _logger, failureStatus).ConfigureAwait(false);
+
+        string BodyFailed(Exception e, int status)
+        {
+            failureStatus = status;
+            return "the request body could not be read: " + e.Message;
+        }
     }
 
     /// <summary>
@@ -193,16 +205,18 @@ public sealed class WagiComponentExecutor : IRequestExecutor, IDisposable
     /// without one (chunked, HTTP/2 without the header) it is read first, because CONTENT_LENGTH must be known
     /// before the guest starts (as the core-module path and Spin do).
     /// </summary>
-    private static async Task<(InputStream Stdin, long Length)> PrepareStdinAsync(HttpContext http, CancellationToken cancellationToken)
+    /// <param name="http">The request.</param>
+    /// <param name="readFailed">Told about a failed read of the streamed body (the guest gets a stream error; its output is then dropped).</param>
+    /// <param name="cancellationToken">Ends the buffering read.</param>
+    private static async Task<(InputStream Stdin, long Length)> PrepareStdinAsync(HttpContext http, Action<Exception> readFailed, CancellationToken cancellationToken)
     {
         var request = http.Request;
         if (request.ContentLength is { } length)
-            return (new PipeInputStream(request.BodyReader, completeReaderOnDispose: false), length);
+            return (new PipeInputStream(request.BodyReader, completeReaderOnDispose: false, errorCode: e => { readFailed(e); return null; }), length);
         if (http.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
             return (InputStream.Empty(), 0);
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return (InputStream.FromBytes(buffer.ToArray()), buffer.Length);
+        var whole = await RequestBody.ReadAllAsync(request, cancellationToken).ConfigureAwait(false);
+        return (InputStream.FromBytes(whole), whole.Length);
     }
 
     /// <summary>Releases the loaded component.</summary>

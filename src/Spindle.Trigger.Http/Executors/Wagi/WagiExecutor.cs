@@ -129,17 +129,21 @@ public sealed class WagiExecutor : IPooledExecutor, IDisposable
         var started = Stopwatch.GetTimestamp();
         var writer = new WagiResponseWriter(http.Response);
         string? failure = null;
+        var failureStatus = StatusCodes.Status500InternalServerError;
         WasiPreview1Context? wasi = null;
+        BodyStdin? body = null;
         try
         {
-            var (stdin, contentLength) = await PrepareStdinAsync(http, cancellation.Token).ConfigureAwait(false);
+            var (stdin, contentLength) = await PrepareStdinAsync(http, writer, cancellation.Token).ConfigureAwait(false);
+            body = stdin as BodyStdin;
             // Built only if the guest asks (environ_get / args_get): many modules read neither.
             IReadOnlyList<KeyValuePair<string, string>> Env() => WagiCgiEnvironment.Build(request, _options.Environment, contentLength);
             IReadOnlyList<string> Argv() => WagiCgiEnvironment.BuildArgv(_options.Argv, WagiCgiEnvironment.RawPath(http), WagiCgiEnvironment.RawQuery(http));
             using var stderr = new LoggerWasiOutput(_logger, _options.ComponentId);
             wasi = new WasiPreview1Context(Argv, Env, stdin, writer, stderr, _options.Files, cancellation.Token);
-            using var store = new WasmStore(_options.Engine, wasi);
-            if (_options.RequestTimeout is { } t) store.SetEpochDeadline(_options.Engine.ExecutionTicksFor(t));
+            // Time slices; the deadline is the cancellation's (wall-clock), checked at every slice.
+            using var store = new WasmStore(_options.Engine, wasi) { CancellationToken = cancellation.Token };
+            store.ShareCpu();
             try
             {
                 var instance = await _pre.InstantiateAsync(store).ConfigureAwait(false);
@@ -157,6 +161,7 @@ public sealed class WagiExecutor : IPooledExecutor, IDisposable
             failure = cancellation.IsCancellationRequested
                 ? (request.Aborted.IsCancellationRequested || http.RequestAborted.IsCancellationRequested ? "the client went away" : $"timed out after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms")
                 : e is WasmTrapException ? "trapped: " + e.Message
+                : e is BadHttpRequestException bad ? BodyFailed(e, bad.StatusCode)
                 : e.Message;
         }
         finally
@@ -164,8 +169,17 @@ public sealed class WagiExecutor : IPooledExecutor, IDisposable
             wasi?.Dispose();
             (wasi?.Stdin as IDisposable)?.Dispose();
         }
+        // The module saw a read error on stdin: whatever it made of it, its output is not the answer to the request.
+        if (body?.Failure is { } unread && !cancellation.IsCancellationRequested)
+            failure = BodyFailed(unread, RequestBody.ClientErrorStatus(unread) ?? StatusCodes.Status500InternalServerError);
 
-        await WagiCompletion.FinishAsync(http, writer, failure, _options.ComponentId, _logger).ConfigureAwait(false);
+        await WagiCompletion.FinishAsync(http, writer, failure, _options.ComponentId, _logger, failureStatus).ConfigureAwait(false);
+
+        string BodyFailed(Exception e, int status)
+        {
+            failureStatus = status;
+            return "the request body could not be read: " + e.Message;
+        }
     }
 
     /// <summary>
@@ -173,16 +187,61 @@ public sealed class WagiExecutor : IPooledExecutor, IDisposable
     /// without one (chunked, HTTP/2 without the header) it is read first, because CONTENT_LENGTH must be known
     /// before the guest starts (Spin always reads the whole body first).
     /// </summary>
-    private static async Task<(IWasiInput Stdin, long Length)> PrepareStdinAsync(HttpContext http, CancellationToken cancellationToken)
+    private static async Task<(IWasiInput Stdin, long Length)> PrepareStdinAsync(HttpContext http, WagiResponseWriter writer, CancellationToken cancellationToken)
     {
         var request = http.Request;
         if (request.ContentLength is { } length)
-            return (new PipeReaderWasiInput(request.BodyReader), length);
+            return (new BodyStdin(request.BodyReader, writer), length);
         if (http.Features.Get<IHttpRequestBodyDetectionFeature>() is { CanHaveBody: false })
             return (MemoryWasiInput.Empty, 0);
-        using var buffer = new MemoryStream();
-        await request.Body.CopyToAsync(buffer, cancellationToken).ConfigureAwait(false);
-        return (new MemoryWasiInput(buffer.ToArray()), buffer.Length);
+        var whole = await RequestBody.ReadAllAsync(request, cancellationToken).ConfigureAwait(false);
+        return (new MemoryWasiInput(whole), whole.Length);
+    }
+
+    /// <summary>
+    /// stdin streamed from Kestrel that remembers a failed read (the client's body broke off or was malformed):
+    /// the module gets an I/O error, its output from then on is dropped, and the request fails instead of being
+    /// answered from a truncated body.
+    /// </summary>
+    private sealed class BodyStdin(System.IO.Pipelines.PipeReader reader, WagiResponseWriter writer) : IWasiInput, IDisposable
+    {
+        private readonly PipeReaderWasiInput _input = new(reader);
+
+        public Exception? Failure { get; private set; }
+
+        public int TryRead(Span<byte> destination)
+        {
+            try
+            {
+                return _input.TryRead(destination);
+            }
+            catch (Exception e)
+            {
+                Failed(e);
+                throw;
+            }
+        }
+
+        public async ValueTask WaitAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                await _input.WaitAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                Failed(e);
+                throw;
+            }
+        }
+
+        public void Dispose() => _input.Dispose();
+
+        private void Failed(Exception e)
+        {
+            Failure ??= e;
+            writer.Discard();
+        }
     }
 
     /// <summary>Releases the pre-linked module.</summary>

@@ -49,6 +49,12 @@ public sealed class WagiResponseWriter : IWasiOutput
     /// <inheritdoc />
     public bool FlushPending { get; private set; }
 
+    /// <summary>
+    /// Drops all the guest writes from now on: its request body could not be read, so its output is no answer
+    /// (a response not started yet never starts; one already started gets nothing more).
+    /// </summary>
+    public void Discard() => _discard = true;
+
     /// <inheritdoc />
     public void Write(ReadOnlySpan<byte> data)
     {

@@ -26,6 +26,7 @@ public sealed class KestrelExchange
     private Task? _pump;
     private int _sending;
     private bool _acceptedByKestrel;
+    private Exception? _bodyFailure; // the request body could not be read (the guest got the stream error)
 
     /// <summary>Prepares the guest-side resources for <paramref name="request"/>.</summary>
     public KestrelExchange(InboundRequest request, string componentId, ILogger logger)
@@ -52,7 +53,7 @@ public sealed class KestrelExchange
 
     /// <summary>
     /// Ends the exchange after the guest call: 1. nothing sent yet and no response, or a fault → 500 with an
-    /// empty body; 2. a fault after the response went out → the body is aborted and the connection reset;
+    /// empty body (the client's 4xx instead when its request body could not be read); 2. a fault after the response went out → the body is aborted and the connection reset;
     /// 3. otherwise an untaken body is finished empty and the body pump is awaited.
     /// </summary>
     /// <param name="fault">The guest's trap or error, or null when <c>handle</c> returned normally.</param>
@@ -62,12 +63,17 @@ public sealed class KestrelExchange
         var started = Interlocked.Exchange(ref _sending, 1) == 1;
         if (!started && (fault is not null || !_acceptedByKestrel))
         {
-            // Nothing went out yet: a response the guest set but did not see through is replaced by a 500.
-            if (fault is null)
+            // Nothing went out yet: a response the guest set but did not see through is replaced by a 500, or by the
+            // client's error (400, 413...) when the guest failed over a request body that could not be read.
+            var clientError = RequestBody.ClientErrorStatus(_bodyFailure);
+            if (fault is null && clientError is { } status)
+                _logger.LogWarning("Component {ComponentId}: the request body could not be read ({Reason}); answering {Status}", _componentId,
+                    _bodyFailure!.Message, status);
+            else if (fault is null)
                 _logger.LogError("Component {ComponentId} returned without setting a response{Error}", _componentId,
                     GuestError is { } e ? $" (error-code {HttpErrorCode.NameOf(e)})" : "");
             _response?.Body.Abort("guest failed before the response was sent");
-            RespondEmpty500();
+            RespondEmpty(clientError ?? StatusCodes.Status500InternalServerError);
             return;
         }
         if (!started)
@@ -119,7 +125,9 @@ public sealed class KestrelExchange
     /// <summary>Completes the response body in error (used when the store is torn down early).</summary>
     public void AbortBody(string reason) => _response?.Body.Abort(reason);
 
-    private void RespondEmpty500()
+    private void RespondEmpty500() => RespondEmpty(StatusCodes.Status500InternalServerError);
+
+    private void RespondEmpty(int status)
     {
         if (_http.Response.HasStarted)
         {
@@ -127,7 +135,7 @@ public sealed class KestrelExchange
             return;
         }
         _http.Response.Clear();
-        _http.Response.StatusCode = StatusCodes.Status500InternalServerError;
+        _http.Response.StatusCode = status;
         _http.Response.ContentLength = 0;
     }
 
@@ -136,6 +144,12 @@ public sealed class KestrelExchange
         if (response is null)
         {
             GuestError = error;
+            return;
+        }
+        if (response.StatusCode >= 500 && RequestBody.ClientErrorStatus(_bodyFailure) is not null)
+        {
+            // The guest's server error answers a request body the client got wrong: the client's error is sent instead.
+            response.Body.Abort("the request body could not be read");
             return;
         }
         try
@@ -253,7 +267,7 @@ public sealed class KestrelExchange
 
         var body = new IncomingBody(
             new PipeInputStream(request.BodyReader, completeReaderOnDispose: false,
-                errorCode: e => HttpErrorCode.Of("HTTP-protocol-error")),
+                errorCode: e => RequestBody.ErrorCode(_bodyFailure ??= e)),
             RequestTrailers);
 
         // Spin gives wasi:http 0.2 guests scheme http whatever the listener (spin-full-url has the real one).

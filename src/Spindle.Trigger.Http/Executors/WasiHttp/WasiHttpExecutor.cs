@@ -63,6 +63,9 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     /// <summary>The component id (used in logs and stdout/stderr tags).</summary>
     public string ComponentId => _componentId;
 
+    /// <summary>The component's instances on the <see cref="HotLane"/> (null without a lane): how many requests ran there, how many on a reset instance.</summary>
+    public HotLane.WarmInstances? HotInstances => _hot?.Instances;
+
     /// <summary>
     /// Creates an executor for a loaded component.
     /// </summary>
@@ -143,7 +146,9 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         var returned = false;
         try
         {
-            store.SetEpochDeadline(_timeout is { } timeout ? engine.ExecutionTicksFor(timeout) : WasmStore.DefaultEpochDeadline);
+            // A busy guest yields every epoch tick: it cannot hold a thread Kestrel or another request needs, and
+            // the request's deadline (wall-clock, in the cancellation) is checked at each slice.
+            store.ShareCpu();
             if (instance is not null) instance.Rebind(context, cancellation);
             else
             {

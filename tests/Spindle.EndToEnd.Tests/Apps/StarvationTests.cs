@@ -1,0 +1,81 @@
+using System.Diagnostics;
+using System.Net;
+using Spindle.EndToEnd.Tests.Support;
+
+namespace Spindle.EndToEnd.Tests.Apps;
+
+/// <summary>
+/// CPU-bound guests share the cores: they cannot starve Kestrel or unrelated requests, and a request's deadline is
+/// wall-clock time that holds however many guests are busy (2 cores here). Timing-sensitive: its collection runs
+/// alone, after the assembly's parallel tests.
+/// </summary>
+[Collection(nameof(StarvationTests))]
+public sealed class StarvationTests(SharedRuntime runtime)
+{
+    private static readonly CancellationToken Ct = TestContext.Current.CancellationToken;
+
+    private const string Manifest = """
+        spin_manifest_version = 2
+        [application]
+        name = "busy"
+        [[trigger.http]]
+        route = "/busy"
+        component = "busy"
+        [[trigger.http]]
+        route = "/hello"
+        component = "hello"
+        [component.busy]
+        source = "{fixture:wat/http-loop.wasm}"
+        [component.hello]
+        source = "{fixture:wat/http-hello.wasm}"
+        """;
+
+    [Fact]
+    public async Task The_request_timeout_holds_with_20_busy_guests()
+    {
+        using var app = new TestApp(Manifest);
+        await using var host = await app.StartAsync(runtime, configure: o => o with { RequestTimeout = TimeSpan.FromSeconds(1) });
+        using var client = TestApp.Client(host.BaseUrl);
+
+        async Task<(HttpStatusCode, TimeSpan)> Busy()
+        {
+            var watch = Stopwatch.StartNew();
+            using var response = await client.GetAsync("/busy", Ct);
+            return (response.StatusCode, watch.Elapsed);
+        }
+        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Busy()));
+        Assert.All(results, r => Assert.Equal(HttpStatusCode.InternalServerError, r.Item1));
+        var slowest = results.Max(r => r.Item2);
+        // Before time slicing: 4.6-13 s. The deadline is 1 s; allow for a loaded 2-core machine.
+        Assert.True(slowest < TimeSpan.FromSeconds(1.6), $"slowest busy request ended after {slowest}");
+    }
+
+    [Fact]
+    public async Task A_hello_on_another_component_stays_fast_while_8_guests_compute()
+    {
+        using var app = new TestApp(Manifest);
+        await using var host = await app.StartAsync(runtime, configure: o => o with { RequestTimeout = TimeSpan.FromSeconds(6) });
+        using var client = TestApp.Client(host.BaseUrl);
+        using var hello = TestApp.Client(host.BaseUrl);
+        Assert.Equal("Hello, world!\n", await hello.GetStringAsync("/hello", Ct));
+
+        var busy = Enumerable.Range(0, 8).Select(_ => client.GetAsync("/busy", Ct)).ToList();
+        await Task.Delay(500, Ct); // the guests are running
+        var latencies = new List<TimeSpan>();
+        for (var i = 0; i < 40; i++)
+        {
+            var watch = Stopwatch.StartNew();
+            Assert.Equal("Hello, world!\n", await hello.GetStringAsync("/hello", Ct));
+            latencies.Add(watch.Elapsed);
+        }
+        Assert.False(busy.All(t => t.IsCompleted), "the busy guests ended before the hellos were measured");
+        latencies.Sort();
+        var p95 = latencies[(int)(latencies.Count * 0.95)];
+        Assert.True(p95 < TimeSpan.FromMilliseconds(250), $"hello p95 {p95.TotalMilliseconds:0} ms, max {latencies[^1].TotalMilliseconds:0} ms");
+        foreach (var r in await Task.WhenAll(busy)) r.Dispose();
+    }
+}
+
+/// <summary>Runs <see cref="StarvationTests"/> without other tests of this assembly beside it.</summary>
+[CollectionDefinition(nameof(StarvationTests), DisableParallelization = true)]
+public sealed class StarvationCollection;
