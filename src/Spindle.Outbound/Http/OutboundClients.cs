@@ -42,18 +42,24 @@ internal sealed class OutboundClients : IDisposable
     {
         if (certificate is null)
             return _default;
-        if (_self is null || !ReferenceEquals(_selfCertificate, certificate))
+        lock (_selfLock)
         {
-            var thumbprint = certificate.GetCertHashString();
-            _self = Create(new SslClientAuthenticationOptions
+            if (_self is null || !ReferenceEquals(_selfCertificate, certificate))
             {
-                RemoteCertificateValidationCallback = (_, cert, _, errors) =>
-                    errors == SslPolicyErrors.None || (cert is not null && cert.GetCertHashString() == thumbprint),
-            });
-            _selfCertificate = certificate;
+                var thumbprint = certificate.GetCertHashString();
+                _self?.Dispose();
+                _self = Create(new SslClientAuthenticationOptions
+                {
+                    RemoteCertificateValidationCallback = (_, cert, _, errors) =>
+                        errors == SslPolicyErrors.None || (cert is not null && cert.GetCertHashString() == thumbprint),
+                });
+                _selfCertificate = certificate;
+            }
+            return _self;
         }
-        return _self;
     }
+
+    private readonly Lock _selfLock = new();
 
     private HttpMessageInvoker Create(SslClientAuthenticationOptions? tls)
     {

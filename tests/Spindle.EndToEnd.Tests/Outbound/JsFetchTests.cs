@@ -78,25 +78,7 @@ public sealed class JsFetchTests(SharedRuntime runtime)
     public async Task A_10_MB_body_goes_each_way()
     {
         var payload = RandomNumberGenerator.GetBytes(10 << 20);
-        await using var upstream = await Upstream.StartAsync(async http =>
-        {
-            if (http.Request.Method == "POST")
-            {
-                using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                var buffer = new byte[64 * 1024];
-                long total = 0;
-                int n;
-                while ((n = await http.Request.Body.ReadAsync(buffer, http.RequestAborted)) > 0)
-                {
-                    sha.AppendData(buffer, 0, n);
-                    total += n;
-                }
-                await http.Response.WriteAsync($"{total} {Convert.ToHexString(sha.GetHashAndReset())}");
-                return;
-            }
-            http.Response.ContentLength = payload.Length;
-            await http.Response.Body.WriteAsync(payload, http.RequestAborted);
-        });
+        await using var upstream = await Upstream.StartAsync(Upstream.HashPostsServe(payload));
         using var app = new TestApp(Manifest("js/fetch-proxy.wasm", $"\"http://127.0.0.1:{upstream.Port}\""));
         await using var host = await app.StartAsync(runtime);
         using var client = TestApp.Client(host.BaseUrl);

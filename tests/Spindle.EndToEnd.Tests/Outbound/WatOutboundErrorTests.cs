@@ -341,25 +341,7 @@ public sealed class WatOutboundErrorTests(SharedRuntime runtime)
     public async Task A_10_MB_body_streams_each_way_through_the_guest()
     {
         var payload = RandomNumberGenerator.GetBytes(10 << 20);
-        await using var upstream = await Upstream.StartAsync(async http =>
-        {
-            if (http.Request.Method == "POST")
-            {
-                using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-                var buffer = new byte[64 * 1024];
-                long total = 0;
-                int n;
-                while ((n = await http.Request.Body.ReadAsync(buffer, http.RequestAborted)) > 0)
-                {
-                    sha.AppendData(buffer, 0, n);
-                    total += n;
-                }
-                await http.Response.WriteAsync($"{total} {Convert.ToHexString(sha.GetHashAndReset())}", http.RequestAborted);
-                return;
-            }
-            http.Response.ContentLength = payload.Length;
-            await http.Response.Body.WriteAsync(payload, http.RequestAborted);
-        });
+        await using var upstream = await Upstream.StartAsync(Upstream.HashPostsServe(payload));
         var (app, host, client) = await StartAsync([$"http://127.0.0.1:{upstream.Port}"]);
         using var _ = app;
         await using var __ = host;

@@ -75,6 +75,30 @@ public sealed class Upstream : IAsyncDisposable
         return self;
     }
 
+    /// <summary>
+    /// A handler for bulk tests: a POST is answered <c>"&lt;length&gt; &lt;SHA-256 hex&gt;"</c> of its body (read as it
+    /// streams, never held); anything else gets <paramref name="payload"/> with its length.
+    /// </summary>
+    public static RequestDelegate HashPostsServe(byte[] payload) => async http =>
+    {
+        if (http.Request.Method == "POST")
+        {
+            using var sha = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            var buffer = new byte[64 * 1024];
+            long total = 0;
+            int n;
+            while ((n = await http.Request.Body.ReadAsync(buffer, http.RequestAborted)) > 0)
+            {
+                sha.AppendData(buffer, 0, n);
+                total += n;
+            }
+            await http.Response.WriteAsync($"{total} {Convert.ToHexString(sha.GetHashAndReset())}", http.RequestAborted);
+            return;
+        }
+        http.Response.ContentLength = payload.Length;
+        await http.Response.Body.WriteAsync(payload, http.RequestAborted);
+    };
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
