@@ -71,11 +71,14 @@ public sealed class WasmExecutors : IDisposable
         };
     }
 
-    // The hot lane: room for the requests a busy 2-core server has inside the engine at once (8 JavaScript
-    // requests of 4 core instances; the other connections wait on the network). Its instances stay warm between
-    // requests, so the lane's size is also how many are kept (a JavaScript hello: about 10 MB each, plus one
-    // shared snapshot). 1,000 sleeping requests run mostly on the main engine, fresh (bench/README.md).
-    private const uint HotInstances = 32;
+    // The hot lane: room for the requests a server has inside its guests at once, including guests that wait on an
+    // outbound request (64 JavaScript requests of 4 core instances). 32 core instances (8 JavaScript) was enough
+    // for guests that answer at once, but a guest waiting on fetch keeps its instance, and every request beyond the
+    // lane paid a fresh 2.5 ms JavaScript instantiation: JS fetch at 64 connections went from 515 to 2,890 req/s
+    // and WAT fetch from 30% to 48% of an ASP.NET Core forwarder, with the same peak RSS (bench/README.md). Warm
+    // instances stay until evicted (about 10 MB each for JavaScript). 1,000 sleeping requests still run mostly on
+    // the main engine, fresh.
+    private const uint HotInstances = 256;
 
     // A warm instance that cannot be reset (its memory grew, it trapped) is replaced: with the slot kept resident,
     // Wasmtime resets it with one copy instead of leaving the next instance to fault its 10 MB in page by page
@@ -83,7 +86,7 @@ public sealed class WasmExecutors : IDisposable
     private const ulong HotMemoryKeepResident = 32 << 20;
 
     /// <summary>
-    /// The <see cref="HotLane"/> settings <c>spindle up</c> uses: 32 core instances, memories and tables, 32 MiB
+    /// The <see cref="HotLane"/> settings <c>spindle up</c> uses: 256 core instances, memories and tables, 32 MiB
     /// memory and table keep-resident (a discarded warm instance's slot is reset with memcpy and stays mapped),
     /// every freed slot kept warm, no memory warm-up. Null when pooling is off or <c>SPINDLE_HOT_INSTANCES=0</c>;
     /// <c>SPINDLE_HOT_INSTANCES=n</c> sizes it and <c>SPINDLE_HOT_KEEP_RESIDENT=bytes</c> sets the keep-resident.
