@@ -4,7 +4,7 @@
 #   bash bench/run.sh [seconds per target, default 10] [target...]
 # SPINDLE_BENCH_ROUNDS=n (default 1) repeats the whole list n times, interleaving the targets, and summarises each
 # target by its median req/s: the machine is shared and noisy, and ratios from one short sample swing by ±20%.
-# Targets: raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello, outbound HTTP: aspnet-forwarder
+# Targets: raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello hello-while-busy, outbound HTTP: aspnet-forwarder
 # js-fetch wat-fetch js-fetch-wait-1000 chain self (default: all these, about 6 minutes), and chain-js self-js.
 # SPINDLE_BENCH_ENV="NAME=value ..." is put in the environment of every Spindle server (engine tuning knobs).
 set -euo pipefail
@@ -13,7 +13,7 @@ cd "$root"
 secs=${1:-10}
 shift || true
 targets=("$@")
-[ ${#targets[@]} -eq 0 ] && targets=(raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello
+[ ${#targets[@]} -eq 0 ] && targets=(raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello hello-while-busy
   aspnet-forwarder js-fetch wat-fetch js-fetch-wait-1000 chain self)
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk: apt-get install wrk" >&2; exit 1; }
 fx="$root/artifacts/fixtures"
@@ -145,7 +145,6 @@ allowed_outbound_hosts = ["$upstream_url"]
 TOML
 sed "s|js/fetch-hello.wasm|wat/http-outbound.wasm|" "$results/js-fetch.toml" > "$results/wat-fetch.toml"
 
-# All [[trigger.http]] first: Spindle keeps only the last one when a [component.x] comes between them (README).
 # The callers sit on /front (nothing answers /, the start probe: a WAT caller without headers makes a self-request
 # to / and would call itself forever).
 for caller in wat/http-outbound js/fetch-hello; do
@@ -166,6 +165,30 @@ allowed_outbound_hosts = ["http://backend.spin.internal", "http://self"]
 source = "$fx/wat/http-hello.wasm"
 TOML
 done
+
+# hello-while-busy: WAT hello's latency at 8 connections while 8 CPU-bound guests (a WAT loop that never yields on
+# its own, stopped by a 2 s request timeout) keep both cores busy on another component of the same server.
+cat > "$results/busy.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "bench"
+[[trigger.http]]
+route = "/"
+component = "hello"
+[[trigger.http]]
+route = "/busy"
+component = "busy"
+[component.hello]
+source = "$fx/wat/http-hello.wasm"
+[component.busy]
+source = "$fx/wat/http-loop.wasm"
+TOML
+busy_guests() { # keeps 8 busy requests in flight until the server stops
+  local i
+  for i in 1 2 3 4 5 6 7 8; do
+    (while kill -0 "$pid" 2>/dev/null; do curl -s -o /dev/null -m 5 "http://127.0.0.1:$port/busy" || sleep 0.1; done) &
+  done
+}
 
 echo "Spindle benchmark, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), ${secs}s per target, $(date -u '+%F %H:%M') UTC${SPINDLE_BENCH_ENV:+, env: $SPINDLE_BENCH_ENV}"
 rounds=${SPINDLE_BENCH_ROUNDS:-1}
@@ -197,6 +220,8 @@ for t in "${targets[@]}"; do
     chain-js|self-js)   start "${spindle[@]}" up -f "$results/hop-js.toml" --listen "127.0.0.1:$((port + 1))" --quiet
                         if [ "$t" = chain-js ]; then measure_hop "$t" /front "x-target: http://backend.spin.internal/backend"
                         else measure_hop "$t" /front "x-target: http://self.alt/backend"; fi ;;
+    hello-while-busy)   start "${spindle[@]}" up -f "$results/busy.toml" --listen "127.0.0.1:$((port + 1))" --quiet --request-timeout 2s
+                        busy_guests; measure "$t" 8 / ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
   stop
