@@ -46,8 +46,9 @@ public sealed class StarvationTests(SharedRuntime runtime)
         var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Busy()));
         Assert.All(results, r => Assert.Equal(HttpStatusCode.InternalServerError, r.Item1));
         var slowest = results.Max(r => r.Item2);
-        // Before time slicing: 4.6-13 s. The deadline is 1 s; allow for a loaded 2-core machine.
-        Assert.True(slowest < TimeSpan.FromSeconds(1.6), $"slowest busy request ended after {slowest}");
+        // Before time slicing: 4.6-13 s here, and past the client's 60 s timeout in this test. The deadline is 1 s;
+        // on a 2-core machine shared with the other test assemblies, 1.75 s has been seen.
+        Assert.True(slowest < TimeSpan.FromSeconds(2.5), $"slowest busy request ended after {slowest}");
     }
 
     [Fact]
