@@ -23,17 +23,38 @@ namespace Spindle.Trigger.Http.Executors;
 /// </summary>
 public sealed class HotLane : IDisposable
 {
-    private readonly ConcurrentBag<Func<bool>> _evictors = [];
+    private readonly ConcurrentBag<WarmInstances> _components = [];
+    private readonly SemaphoreSlim _creating;
+    private readonly Timer? _trimmer;
     private int _free;
     private long _served;
 
-    /// <summary>Creates a lane over <paramref name="engine"/>, taking ownership of it.</summary>
-    public HotLane(WasmEngine engine)
+    /// <summary>
+    /// Creates a lane over <paramref name="engine"/>, taking ownership of it. Every <paramref name="trimInterval"/>
+    /// (default 10 s; <see cref="Timeout.InfiniteTimeSpan"/>: never), each component's instances that stayed idle
+    /// through the whole interval are disposed, so the memory a burst of requests took is returned after it.
+    /// </summary>
+    public HotLane(WasmEngine engine, TimeSpan? trimInterval = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         Engine = engine;
         Capacity = RequestAdmission.PoolCapacity(engine.Options);
         _free = Capacity;
+        _creating = new SemaphoreSlim(MaxConcurrentCreations);
+        var interval = trimInterval ?? TimeSpan.FromSeconds(10);
+        if (interval != Timeout.InfiniteTimeSpan) _trimmer = new Timer(_ => Trim(), null, interval, interval);
+    }
+
+    // Instances being created at once. A thousand requests arriving together would otherwise instantiate a thousand
+    // JavaScript engines side by side, sharing the cores slice by slice, so that none is ready before all are
+    // (seconds; bench/README.md, js-fetch-wait-1000). In turn, each is ready in milliseconds and serves the requests
+    // queued behind it; a request that finds an instance returned while it waited takes that one instead.
+    private static readonly int MaxConcurrentCreations = Math.Max(2, Environment.ProcessorCount);
+
+    /// <summary>Disposes, per component, the instances that stayed idle since the previous call (the low-water mark of its idle count).</summary>
+    public void Trim()
+    {
+        foreach (var component in _components) component.Trim();
     }
 
     /// <summary>The lane's engine: components are loaded into it a second time.</summary>
@@ -56,8 +77,8 @@ public sealed class HotLane : IDisposable
     private bool TryEnter(int coreInstances)
     {
         if (TryTake(coreInstances)) return true;
-        foreach (var evict in _evictors)
-            if (evict() && TryTake(coreInstances)) return true;
+        foreach (var component in _components)
+            if (component.EvictOne() && TryTake(coreInstances)) return true;
         return false;
     }
 
@@ -79,16 +100,18 @@ public sealed class HotLane : IDisposable
     public WarmInstances Register(Component component)
     {
         var pool = new WarmInstances(this, component);
-        _evictors.Add(pool.EvictOne);
+        _components.Add(pool);
         return pool;
     }
 
     /// <summary>Disposes the idle instances, then the engine.</summary>
     public void Dispose()
     {
-        foreach (var evict in _evictors)
-            while (evict()) { }
+        _trimmer?.Dispose();
+        foreach (var component in _components)
+            while (component.EvictOne()) { }
         Engine.Dispose();
+        _creating.Dispose();
     }
 
     /// <summary>One component's instances on the lane: idle ones, ready for their next request.</summary>
@@ -97,6 +120,8 @@ public sealed class HotLane : IDisposable
         private readonly HotLane _lane;
         private readonly ConcurrentBag<WarmInstance> _idle = [];
         private readonly int _weight;
+        // Idle instances now, and the fewest there were since the last trim: that many were never needed.
+        private int _idleCount, _idleLowWater;
 
         internal WarmInstances(HotLane lane, Component component)
         {
@@ -116,27 +141,71 @@ public sealed class HotLane : IDisposable
 
         private long _served, _reused;
 
+        /// <summary>Instances of this component waiting for their next request.</summary>
+        public int Idle => Volatile.Read(ref _idleCount);
+
         /// <summary>
         /// An idle instance (already reset), or room for a new one (<see cref="WarmInstance.Instance"/> null: the
-        /// request creates it on <see cref="HotLane.Engine"/>), or null when the lane is full.
+        /// request creates it on <see cref="HotLane.Engine"/> and calls <see cref="WarmInstance.Created"/>), or null
+        /// when the lane is full. Creating waits its turn behind the instances already being created on the lane
+        /// (an instance returned meanwhile is taken instead).
         /// </summary>
-        public WarmInstance? Rent()
+        public async ValueTask<WarmInstance?> RentAsync(CancellationToken cancellation)
         {
-            if (_idle.TryTake(out var warm))
+            if (TakeIdle() is { } warm) return warm;
+            await _lane._creating.WaitAsync(cancellation).ConfigureAwait(false);
+            var created = false;
+            try
             {
+                if (TakeIdle() is { } returned) return returned;
+                if (!_lane.TryEnter(_weight)) return null;
                 Interlocked.Increment(ref _lane._served);
-                Interlocked.Increment(ref _lane._reused);
                 Interlocked.Increment(ref _served);
-                Interlocked.Increment(ref _reused);
-                return warm;
+                created = true;
+                return new WarmInstance(this, holdsCreationTurn: true);
             }
-            if (!_lane.TryEnter(_weight)) return null;
-            Interlocked.Increment(ref _lane._served);
-            Interlocked.Increment(ref _served);
-            return new WarmInstance(this);
+            finally
+            {
+                if (!created) _lane._creating.Release();
+            }
         }
 
-        internal void Return(WarmInstance warm) => _idle.Add(warm);
+        private WarmInstance? TakeIdle()
+        {
+            if (!_idle.TryTake(out var warm)) return null;
+            TookIdle();
+            Interlocked.Increment(ref _lane._served);
+            Interlocked.Increment(ref _lane._reused);
+            Interlocked.Increment(ref _served);
+            Interlocked.Increment(ref _reused);
+            return warm;
+        }
+
+        private void TookIdle()
+        {
+            var now = Interlocked.Decrement(ref _idleCount);
+            var low = Volatile.Read(ref _idleLowWater);
+            while (now < low)
+            {
+                var seen = Interlocked.CompareExchange(ref _idleLowWater, now, low);
+                if (seen == low) break;
+                low = seen;
+            }
+        }
+
+        internal void Return(WarmInstance warm)
+        {
+            _idle.Add(warm);
+            Interlocked.Increment(ref _idleCount);
+        }
+
+        internal void EndCreation() => _lane._creating.Release();
+
+        internal void Trim()
+        {
+            var unused = Interlocked.Exchange(ref _idleLowWater, Volatile.Read(ref _idleCount));
+            for (var i = 0; i < unused && EvictOne(); i++) { }
+        }
 
         // Instances of a component whose every request grows its memory (or traps) are discarded after one
         // request, so the snapshot comparison each one starts with is wasted (1–3 ms for a 10 MB JavaScript
@@ -159,6 +228,7 @@ public sealed class HotLane : IDisposable
         internal bool EvictOne()
         {
             if (!_idle.TryTake(out var warm)) return false;
+            TookIdle();
             warm.Discard();
             return true;
         }
@@ -168,8 +238,13 @@ public sealed class HotLane : IDisposable
     public sealed class WarmInstance
     {
         private readonly WarmInstances _owner;
+        private bool _holdsCreationTurn;
 
-        internal WarmInstance(WarmInstances owner) => _owner = owner;
+        internal WarmInstance(WarmInstances owner, bool holdsCreationTurn)
+        {
+            _owner = owner;
+            _holdsCreationTurn = holdsCreationTurn;
+        }
 
         /// <summary>The store (null until the first request creates it).</summary>
         public WasmStore? Store { get; private set; }
@@ -187,7 +262,15 @@ public sealed class HotLane : IDisposable
         public void Created(ComponentInstance instance)
         {
             Instance = instance;
-            _resettable = instance.Component.ResetBlocker is null && _owner.ShouldCapture() && instance.CaptureResetPoint();
+            try { _resettable = instance.Component.ResetBlocker is null && _owner.ShouldCapture() && instance.CaptureResetPoint(); }
+            finally { EndCreation(); }
+        }
+
+        private void EndCreation()
+        {
+            if (!_holdsCreationTurn) return;
+            _holdsCreationTurn = false;
+            _owner.EndCreation();
         }
 
         private bool _resettable, _reusedOnce;
@@ -199,8 +282,10 @@ public sealed class HotLane : IDisposable
         public void Finish(bool reusable)
         {
             var reset = reusable && _resettable && Instance!.TryReset();
-            // Whether an instance with a reset point lived past its first request.
-            if (_resettable && !_reusedOnce) _owner.Outcome(reset);
+            // Whether an instance with a reset point lived past its first request. Only a guest that returned
+            // counts: one cancelled because its client left (a load generator stopping drops a thousand at once)
+            // says nothing about whether the component's instances can be reset.
+            if (reusable && _resettable && !_reusedOnce) _owner.Outcome(reset);
             if (reset)
             {
                 _reusedOnce = true;
@@ -211,6 +296,7 @@ public sealed class HotLane : IDisposable
 
         internal void Discard()
         {
+            EndCreation(); // instantiation failed
             Instance?.Dispose();
             Store?.Dispose();
             Instance = null;

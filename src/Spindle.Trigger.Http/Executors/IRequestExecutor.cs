@@ -46,7 +46,10 @@ public sealed class InboundRequest
         init => _spinHeaders = value;
     }
 
-    /// <summary>Cancelled when the client goes away or the request deadline passes.</summary>
+    /// <summary>
+    /// The request's deadline: cancelled when the request timeout passes or, for a chained call, when its caller
+    /// gives up. Not when the client goes away (its body then fails to read and write; the guest finishes).
+    /// </summary>
     public CancellationToken Aborted { get; init; }
 
     /// <summary>0 for a client's request; n for the n-th callee of a <c>*.spin.internal</c> chain.</summary>

@@ -24,13 +24,14 @@ public sealed class WasmExecutors : IDisposable
     /// <summary>
     /// Creates the engine with <paramref name="options"/> and, if <paramref name="hotLane"/> is given, a
     /// <see cref="HotLane"/> with those options. Without arguments: <see cref="DefaultEngineOptions"/> and
-    /// <see cref="DefaultHotLaneOptions"/>.
+    /// <see cref="DefaultHotLaneOptions"/>. <paramref name="hotLaneTrimInterval"/> is how often the lane disposes
+    /// idle instances (default 10 s, see <see cref="HotLane"/>).
     /// </summary>
-    public WasmExecutors(EngineOptions? options = null, EngineOptions? hotLane = null)
+    public WasmExecutors(EngineOptions? options = null, EngineOptions? hotLane = null, TimeSpan? hotLaneTrimInterval = null)
     {
         Engine = new WasmEngine(options ?? DefaultEngineOptions());
         if ((options is null ? DefaultHotLaneOptions() : hotLane) is not { } hot) return;
-        try { HotLane = new HotLane(new WasmEngine(hot)); }
+        try { HotLane = new HotLane(new WasmEngine(hot), hotLaneTrimInterval); }
         catch
         {
             Engine.Dispose();
@@ -71,31 +72,32 @@ public sealed class WasmExecutors : IDisposable
         };
     }
 
-    // The hot lane: room for the requests a server has inside its guests at once, including guests that wait on an
-    // outbound request (64 JavaScript requests of 4 core instances). 32 core instances (8 JavaScript) was enough
-    // for guests that answer at once, but a guest waiting on fetch keeps its instance, and every request beyond the
-    // lane paid a fresh 2.5 ms JavaScript instantiation: JS fetch at 64 connections went from 515 to 2,890 req/s
-    // and WAT fetch from 30% to 48% of an ASP.NET Core forwarder, with the same peak RSS (bench/README.md). Warm
-    // instances stay until evicted (about 10 MB each for JavaScript). 1,000 sleeping requests still run mostly on
-    // the main engine, fresh.
-    private const uint HotInstances = 256;
+    // The hot lane: where every wasi:http request runs, and what admission control counts them against (see
+    // WasiHttpExecutor.Engine), so as many as the main pool: 1,024 JavaScript requests of 4 core instances at once.
+    // A request beyond it waits in the admission queue for a warm instance, which is cheaper than a fresh
+    // instantiation on the main engine (what it did when the lane had 256 core instances: 1,000 connections to a JS
+    // guest whose fetch waits 100 ms gave 63 req/s, p99 7.5 s; with the lane as large as admission, 3,100–3,300 req/s,
+    // p99 0.4 s, bench/README.md). Warm instances exist only as demand made them (about 3 MB each for a
+    // JavaScript guest) and the idle ones are trimmed (HotLane).
+    private const uint HotInstances = 4096;
 
-    // A warm instance that cannot be reset (its memory grew, it trapped) is replaced: with the slot kept resident,
-    // Wasmtime resets it with one copy instead of leaving the next instance to fault its 10 MB in page by page
-    // (JavaScript 1 MiB responses, whose heap grows every request: 210 against 120 req/s, bench/README.md).
-    private const ulong HotMemoryKeepResident = 32 << 20;
+    // Same as the main pool. A slot whose instance is discarded (it trapped, timed out or grew its memory) is given
+    // back with madvise and mapped afresh for the next instance, which faults in only the pages it touches. Keeping
+    // 32 MiB resident instead reset every discarded slot with a copy of the whole 10 MB JavaScript image: faster for
+    // a guest whose memory grows on every request (JS 1 MiB responses), but with a thousand warm instances each
+    // eviction and the shutdown copied gigabytes (a minute, 10 GB RSS to stop a server after 1,000 connections).
+    private const ulong HotMemoryKeepResident = MemoryKeepResident;
 
     /// <summary>
-    /// The <see cref="HotLane"/> settings <c>spindle up</c> uses: 256 core instances, memories and tables, 32 MiB
-    /// memory and table keep-resident (a discarded warm instance's slot is reset with memcpy and stays mapped),
-    /// every freed slot kept warm, no memory warm-up. Null when pooling is off or <c>SPINDLE_HOT_INSTANCES=0</c>;
-    /// <c>SPINDLE_HOT_INSTANCES=n</c> sizes it and <c>SPINDLE_HOT_KEEP_RESIDENT=bytes</c> sets the keep-resident.
+    /// The <see cref="HotLane"/> settings <c>spindle up</c> uses: 4,096 core instances, memories and tables, 128 KiB
+    /// memory and 64 KiB table keep-resident, every freed slot kept warm, no memory warm-up. Null when pooling is off
+    /// or <c>SPINDLE_HOT_INSTANCES=0</c>; <c>SPINDLE_HOT_INSTANCES=n</c> sizes it and
+    /// <c>SPINDLE_HOT_KEEP_RESIDENT=bytes</c> sets the memory keep-resident.
     /// </summary>
     public static EngineOptions? DefaultHotLaneOptions()
     {
         var instances = EnvNumber("SPINDLE_HOT_INSTANCES") is { } n ? (uint)Math.Min(n, 1_000_000UL) : HotInstances;
         if (instances == 0 || EnvNumber("SPINDLE_POOLING") == 0) return null;
-        var keep = EnvNumber("SPINDLE_HOT_KEEP_RESIDENT") ?? HotMemoryKeepResident;
         return new EngineOptions
         {
             Pooling = true,
@@ -103,8 +105,8 @@ public sealed class WasmExecutors : IDisposable
             TotalMemories = instances,
             TotalTables = instances,
             AsyncStackSize = 8 << 20,
-            LinearMemoryKeepResident = keep,
-            TableKeepResident = keep,
+            LinearMemoryKeepResident = EnvNumber("SPINDLE_HOT_KEEP_RESIDENT") ?? HotMemoryKeepResident,
+            TableKeepResident = TableKeepResident,
             // Every slot stays warm: a slot turned cold is mapped afresh and its whole memory faulted in again.
             MaxUnusedWarmSlots = instances,
             WarmUpMemories = false,

@@ -179,9 +179,9 @@ public sealed class SpinHttpTrigger : ILocalServiceChain
         await ExecuteAdmittedAsync(context, executor, match, chained);
     }
 
-    private static CancellationTokenSource Deadline(CancellationToken clientGone, TimeSpan timeout)
+    private static CancellationTokenSource Deadline(CancellationToken callerGone, TimeSpan timeout)
     {
-        var source = CancellationTokenSource.CreateLinkedTokenSource(clientGone);
+        var source = CancellationTokenSource.CreateLinkedTokenSource(callerGone);
         source.CancelAfter(timeout);
         return source;
     }
@@ -198,9 +198,14 @@ public sealed class SpinHttpTrigger : ILocalServiceChain
 
     private async Task ExecuteAdmittedAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, ChainedCall? chained)
     {
-        // Without a timeout the client's own token is the deadline: no linked source per request.
-        using var deadlineSource = _app.Options.RequestTimeout is { } timeout ? Deadline(context.RequestAborted, timeout) : null;
-        var deadline = deadlineSource?.Token ?? context.RequestAborted;
+        // The one deadline of the request, owned here: the request timeout and, for a chained call, its caller's
+        // cancellation (the chained context's RequestAborted). A client that goes away does not cancel a guest
+        // (as in Spin): its body reads and writes fail, it finishes, and its warm instance serves the next request
+        // instead of being discarded (a load balancer or client dropping a thousand connections would otherwise
+        // cost a thousand fresh instantiations at once). Without either, no token source per request.
+        var callerGone = chained is null ? CancellationToken.None : context.RequestAborted;
+        using var deadlineSource = _app.Options.RequestTimeout is { } timeout ? Deadline(callerGone, timeout) : null;
+        var deadline = deadlineSource?.Token ?? callerGone;
         var inbound = chained is { } c
             ? new InboundRequest
             {
@@ -211,11 +216,9 @@ public sealed class SpinHttpTrigger : ILocalServiceChain
         try
         {
             await executor.ExecuteAsync(inbound);
+            // The executor logged the failure and answered 500 (or aborted the response); this only makes sure.
             if (deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested && !context.Response.HasStarted)
-            {
-                _log.LogError("Component '{Component}' exceeded the request timeout", match.ComponentId);
                 Fail(context);
-            }
         }
         catch (Exception e)
         {

@@ -10,6 +10,7 @@ using Spindle.App.Manifest;
 using Spindle.App.Variables;
 using Spindle.Testing;
 using Spindle.Trigger.Http.Executors;
+using Spindle.Trigger.Http.Executors.WasiHttp;
 using Spindle.Trigger.Http.Server;
 using Spindle.Trigger.Tests.Support;
 using Spindle.Wasmtime;
@@ -91,23 +92,41 @@ public sealed class AdmissionTests
     };
 
     [Fact]
-    public async Task The_hot_lane_serves_what_it_has_room_for_and_the_main_pool_the_rest()
+    public async Task Admission_counts_against_the_hot_lane_so_requests_beyond_it_wait_for_a_warm_instance()
     {
         var ct = TestContext.Current.CancellationToken;
         using var wasm = new WasmExecutors(SmallPool(128), hotLane: HotPool(8));
         Assert.Equal(8, wasm.HotLane!.Capacity);
         await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct);
 
-        // 24 requests of 100 ms at once: two fit the lane (4 core instances each), the others run on the main pool.
+        // 24 requests of 100 ms at once: two fit the lane (4 core instances each); the others wait in the admission
+        // queue and run on the two warm instances in turn, none fresh on the main pool (whose 128 would admit 32).
         var responses = await server.FireAsync(24, ct);
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
-        Assert.InRange(wasm.HotLane.Served, 2, 23);
+        Assert.Equal(24, wasm.HotLane.Served);
+        Assert.Equal(22, wasm.HotLane.Reused);
+    }
 
-        // The lane got its room back: sequential requests all run there.
-        var before = wasm.HotLane.Served;
-        for (var i = 0; i < 3; i++)
-            Assert.Equal("slept\n", await server.Client.GetStringAsync("/", ct));
-        Assert.Equal(before + 3, wasm.HotLane.Served);
+    [Fact]
+    public async Task Instances_idle_through_a_trim_interval_are_disposed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var wasm = new WasmExecutors(SmallPool(128), hotLane: HotPool(64), hotLaneTrimInterval: Timeout.InfiniteTimeSpan);
+        await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct);
+        var responses = await server.FireAsync(12, ct);
+        Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
+        var instances = ((WasiHttpExecutor)server.Executor).HotInstances!;
+        Assert.InRange(instances.Idle, 2, 12);
+
+        // The first trim only marks the low-water point; one request keeps one instance busy (then idle again)
+        // through the second interval, so the second trim keeps exactly the one it used.
+        wasm.HotLane!.Trim();
+        Assert.Equal("slept\n", await server.Client.GetStringAsync("/", ct));
+        wasm.HotLane.Trim();
+        Assert.Equal(1, instances.Idle);
+        wasm.HotLane.Trim();
+        Assert.Equal(0, instances.Idle);
+        Assert.Equal("slept\n", await server.Client.GetStringAsync("/", ct));
     }
 
     [Theory]

@@ -33,6 +33,9 @@ internal sealed class ComponentServer : IAsyncDisposable
 
     public HttpClient Client { get; }
 
+    /// <summary>The component's executor.</summary>
+    public IRequestExecutor Executor => _spin.GetExecutor("sleep")!;
+
     public static async Task<ComponentServer> StartAsync(WasmExecutors wasm, AdmissionOptions admission, CancellationToken ct, string? source = null)
     {
         var app = new TempApp($"""

@@ -128,6 +128,7 @@ public sealed class WagiComponentExecutor : IRequestExecutor, IDisposable
         ArgumentNullException.ThrowIfNull(request);
         var http = request.Http;
         var id = _options.ComponentId;
+        // Unlike a wasi:http guest, a CGI module reads its whole stdin as one input: a client gone mid-body must stop it.
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(request.Aborted, http.RequestAborted);
         if (_options.RequestTimeout is { } timeout) cancellation.CancelAfter(timeout);
         var started = Stopwatch.GetTimestamp();
@@ -176,7 +177,7 @@ public sealed class WagiComponentExecutor : IRequestExecutor, IDisposable
         catch (Exception e) when (e is ComponentTrapException or WasmtimeException or OperationCanceledException or IOException)
         {
             failure = cancellation.IsCancellationRequested
-                ? (request.Aborted.IsCancellationRequested || http.RequestAborted.IsCancellationRequested ? "the client went away" : $"timed out after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms")
+                ? (http.RequestAborted.IsCancellationRequested ? "the client went away" : $"timed out after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms")
                 : e is ComponentTrapException ? "trapped: " + e.Message
                 : e is BadHttpRequestException bad ? BodyFailed(e, bad.StatusCode)
                 : e.Message;

@@ -124,6 +124,7 @@ public sealed class WagiExecutor : IPooledExecutor, IDisposable
     public async Task ExecuteAsync(InboundRequest request)
     {
         var http = request.Http;
+        // Unlike a wasi:http guest, a CGI module reads its whole stdin as one input: a client gone mid-body must stop it.
         using var cancellation = CancellationTokenSource.CreateLinkedTokenSource(request.Aborted, http.RequestAborted);
         if (_options.RequestTimeout is { } timeout) cancellation.CancelAfter(timeout);
         var started = Stopwatch.GetTimestamp();
@@ -159,7 +160,7 @@ public sealed class WagiExecutor : IPooledExecutor, IDisposable
         catch (Exception e) when (e is WasmtimeException or OperationCanceledException or IOException)
         {
             failure = cancellation.IsCancellationRequested
-                ? (request.Aborted.IsCancellationRequested || http.RequestAborted.IsCancellationRequested ? "the client went away" : $"timed out after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms")
+                ? (http.RequestAborted.IsCancellationRequested ? "the client went away" : $"timed out after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms")
                 : e is WasmTrapException ? "trapped: " + e.Message
                 : e is BadHttpRequestException bad ? BodyFailed(e, bad.StatusCode)
                 : e.Message;

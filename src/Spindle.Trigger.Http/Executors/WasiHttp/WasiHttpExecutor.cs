@@ -54,8 +54,14 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         _outbound = outbound;
     }
 
-    /// <inheritdoc />
-    public WasmEngine Engine => _engine;
+    /// <summary>
+    /// The engine admission control counts this component's requests against: the <see cref="HotLane"/>'s when it
+    /// has one. Admitting no more requests than the lane holds means a request always finds a warm instance or room
+    /// for one there (evicting idle instances of other components), and waits in the admission queue otherwise,
+    /// which costs nothing, instead of paying a fresh instantiation on the main engine (2.5 ms of CPU and 10 MB of
+    /// page faults for JavaScript) at the moment the server is busiest.
+    /// </summary>
+    public WasmEngine Engine => _hot?.Lane.Engine ?? _engine;
 
     /// <inheritdoc />
     public int CoreInstancesPerRequest => Math.Max(1, _component.CoreInstanceCount);
@@ -136,10 +142,18 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         };
         var exchange = new KestrelExchange(request, _componentId, _logger);
         Exception? fault = null;
-        var warm = _hot?.Instances.Rent();
+        HotLane.WarmInstance? warm;
+        try { warm = _hot is null ? null : await _hot.Instances.RentAsync(cancellation).ConfigureAwait(false); }
+        catch (OperationCanceledException)
+        {
+            _logger.LogError("Component {ComponentId} failed (request timeout): no instance was free in time", _componentId);
+            context.Dispose();
+            await exchange.CompleteAsync(new TimeoutException("no instance was free in time")).ConfigureAwait(false);
+            return;
+        }
         var (engine, component, handle) = warm is null ? (_engine, _component, _handle) : (_hot!.Lane.Engine, _hot.Instances.Component, _hot.Handle);
         var instance = warm?.Instance;
-        // Cancelling the store abandons a call stuck in a host wait (timeout, client gone); the store is then dropped.
+        // Cancelling the store abandons a call stuck in a host wait (the deadline passed); the store is then dropped.
         var store = warm?.Store ?? new WasmStore(engine, context);
         store.CancellationToken = cancellation;
         store.Suspending = exchange.Send;
@@ -169,7 +183,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         catch (Exception e)
         {
             fault = e;
-            var when = cancellation.IsCancellationRequested && !request.Http.RequestAborted.IsCancellationRequested ? " (request timeout)" : "";
+            var when = cancellation.IsCancellationRequested ? " (request timeout)" : "";
             _logger.LogError("Component {ComponentId} failed{When}: {Error}", _componentId, when, e.Message);
         }
         finally
@@ -186,19 +200,19 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     }
 
     /// <summary>
-    /// The request's cancellation: the router's deadline, the client going away and this executor's timeout. A
-    /// linked source only when they differ (the trigger passes the client's own token when it has no deadline).
+    /// The request's cancellation: its deadline (<see cref="InboundRequest.Aborted"/>) and this executor's own
+    /// timeout, if any (a linked source only then). The client going away is not in it: the guest's body reads and
+    /// writes fail and it finishes, so its warm instance can serve the next request.
     /// </summary>
     private static CancellationTokenSource? Cancellation(InboundRequest request, TimeSpan? timeout, out CancellationToken token)
     {
-        var clientGone = request.Http.RequestAborted;
-        if (timeout is null && (request.Aborted == clientGone || !clientGone.CanBeCanceled))
+        if (timeout is not { } t)
         {
             token = request.Aborted;
             return null;
         }
-        var source = CancellationTokenSource.CreateLinkedTokenSource(request.Aborted, clientGone);
-        if (timeout is { } t) source.CancelAfter(t);
+        var source = CancellationTokenSource.CreateLinkedTokenSource(request.Aborted);
+        source.CancelAfter(t);
         token = source.Token;
         return source;
     }
@@ -233,7 +247,8 @@ public sealed class WasiHttpExecutor : IPooledExecutor
                 new("spin-base-path", "/"),
                 new("spin-client-addr", client),
             ],
-            Aborted = http.RequestAborted,
+            // No deadline but the executor's timeout: a client that goes away does not cancel the guest.
+            Aborted = CancellationToken.None,
         });
     }
 }
