@@ -37,3 +37,29 @@ internal static class BigBody
         Assert.True(peak < 4 * 1024 * 1024, $"live managed heap grew by {peak} bytes while the client stalled");
     }
 }
+
+/// <summary>
+/// The 10 MiB streams of a Wagi module and of a wasi:cli/run component. They measure the process's live managed
+/// heap, so they run alone: another test allocating meanwhile (a server starting, a component loading) would be
+/// counted as the host buffering the stalled output.
+/// </summary>
+[Collection(nameof(BigBodyTests))]
+public sealed class BigBodyTests
+{
+    [Fact]
+    public async Task Ten_megabytes_of_module_stdout_stream_with_bounded_memory()
+    {
+        await using var server = await WagiTestServer.StartAsync(WagiTestServer.Options("big"));
+        await BigBody.AssertStreamedWithBoundedMemoryAsync(server.Client, "/");
+    }
+
+    [Fact]
+    public async Task Ten_megabytes_of_component_stdout_stream_with_bounded_memory()
+    {
+        await using var server = await WagiComponentTestServer.StartAsync(["big"]);
+        await BigBody.AssertStreamedWithBoundedMemoryAsync(server.Client, "/big");
+    }
+}
+
+[CollectionDefinition(nameof(BigBodyTests), DisableParallelization = true)]
+public sealed class BigBodyTestsCollection;

@@ -236,13 +236,6 @@ public sealed class WagiComponentTests
     }
 
     [Fact]
-    public async Task Ten_megabytes_of_stdout_stream_with_bounded_memory()
-    {
-        await using var server = await WagiComponentTestServer.StartAsync(["big"]);
-        await BigBody.AssertStreamedWithBoundedMemoryAsync(server.Client, "/big");
-    }
-
-    [Fact]
     public async Task Files_mounts_are_preopened_read_only_and_confined()
     {
         var root = Directory.CreateTempSubdirectory("spindle-wagi-cli-files-").FullName;

@@ -294,13 +294,6 @@ public sealed class WagiExecutorTests
     }
 
     [Fact]
-    public async Task Ten_megabytes_stream_with_bounded_memory()
-    {
-        await using var server = await WagiTestServer.StartAsync(WagiTestServer.Options("big"));
-        await BigBody.AssertStreamedWithBoundedMemoryAsync(server.Client, "/");
-    }
-
-    [Fact]
     public async Task A_guest_running_past_the_timeout_gets_500_and_the_server_keeps_serving()
     {
         var o = WagiTestServer.Options("spin");

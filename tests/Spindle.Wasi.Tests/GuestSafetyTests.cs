@@ -113,7 +113,7 @@ public sealed class MemoryFlatnessTests : IDisposable
         var bytes = File.ReadAllBytes(Paths.Fixture("js/hello.wasm"));
         using var main = Component.LoadResettable(_engine, bytes, WasiHost.CreateRegistry());
         using var hot = Component.LoadResettable(lane.Engine, bytes, WasiHost.CreateRegistry());
-        var hello = WasiHttpExecutor.Create(_engine, main, "guest", [], _logs, TimeSpan.FromSeconds(30), hot: (lane, hot));
+        var hello = WasiHttpExecutor.Create(_engine, main, "guest", [], _logs, TimeSpan.FromSeconds(30), lanes: [(lane, hot)]);
         await using var server = await TestServer.StartAsync(hello.ServeAsync, _logs);
         async Task Run(int n)
         {

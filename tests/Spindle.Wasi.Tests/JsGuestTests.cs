@@ -39,7 +39,7 @@ public sealed class JsEngineFixture : IDisposable
                     Component.LoadResettable(Lane.Engine, bytes, WasiHost.CreateRegistry()));
             }
             return WasiHttpExecutor.Create(Engine, loaded.Main, Path.GetFileNameWithoutExtension(name), [new("GREETING", "hi")], logs, timeout,
-                hot: (Lane, loaded.Hot));
+                lanes: [(Lane, loaded.Hot)]);
         }
     }
 

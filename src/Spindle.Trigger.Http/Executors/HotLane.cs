@@ -82,6 +82,14 @@ public sealed class HotLane : IDisposable
         return false;
     }
 
+    private bool MightHaveRoom(int coreInstances)
+    {
+        if (Volatile.Read(ref _free) >= coreInstances) return true;
+        foreach (var component in _components)
+            if (component.Idle > 0) return true;
+        return false;
+    }
+
     private bool TryTake(int coreInstances)
     {
         var free = Volatile.Read(ref _free);
@@ -153,6 +161,7 @@ public sealed class HotLane : IDisposable
         public async ValueTask<WarmInstance?> RentAsync(CancellationToken cancellation)
         {
             if (TakeIdle() is { } warm) return warm;
+            if (!_lane.MightHaveRoom(_weight)) return null; // full of busy instances: no turn to wait for
             await _lane._creating.WaitAsync(cancellation).ConfigureAwait(false);
             var created = false;
             try

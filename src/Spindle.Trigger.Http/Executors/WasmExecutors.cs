@@ -27,14 +27,20 @@ public sealed class WasmExecutors : IDisposable
     /// <see cref="DefaultHotLaneOptions"/>. <paramref name="hotLaneTrimInterval"/> is how often the lane disposes
     /// idle instances (default 10 s, see <see cref="HotLane"/>).
     /// </summary>
-    public WasmExecutors(EngineOptions? options = null, EngineOptions? hotLane = null, TimeSpan? hotLaneTrimInterval = null)
+    public WasmExecutors(EngineOptions? options = null, EngineOptions? hotLane = null, TimeSpan? hotLaneTrimInterval = null,
+        EngineOptions? residentLane = null)
     {
         Engine = new WasmEngine(options ?? DefaultEngineOptions());
-        if ((options is null ? DefaultHotLaneOptions() : hotLane) is not { } hot) return;
-        try { HotLane = new HotLane(new WasmEngine(hot), hotLaneTrimInterval); }
+        try
+        {
+            if ((options is null ? DefaultHotLaneOptions() : hotLane) is not { } hot) return;
+            HotLane = new HotLane(new WasmEngine(hot), hotLaneTrimInterval);
+            if ((options is null ? DefaultResidentLaneOptions() : residentLane) is { } resident)
+                ResidentLane = new HotLane(new WasmEngine(resident), hotLaneTrimInterval);
+        }
         catch
         {
-            Engine.Dispose();
+            Dispose();
             throw;
         }
     }
@@ -109,7 +115,35 @@ public sealed class WasmExecutors : IDisposable
             TableKeepResident = TableKeepResident,
             // Every slot stays warm: a slot turned cold is mapped afresh and its whole memory faulted in again.
             MaxUnusedWarmSlots = instances,
-            WarmUpMemories = false,
+            WarmUpMemories = EnvNumber("SPINDLE_HOT_MEMORY_WARMUP") == 1,
+        };
+    }
+
+    // The resident lane: a few slots in front of the hot lane whose memory stays resident when their instance is
+    // discarded, so a replacement is reset with one copy instead of faulting its 10 MB JavaScript image in page by
+    // page (a guest whose heap grows on every request, as for JS 1 MiB responses, is discarded every request:
+    // 338 against 127 req/s, bench/README.md). Small, so that what it keeps resident is bounded (64 JavaScript
+    // instances, at most 32 MiB each) while the large hot lane returns the memory of the instances it trims.
+    private const uint ResidentInstances = 256;
+    private const ulong ResidentKeepResident = 32 << 20;
+
+    /// <summary>
+    /// The resident lane's settings: 256 core instances, memories and tables, with 32 MiB memory and table
+    /// keep-resident; requests try it before the <see cref="HotLane"/>. Null when pooling is off or
+    /// <c>SPINDLE_RESIDENT_INSTANCES=0</c> (<c>=n</c> sizes it).
+    /// </summary>
+    public static EngineOptions? DefaultResidentLaneOptions()
+    {
+        var instances = EnvNumber("SPINDLE_RESIDENT_INSTANCES") is { } n ? (uint)Math.Min(n, 1_000_000UL) : ResidentInstances;
+        if (instances == 0 || DefaultHotLaneOptions() is not { } hot) return null;
+        return hot with
+        {
+            TotalCoreInstances = instances,
+            TotalMemories = instances,
+            TotalTables = instances,
+            MaxUnusedWarmSlots = instances,
+            LinearMemoryKeepResident = ResidentKeepResident,
+            TableKeepResident = ResidentKeepResident,
         };
     }
 
@@ -123,6 +157,12 @@ public sealed class WasmExecutors : IDisposable
     /// <summary>Where wasi:http requests run while it has room (null: none; every request uses <see cref="Engine"/>).</summary>
     public HotLane? HotLane { get; }
 
+    /// <summary>The small lane requests try first, whose discarded slots stay resident (null: none).</summary>
+    public HotLane? ResidentLane { get; }
+
+    /// <summary>The lanes a wasi:http request tries, in order.</summary>
+    public IEnumerable<HotLane> Lanes => new[] { ResidentLane, HotLane }.OfType<HotLane>();
+
     /// <summary>A registry with both factories, for <c>spindle up</c> and tests.</summary>
     public ExecutorFactoryRegistry CreateRegistry()
     {
@@ -135,6 +175,7 @@ public sealed class WasmExecutors : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        ResidentLane?.Dispose();
         HotLane?.Dispose();
         Engine.Dispose();
     }
@@ -161,11 +202,11 @@ public sealed class WasmExecutors : IDisposable
                 // "Instance reuse"; 2.2–2.9k against 0.6–0.8k in bench/README.md's "hot lane" row).
                 Func<WasmEngine, byte[], HostRegistry, IProgress<string>?, Component> load = context.InstanceReuse ? LoadResettable : LoadAsBuilt;
                 var component = load(runtime.Engine, bytes, runtime._host, CompileProgress(logger, id));
-                var hot = runtime.HotLane is { } lane ? (lane, load(lane.Engine, bytes, runtime._host, null)) : default((HotLane, Component)?);
+                var lanes = runtime.Lanes.Select(lane => (lane, load(lane.Engine, bytes, runtime._host, null))).ToArray();
                 var preopens = ComponentFiles.Stage(context.App, context.Component)
                     .Select(m => new WasiPreopen(m.HostPath, m.GuestPath)).ToArray();
                 return WasiHttpExecutor.Create(runtime.Engine, component, id, [.. context.Component.Environment],
-                    logger, context.RequestTimeout, context.OutboundHttp, preopens, context.Variables, hot);
+                    logger, context.RequestTimeout, context.OutboundHttp, preopens, context.Variables, lanes);
             }
             catch (Exception e) when (e is ComponentLoadException or InvalidOperationException or WasmtimeException)
             {

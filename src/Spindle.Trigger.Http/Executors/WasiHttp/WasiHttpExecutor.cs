@@ -32,16 +32,16 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     private readonly OutboundHttpHandler? _outbound;
     private readonly IReadOnlyList<WasiPreopen> _preopens;
     private readonly VariableResolver? _variables;
-    private readonly HotRoute? _hot;
+    private readonly HotRoute[] _lanes;
 
     /// <summary>The component's warm instances on a <see cref="HotLane"/>, and its handle export there.</summary>
     private sealed record HotRoute(HotLane Lane, HotLane.WarmInstances Instances, ComponentExport Handle);
 
     private WasiHttpExecutor(WasmEngine engine, Component component, ComponentExport handle, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? timeout, OutboundHttpHandler? outbound,
-        IReadOnlyList<WasiPreopen>? preopens, VariableResolver? variables, HotRoute? hot)
+        IReadOnlyList<WasiPreopen>? preopens, VariableResolver? variables, HotRoute[] lanes)
     {
-        _hot = hot;
+        _lanes = lanes;
         _variables = variables;
         _preopens = preopens ?? [];
         _engine = engine;
@@ -55,13 +55,13 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     }
 
     /// <summary>
-    /// The engine admission control counts this component's requests against: the <see cref="HotLane"/>'s when it
-    /// has one. Admitting no more requests than the lane holds means a request always finds a warm instance or room
-    /// for one there (evicting idle instances of other components), and waits in the admission queue otherwise,
-    /// which costs nothing, instead of paying a fresh instantiation on the main engine (2.5 ms of CPU and 10 MB of
-    /// page faults for JavaScript) at the moment the server is busiest.
+    /// The engine admission control counts this component's requests against: its last (largest)
+    /// <see cref="HotLane"/>'s when it has lanes. Admitting no more requests than that lane holds means a request
+    /// always finds a warm instance or room for one on a lane (evicting idle instances of other components), and
+    /// waits in the admission queue otherwise, which costs nothing, instead of paying a fresh instantiation on the
+    /// main engine (2.5 ms of CPU and 10 MB of page faults for JavaScript) at the moment the server is busiest.
     /// </summary>
-    public WasmEngine Engine => _hot?.Lane.Engine ?? _engine;
+    public WasmEngine Engine => _lanes.Length > 0 ? _lanes[^1].Lane.Engine : _engine;
 
     /// <inheritdoc />
     public int CoreInstancesPerRequest => Math.Max(1, _component.CoreInstanceCount);
@@ -69,8 +69,11 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     /// <summary>The component id (used in logs and stdout/stderr tags).</summary>
     public string ComponentId => _componentId;
 
-    /// <summary>The component's instances on the <see cref="HotLane"/> (null without a lane): how many requests ran there, how many on a reset instance.</summary>
-    public HotLane.WarmInstances? HotInstances => _hot?.Instances;
+    /// <summary>The component's instances on its first <see cref="HotLane"/> (null without one): how many requests ran there, how many on a reset instance.</summary>
+    public HotLane.WarmInstances? HotInstances => _lanes.Length > 0 ? _lanes[0].Instances : null;
+
+    /// <summary>The component's instances on each of its lanes, in the order requests try them.</summary>
+    public IEnumerable<HotLane.WarmInstances> LaneInstances => _lanes.Select(l => l.Instances);
 
     /// <summary>
     /// Creates an executor for a loaded component.
@@ -84,20 +87,20 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     /// <param name="outbound">Sends outbound requests; null denies them (<c>HTTP-request-denied</c>).</param>
     /// <param name="preopens">Read-only directories the guest sees through <c>wasi:filesystem/preopens</c> (the component's file mounts).</param>
     /// <param name="variables">What the Spin variables interfaces resolve through (null: they answer <c>other</c>).</param>
-    /// <param name="hot">The same component loaded into a <see cref="HotLane"/>'s engine with <see cref="Component.LoadResettable"/>: requests run there on warm instances while the lane has room.</param>
+    /// <param name="lanes">The same component loaded into <see cref="HotLane"/> engines (<see cref="Component.LoadResettable"/>, or as built for fresh instances): requests run on warm instances of the first lane with room, in order.</param>
     /// <exception cref="InvalidOperationException">The component has no <c>handle</c> export of the right interface.</exception>
     public static WasiHttpExecutor Create(WasmEngine engine, Component component, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
         OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null, VariableResolver? variables = null,
-        (HotLane Lane, Component Component)? hot = null)
+        IReadOnlyList<(HotLane Lane, Component Component)>? lanes = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(component);
         var handle = FindHandle(component, componentId);
-        var hotRoute = hot is { } h ? new HotRoute(h.Lane, h.Lane.Register(h.Component), FindHandle(h.Component, componentId)) : null;
-        if (hot is { Component.ResetBlocker: { } blocker })
+        var routes = (lanes ?? []).Select(l => new HotRoute(l.Lane, l.Lane.Register(l.Component), FindHandle(l.Component, componentId))).ToArray();
+        if (lanes is [{ Component.ResetBlocker: { } blocker }, ..])
             logger.LogDebug("Component {ComponentId} gets a fresh instance per request: {Reason}", componentId, blocker);
-        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables, hotRoute);
+        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables, routes);
     }
 
     private static ComponentExport FindHandle(Component component, string componentId) =>
@@ -142,8 +145,17 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         };
         var exchange = new KestrelExchange(request, _componentId, _logger);
         Exception? fault = null;
-        HotLane.WarmInstance? warm;
-        try { warm = _hot is null ? null : await _hot.Instances.RentAsync(cancellation).ConfigureAwait(false); }
+        HotLane.WarmInstance? warm = null;
+        HotRoute? lane = null;
+        try
+        {
+            foreach (var route in _lanes)
+                if ((warm = await route.Instances.RentAsync(cancellation).ConfigureAwait(false)) is not null)
+                {
+                    lane = route;
+                    break;
+                }
+        }
         catch (OperationCanceledException)
         {
             _logger.LogError("Component {ComponentId} failed (request timeout): no instance was free in time", _componentId);
@@ -151,7 +163,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
             await exchange.CompleteAsync(new TimeoutException("no instance was free in time")).ConfigureAwait(false);
             return;
         }
-        var (engine, component, handle) = warm is null ? (_engine, _component, _handle) : (_hot!.Lane.Engine, _hot.Instances.Component, _hot.Handle);
+        var (engine, component, handle) = lane is null ? (_engine, _component, _handle) : (lane.Lane.Engine, lane.Instances.Component, lane.Handle);
         var instance = warm?.Instance;
         // Cancelling the store abandons a call stuck in a host wait (the deadline passed); the store is then dropped.
         var store = warm?.Store ?? new WasmStore(engine, context);
