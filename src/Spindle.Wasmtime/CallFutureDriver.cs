@@ -30,7 +30,12 @@ internal static class CallFutureDriver
             state.Suspending?.Invoke();
             var pending = state.PendingTask;
             if (pending is { IsCompleted: false })
-                await pending.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            {
+                var observer = state.WaitObserver;
+                observer?.WaitStarted();
+                try { await pending.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); }
+                finally { observer?.WaitEnded(); }
+            }
             else
                 await Task.Yield();
         }

@@ -90,6 +90,13 @@ public sealed class WasmStore : IDisposable
     /// </summary>
     public Action? Suspending { get => State.Suspending; set => State.Suspending = value; }
 
+    /// <summary>
+    /// Told when a call or instantiation of this store starts and stops waiting on a pending async host task (its
+    /// fiber parked, using no CPU), as opposed to running or yielding on an epoch. Admission control counts the
+    /// guests that run, not those that wait.
+    /// </summary>
+    public IGuestWaitObserver? WaitObserver { get => State.WaitObserver; set => State.WaitObserver = value; }
+
     /// <summary>Guest code traps with "interrupt" once the engine's epoch passes now + <paramref name="ticks"/>.</summary>
     public void SetEpochDeadline(ulong ticks) => Native.wasmtime_context_set_epoch_deadline(Context, ticks);
 
@@ -158,6 +165,9 @@ internal sealed class StoreState(object? data)
 
     /// <summary>See <see cref="WasmStore.Suspending"/>.</summary>
     public Action? Suspending;
+
+    /// <summary>See <see cref="WasmStore.WaitObserver"/>.</summary>
+    public IGuestWaitObserver? WaitObserver;
 
     /// <summary>The host task the current call future waits on (set by the async trampoline).</summary>
     public volatile Task? PendingTask;

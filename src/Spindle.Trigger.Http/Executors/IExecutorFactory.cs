@@ -38,7 +38,10 @@ public sealed class ExecutorContext
     /// </summary>
     public bool InstanceReuse { get; init; } = true;
 
-    /// <summary>The request deadline (<c>--request-timeout</c>): executors turn it into an epoch deadline so a busy guest is interrupted.</summary>
+    /// <summary>
+    /// A timeout of the executor's own, for executors used without the trigger (which leaves it null and passes each
+    /// request's deadline as <see cref="InboundRequest.Aborted"/>).
+    /// </summary>
     public TimeSpan? RequestTimeout { get; init; }
 
     /// <summary>Loggers.</summary>

@@ -47,10 +47,17 @@ public sealed class InboundRequest
     }
 
     /// <summary>
-    /// The request's deadline: cancelled when the request timeout passes or, for a chained call, when its caller
-    /// gives up. Not when the client goes away (its body then fails to read and write; the guest finishes).
+    /// The request's deadline, owned by the trigger: cancelled when the request timeout passes, for a chained call
+    /// when its caller gives up, and for a client's request a grace period after the client went away (its body
+    /// then fails to read and write, and a guest that finishes within the grace keeps its warm instance).
     /// </summary>
     public CancellationToken Aborted { get; init; }
+
+    /// <summary>
+    /// Admission control's view of the guest: set it as the store's <see cref="Wasmtime.WasmStore.WaitObserver"/>,
+    /// so a guest parked on I/O does not count as running. Null when the request was not admitted (chained calls).
+    /// </summary>
+    public Wasmtime.IGuestWaitObserver? WaitObserver { get; init; }
 
     /// <summary>0 for a client's request; n for the n-th callee of a <c>*.spin.internal</c> chain.</summary>
     public int ChainDepth { get; init; }

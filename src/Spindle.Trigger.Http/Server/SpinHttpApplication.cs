@@ -143,7 +143,7 @@ public sealed class SpinHttpApplication : IAsyncDisposable
                     OutboundHttp = dispatcher.ForComponent(componentId, outbound[componentId], variables),
                     QuietComponentOutput = options.QuietComponentOutput,
                     InstanceReuse = options.InstanceReuse,
-                    RequestTimeout = options.RequestTimeout,
+                    // No RequestTimeout: the trigger owns each request's deadline and hands it over as InboundRequest.Aborted.
                     Logging = logging,
                 });
                 CheckFitsPool(componentId, created[componentId]);

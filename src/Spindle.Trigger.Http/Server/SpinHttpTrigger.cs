@@ -13,6 +13,7 @@ using Spindle.Outbound.Http;
 using Spindle.Trigger.Http.Chaining;
 using Spindle.Wasi.Http;
 using Spindle.Trigger.Http.Executors;
+using Spindle.Wasmtime;
 using Spindle.Trigger.Http.Routing;
 
 namespace Spindle.Trigger.Http.Server;
@@ -164,55 +165,88 @@ public sealed class SpinHttpTrigger : ILocalServiceChain
 
     private async Task ExecuteAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, ChainedCall? chained)
     {
+        // The one deadline of the request, owned here and started when the request arrives (time spent waiting for
+        // admission counts): the request timeout; for a chained call, its caller's cancellation (the chained
+        // context's RequestAborted); for a client's request, ClientGoneGrace after the client went away. The grace
+        // lets a guest whose client left finish as in Spin (its body reads and writes fail, it returns) so its warm
+        // instance serves the next request instead of being discarded: a load balancer or client dropping a
+        // thousand connections would otherwise cost a thousand fresh instantiations at once. A guest that does not
+        // finish within it (a loop) is stopped, as before.
+        using var requestDeadline = new RequestDeadline(_app.Options.RequestTimeout, context.RequestAborted, chained is not null);
+        var deadline = requestDeadline.Token;
         if (executor is not IPooledExecutor pooled || chained is not null)
         {
-            await ExecuteAdmittedAsync(context, executor, match, chained);
+            await ExecuteAdmittedAsync(context, executor, match, chained, deadline, null);
             return;
         }
-        using var lease = await _admission.EnterAsync(pooled, context.RequestAborted);
-        if (lease is null)
+        using var admission = await _admission.EnterAsync(pooled, deadline, context.RequestAborted);
+        if (admission is null)
         {
             RefuseBusy(context, match.ComponentId);
             return;
         }
-        // The lease is released only after the executor returned, i.e. after its store (and instances) are gone.
-        await ExecuteAdmittedAsync(context, executor, match, chained);
+        // The admission is released only after the executor returned, i.e. after its store (and instances) are gone.
+        await ExecuteAdmittedAsync(context, executor, match, chained, deadline, admission);
     }
 
-    private static CancellationTokenSource Deadline(CancellationToken callerGone, TimeSpan timeout)
+    /// <summary>How long a guest may go on after its client went away (see <see cref="RequestDeadline"/>).</summary>
+    internal static readonly TimeSpan ClientGoneGrace = TimeSpan.FromSeconds(2);
+
+    /// <summary>
+    /// A request's deadline: cancelled when the request timeout passes; for a chained call, as soon as its caller
+    /// gives up; for a client's request, <see cref="ClientGoneGrace"/> after the client went away (or at the
+    /// timeout, if sooner).
+    /// </summary>
+    private sealed class RequestDeadline : IDisposable
     {
-        var source = CancellationTokenSource.CreateLinkedTokenSource(callerGone);
-        source.CancelAfter(timeout);
-        return source;
+        private readonly CancellationTokenSource _source;
+        private readonly CancellationTokenRegistration _clientGone;
+        private readonly long _timeoutAt;
+
+        public RequestDeadline(TimeSpan? timeout, CancellationToken clientGone, bool chained)
+        {
+            _source = chained ? CancellationTokenSource.CreateLinkedTokenSource(clientGone) : new CancellationTokenSource();
+            _timeoutAt = timeout is { } t ? Environment.TickCount64 + (long)t.TotalMilliseconds : long.MaxValue;
+            if (timeout is { } limit) _source.CancelAfter(limit);
+            if (!chained) _clientGone = clientGone.UnsafeRegister(static d => ((RequestDeadline)d!).ClientLeft(), this);
+        }
+
+        public CancellationToken Token => _source.Token;
+
+        private void ClientLeft()
+        {
+            var left = Math.Min((long)ClientGoneGrace.TotalMilliseconds, _timeoutAt - Environment.TickCount64);
+            try { _source.CancelAfter(TimeSpan.FromMilliseconds(Math.Max(0, left))); }
+            catch (ObjectDisposedException) { } // the request ended meanwhile
+        }
+
+        public void Dispose()
+        {
+            _clientGone.Dispose();
+            _source.Dispose();
+        }
     }
 
-    /// <summary>503 + <c>Retry-After</c>: the pool is full and the request could not wait (queue full or wait timed out).</summary>
+    /// <summary>503 + <c>Retry-After</c>: the component could not run the request in time (queue full, queue timeout or deadline passed).</summary>
     private void RefuseBusy(HttpContext context, string componentId)
     {
         if (context.RequestAborted.IsCancellationRequested) return;
-        _log.LogDebug("Component '{Component}': instance pool full, answering 503", componentId);
+        _log.LogDebug("Component '{Component}': no room in time, answering 503", componentId);
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.Headers.RetryAfter = _admission.RetryAfterHeader;
         context.Response.ContentLength = 0;
     }
 
-    private async Task ExecuteAdmittedAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, ChainedCall? chained)
+    private async Task ExecuteAdmittedAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, ChainedCall? chained,
+        CancellationToken deadline, IGuestWaitObserver? waitObserver)
     {
-        // The one deadline of the request, owned here: the request timeout and, for a chained call, its caller's
-        // cancellation (the chained context's RequestAborted). A client that goes away does not cancel a guest
-        // (as in Spin): its body reads and writes fail, it finishes, and its warm instance serves the next request
-        // instead of being discarded (a load balancer or client dropping a thousand connections would otherwise
-        // cost a thousand fresh instantiations at once). Without either, no token source per request.
-        var callerGone = chained is null ? CancellationToken.None : context.RequestAborted;
-        using var deadlineSource = _app.Options.RequestTimeout is { } timeout ? Deadline(callerGone, timeout) : null;
-        var deadline = deadlineSource?.Token ?? callerGone;
         var inbound = chained is { } c
             ? new InboundRequest
             {
                 Http = context, Route = match, Aborted = deadline, FullUrl = c.FullUrl, ClientAddr = "0.0.0.0:0",
                 ChainDepth = c.Depth, Scheme = c.Scheme, Authority = c.Authority,
             }
-            : new InboundRequest { Http = context, Route = match, Aborted = deadline };
+            : new InboundRequest { Http = context, Route = match, Aborted = deadline, WaitObserver = waitObserver };
         try
         {
             await executor.ExecuteAsync(inbound);

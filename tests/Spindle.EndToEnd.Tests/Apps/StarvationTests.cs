@@ -44,7 +44,10 @@ public sealed class StarvationTests(SharedRuntime runtime)
             return (response.StatusCode, watch.Elapsed);
         }
         var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Busy()));
-        Assert.All(results, r => Assert.Equal(HttpStatusCode.InternalServerError, r.Item1));
+        // Up to AdmissionOptions.RunningPerComponent guests run and time out (500); the others wait in the queue
+        // and are refused when the deadline passes there (503), the deadline counting from arrival.
+        Assert.All(results, r => Assert.True(r.Item1 is HttpStatusCode.InternalServerError or HttpStatusCode.ServiceUnavailable, $"status {r.Item1}"));
+        Assert.Contains(results, r => r.Item1 == HttpStatusCode.InternalServerError);
         var slowest = results.Max(r => r.Item2);
         // Before time slicing: 4.6-13 s here, and past the client's 60 s timeout in this test. The deadline is 1 s;
         // on a 2-core machine shared with the other test assemblies, 1.75 s has been seen.

@@ -36,9 +36,8 @@ internal sealed class ComponentServer : IAsyncDisposable
     /// <summary>The component's executor.</summary>
     public IRequestExecutor Executor => _spin.GetExecutor("sleep")!;
 
-    public static async Task<ComponentServer> StartAsync(WasmExecutors wasm, AdmissionOptions admission, CancellationToken ct, string? source = null)
-    {
-        var app = new TempApp($"""
+    public static Task<ComponentServer> StartAsync(WasmExecutors wasm, AdmissionOptions admission, CancellationToken ct, string? source = null) =>
+        StartAppAsync(wasm, admission, $"""
             spin_manifest_version = 2
             [application]
             name = "admission"
@@ -47,12 +46,18 @@ internal sealed class ComponentServer : IAsyncDisposable
             component = "sleep"
             [component.sleep]
             source = '{source ?? Paths.Fixture("js/sleep.wasm")}'
-            """);
+            """, null, ct);
+
+    /// <summary>Serves the app of <paramref name="manifest"/> (component "sleep" is what <see cref="Executor"/> names).</summary>
+    public static async Task<ComponentServer> StartAppAsync(WasmExecutors wasm, AdmissionOptions admission, string manifest,
+        TimeSpan? requestTimeout, CancellationToken ct)
+    {
+        var app = new TempApp(manifest);
         try
         {
             var model = ManifestLoader.Load(app.ManifestPath);
             var spin = SpinHttpApplication.Create(model, VariableResolver.Create(model, []), wasm.CreateRegistry(), NullLoggerFactory.Instance,
-                new SpinHttpTriggerOptions { Admission = admission, QuietComponentOutput = true });
+                new SpinHttpTriggerOptions { Admission = admission, QuietComponentOutput = true, RequestTimeout = requestTimeout });
             var builder = WebApplication.CreateSlimBuilder();
             builder.Logging.ClearProviders();
             builder.WebHost.UseUrls("http://127.0.0.1:0");

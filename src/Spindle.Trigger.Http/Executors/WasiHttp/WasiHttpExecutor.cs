@@ -168,6 +168,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         // Cancelling the store abandons a call stuck in a host wait (the deadline passed); the store is then dropped.
         var store = warm?.Store ?? new WasmStore(engine, context);
         store.CancellationToken = cancellation;
+        store.WaitObserver = request.WaitObserver;
         store.Suspending = exchange.Send;
         var returned = false;
         try
@@ -212,9 +213,8 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     }
 
     /// <summary>
-    /// The request's cancellation: its deadline (<see cref="InboundRequest.Aborted"/>) and this executor's own
-    /// timeout, if any (a linked source only then). The client going away is not in it: the guest's body reads and
-    /// writes fail and it finishes, so its warm instance can serve the next request.
+    /// The request's cancellation: its deadline (<see cref="InboundRequest.Aborted"/>, which also covers a client
+    /// gone for longer than the trigger's grace) and this executor's own timeout, if any (a linked source only then).
     /// </summary>
     private static CancellationTokenSource? Cancellation(InboundRequest request, TimeSpan? timeout, out CancellationToken token)
     {
@@ -259,8 +259,8 @@ public sealed class WasiHttpExecutor : IPooledExecutor
                 new("spin-base-path", "/"),
                 new("spin-client-addr", client),
             ],
-            // No deadline but the executor's timeout: a client that goes away does not cancel the guest.
-            Aborted = CancellationToken.None,
+            // Without the trigger (and its grace for a client that left), the client going away cancels the guest.
+            Aborted = http.RequestAborted,
         });
     }
 }
