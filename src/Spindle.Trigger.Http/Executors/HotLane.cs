@@ -16,10 +16,12 @@ namespace Spindle.Trigger.Http.Executors;
 /// Components whose instances cannot be reset (<see cref="Component.ResetBlocker"/>) get a fresh instance per
 /// request on the lane, as every request did before warm instances; so does every component when instance reuse is
 /// off (<c>--instance-reuse off</c>: components are then loaded without the reset exports, see <see cref="WasmExecutors"/>).
-/// The lane has few slots (the working set of a busy server, not its peak): a wasi:http request takes a warm
-/// instance or free room when there is one and otherwise runs on the main engine, fresh. Admission control still
-/// counts every request against the main pool, so a request never waits for the lane and neither pool can run
-/// dry. bench/README.md has the figures.
+/// A wasi:http request takes a warm instance of its component, or room for a new one (evicting an idle instance of
+/// another component when the lane is full); instances are created <see cref="MaxConcurrentCreations"/> at a time,
+/// and those that stayed idle through a whole trim interval are disposed. Admission control counts requests
+/// against the (last) lane a component runs on, so a request always finds room on it; the main engine serves what
+/// no lane has room for (chained callees, which are not admitted) with a fresh instance. bench/README.md has the
+/// figures.
 /// </summary>
 public sealed class HotLane : IDisposable
 {

@@ -58,7 +58,7 @@ public sealed class WasmExecutors : IDisposable
     /// 128 KiB keep-resident for memories and 64 KiB for tables (freed slots are reset with memset instead of
     /// madvise plus page faults: +20–40% for WAT hello, +36% for Wagi hello at 128 KiB over 64 KiB, for
     /// small modules; a large keep-resident on this big pool would keep every slot ever used resident, so large
-    /// memories are reset on the small <see cref="HotLane"/> instead). Overridable for tuning through the environment: <c>SPINDLE_POOLING=0|1</c>,
+    /// memories are reset on the lanes instead). Overridable for tuning through the environment: <c>SPINDLE_POOLING=0|1</c>,
     /// <c>SPINDLE_POOL_INSTANCES=n</c>, <c>SPINDLE_MEMORY_KEEP_RESIDENT=bytes</c>, <c>SPINDLE_TABLE_KEEP_RESIDENT=bytes</c>,
     /// <c>SPINDLE_MEMORY_WARMUP=0|1</c>.
     /// </summary>
