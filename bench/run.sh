@@ -7,6 +7,7 @@
 # Targets: raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello hello-while-busy, outbound HTTP: aspnet-forwarder
 # js-fetch wat-fetch js-fetch-wait-1000 chain self (default: all these, about 6 minutes), and chain-js self-js.
 # SPINDLE_BENCH_ENV="NAME=value ..." is put in the environment of every Spindle server (engine tuning knobs).
+# SPINDLE_BENCH_BASELINE=<git revision> also runs each Spindle target on that build, right before this one.
 set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$root"
@@ -25,6 +26,20 @@ wagi="$root/artifacts/bench/wagi-hello.wasm"
 [ -n "${SPINDLE_BENCH_NO_BUILD:-}" ] || dotnet build -c Release -v q -nologo bench/RawKestrel >/dev/null
 [ -n "${SPINDLE_BENCH_NO_BUILD:-}" ] || dotnet build -c Release -v q -nologo bench/Forwarder >/dev/null
 spindle=(dotnet "$root/src/Spindle.Cli/bin/Release/net10.0/spindle.dll")
+spindle_head=("${spindle[@]}")
+# SPINDLE_BENCH_BASELINE=<git revision>: the same Spindle targets also run on that build (a worktree under
+# artifacts/bench/baseline, built here), each right before this build's, and the summary gives this build's req/s
+# as a share of the baseline's: the "against the previous build, in the same run" figure.
+variants=(head)
+if [ -n "${SPINDLE_BENCH_BASELINE:-}" ]; then
+  baseline="$root/artifacts/bench/baseline"
+  rm -rf "$baseline"; git -C "$root" worktree prune
+  git -C "$root" worktree add -q --detach "$baseline" "$SPINDLE_BENCH_BASELINE"
+  mkdir -p "$baseline/artifacts"; ln -s "$root/artifacts/fixtures" "$baseline/artifacts/fixtures"
+  dotnet build -c Release -v q -nologo "$baseline/src/Spindle.Cli" >/dev/null
+  spindle_base=(dotnet "$baseline/src/Spindle.Cli/bin/Release/net10.0/spindle.dll")
+  variants=(base head)
+fi
 raw=(dotnet "$root/bench/RawKestrel/bin/Release/net10.0/RawKestrel.dll")
 forwarder=(dotnet "$root/bench/Forwarder/bin/Release/net10.0/Forwarder.dll")
 port=${SPINDLE_BENCH_PORT:-3900}
@@ -46,6 +61,7 @@ cleanup() {
   [ -n "$upid" ] && kill "$upid" 2>/dev/null
   wait 2>/dev/null || true
   rm -rf "$results"
+  [ -n "${baseline:-}" ] && git -C "$root" worktree remove --force "$baseline" 2>/dev/null
 }
 trap cleanup EXIT
 
@@ -199,37 +215,45 @@ rounds=${SPINDLE_BENCH_ROUNDS:-1}
 for round in $(seq 1 "$rounds"); do
 [ "$rounds" -gt 1 ] && echo "# round $round of $rounds"
 for t in "${targets[@]}"; do
+for variant in "${variants[@]}"; do
+  if [ "$variant" = base ]; then
+    case $t in raw-kestrel|aspnet-forwarder) continue ;; esac # baselines of their own
+    spindle=("${spindle_base[@]}"); tag=-base
+  else
+    spindle=("${spindle_head[@]}"); tag=""
+  fi
   case $t in
-    raw-kestrel)   start "${raw[@]}" --urls "http://127.0.0.1:$((port + 1))"; measure "$t" 64 ;;
-    wat-hello)     start "${spindle[@]}" serve "$fx/wat/http-hello.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 64 ;;
-    js-hello)      start "${spindle[@]}" serve "$fx/js/hello.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 64 ;;
-    wat-1mib)      start "${spindle[@]}" serve "$fx/wat/http-big.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 16 ;;
-    js-1mib)       start "${spindle[@]}" serve "$fx/js/big.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 16 ;;
-    js-sleep-1000) start "${spindle[@]}" serve "$fx/js/sleep.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t" 1000 ;;
-    wagi-hello)    start "${spindle[@]}" up -f "$results/wagi.toml" --listen "127.0.0.1:$((port + 1))" --quiet; measure "$t" 64 ;;
+    raw-kestrel)   start "${raw[@]}" --urls "http://127.0.0.1:$((port + 1))"; measure "$t$tag" 64 ;;
+    wat-hello)     start "${spindle[@]}" serve "$fx/wat/http-hello.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t$tag" 64 ;;
+    js-hello)      start "${spindle[@]}" serve "$fx/js/hello.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t$tag" 64 ;;
+    wat-1mib)      start "${spindle[@]}" serve "$fx/wat/http-big.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t$tag" 16 ;;
+    js-1mib)       start "${spindle[@]}" serve "$fx/js/big.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t$tag" 16 ;;
+    js-sleep-1000) start "${spindle[@]}" serve "$fx/js/sleep.wasm" --listen "127.0.0.1:$((port + 1))"; measure "$t$tag" 1000 ;;
+    wagi-hello)    start "${spindle[@]}" up -f "$results/wagi.toml" --listen "127.0.0.1:$((port + 1))" --quiet; measure "$t$tag" 64 ;;
     # Outbound HTTP: each guest (and the plain ASP.NET Core forwarder) fetches the loopback raw Kestrel upstream.
     aspnet-forwarder)   start_upstream; start "${forwarder[@]}" --urls "http://127.0.0.1:$((port + 1))"
-                        measure "$t" 64 / "x-target: $upstream_url/" ;;
+                        measure "$t$tag" 64 / "x-target: $upstream_url/" ;;
     js-fetch)           start_upstream; start "${spindle[@]}" up -f "$results/js-fetch.toml" --listen "127.0.0.1:$((port + 1))" --quiet
-                        measure "$t" 64 / "x-target: $upstream_url/" ;;
+                        measure "$t$tag" 64 / "x-target: $upstream_url/" ;;
     wat-fetch)          start_upstream; start "${spindle[@]}" up -f "$results/wat-fetch.toml" --listen "127.0.0.1:$((port + 1))" --quiet
-                        measure "$t" 64 / "x-scheme: http" "x-authority: 127.0.0.1:$uport" "x-path: /" ;;
+                        measure "$t$tag" 64 / "x-scheme: http" "x-authority: 127.0.0.1:$uport" "x-path: /" ;;
     js-fetch-wait-1000) start_upstream; start "${spindle[@]}" up -f "$results/js-fetch.toml" --listen "127.0.0.1:$((port + 1))" --quiet
-                        measure "$t" 1000 / "x-target: $upstream_url/slow" ;;
+                        measure "$t$tag" 1000 / "x-target: $upstream_url/slow" ;;
     chain|self)         start "${spindle[@]}" up -f "$results/hop-wat.toml" --listen "127.0.0.1:$((port + 1))" --quiet
-                        if [ "$t" = chain ]; then measure_hop "$t" /front "x-scheme: http" "x-authority: backend.spin.internal" "x-path: /backend"
-                        else measure_hop "$t" /front "x-path: /backend"; fi ;;
+                        if [ "$t" = chain ]; then measure_hop "$t$tag" /front "x-scheme: http" "x-authority: backend.spin.internal" "x-path: /backend"
+                        else measure_hop "$t$tag" /front "x-path: /backend"; fi ;;
     # The same with JavaScript fetch as the caller (its relative URLs resolve against the incoming URL, so the
     # self-request names host self.alt).
     chain-js|self-js)   start "${spindle[@]}" up -f "$results/hop-js.toml" --listen "127.0.0.1:$((port + 1))" --quiet
-                        if [ "$t" = chain-js ]; then measure_hop "$t" /front "x-target: http://backend.spin.internal/backend"
-                        else measure_hop "$t" /front "x-target: http://self.alt/backend"; fi ;;
+                        if [ "$t" = chain-js ]; then measure_hop "$t$tag" /front "x-target: http://backend.spin.internal/backend"
+                        else measure_hop "$t$tag" /front "x-target: http://self.alt/backend"; fi ;;
     hello-while-busy)   start "${spindle[@]}" up -f "$results/busy.toml" --listen "127.0.0.1:$((port + 1))" --quiet --request-timeout 2s
-                        busy_guests; measure "$t" 8 / ;;
+                        busy_guests; measure "$t$tag" 8 / ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
   stop
   stop_upstream
+done
 done
 done
 median() { sort -g "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
@@ -255,7 +279,7 @@ ratio aspnet-forwarder wat-fetch "aspnet-forwarder" " (target >= 50%)"
   printf '%-12s %8.0f req/s (target >= 3,000, p99 < 1 s: see its line)\n' js-fetch-wait-1000 "$(median "$results/js-fetch-wait-1000.rps")"
 # A hop's cost: its p50 at 1 connection minus the backend's own (per round, then the median), and its throughput
 # at 64 connections against the backend called directly.
-for n in chain self chain-js self-js; do
+for n in chain self chain-js self-js chain-base self-base chain-js-base self-js-base; do
   d=$n-direct
   [ -f "$results/$n-c1.p50us" ] && [ -f "$results/$d-c1.p50us" ] || continue
   paste "$results/$d-c1.p50us" "$results/$n-c1.p50us" | awk '{printf "%.0f\n", $2-$1}' > "$results/$n.hop"
@@ -263,3 +287,9 @@ for n in chain self chain-js self-js; do
     "$(median "$results/$d-c1.p50us")" "$(median "$results/$n-c1.p50us")"
   ratio "$d" "$n" "$d" " at 64 connections"
 done
+if [ "${#variants[@]}" -gt 1 ]; then
+  echo "# this build against the baseline build ($SPINDLE_BENCH_BASELINE), each measured right after it"
+  while read -r t; do
+    [ -f "$results/$t-base.rps" ] && ratio "$t-base" "$t" "the baseline"
+  done < <(awk '!seen[$0]++' "$results/order")
+fi

@@ -1,6 +1,5 @@
 using System.Collections.Concurrent;
 using Spindle.Components.Runtime;
-using Spindle.Trigger.Http.Server;
 using Spindle.Wasmtime;
 
 namespace Spindle.Trigger.Http.Executors;
@@ -40,7 +39,7 @@ public sealed class HotLane : IDisposable
     {
         ArgumentNullException.ThrowIfNull(engine);
         Engine = engine;
-        Capacity = RequestAdmission.PoolCapacity(engine.Options);
+        Capacity = PoolCapacity.Of(engine.Options);
         _free = Capacity;
         _creating = new SemaphoreSlim(MaxConcurrentCreations);
         var interval = trimInterval ?? TimeSpan.FromSeconds(10);

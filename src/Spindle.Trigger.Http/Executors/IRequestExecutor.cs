@@ -22,7 +22,7 @@ public sealed class InboundRequest
     public string FullUrl
     {
         get => _fullUrl ??= SpinRequestHeaders.ComputeFullUrl(Http.Request.Scheme, Http.Request.Headers.Host.ToString(),
-            Server.SpinHttpTrigger.RawPathAndQuery(Http).PathAndQuery);
+            RawRequestTarget.RawPathAndQuery(Http).PathAndQuery);
         init => _fullUrl = value;
     }
 
@@ -58,6 +58,9 @@ public sealed class InboundRequest
     /// so a guest parked on I/O does not count as running. Null when the request was not admitted (chained calls).
     /// </summary>
     public Wasmtime.IGuestWaitObserver? WaitObserver { get; init; }
+
+    /// <summary>How a failure's log line names the request: its id (Kestrel's trace identifier), method and route.</summary>
+    public string Describe() => $"request {Http.TraceIdentifier} {Http.Request.Method} {Route.RawRoute}";
 
     /// <summary>0 for a client's request; n for the n-th callee of a <c>*.spin.internal</c> chain.</summary>
     public int ChainDepth { get; init; }

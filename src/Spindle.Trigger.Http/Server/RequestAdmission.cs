@@ -53,31 +53,9 @@ internal sealed class RequestAdmission(AdmissionOptions options)
     /// </summary>
     public ValueTask<Admission?> EnterAsync(IPooledExecutor executor, CancellationToken deadline, CancellationToken clientGone)
     {
-        var pool = Pools.GetValue(executor.Engine, e => new EnginePool(PoolCapacity(e.Options)));
+        var pool = Pools.GetValue(executor.Engine, e => new EnginePool(PoolCapacity.Of(e.Options)));
         var share = _shares.GetOrAdd(executor, static (_, limit) => new ComponentShare(Math.Max(1, limit)), Options.RunningPerComponent);
         return pool.EnterAsync(share, Math.Max(1, executor.CoreInstancesPerRequest), Options, deadline, clientGone);
-    }
-
-    /// <summary>Core instances an engine's pool can hold for concurrent requests (see <see cref="PoolCapacity"/>).</summary>
-    public static int CapacityOf(WasmEngine engine) => PoolCapacity(engine.Options);
-
-    /// <summary>
-    /// Core instances that may be alive at once without any pool running dry. Requests are weighted by their
-    /// core instance count (at least 1) and each holds at most two fiber stacks (instantiate or call, plus a
-    /// nested call such as cabi_realloc) and at most one memory and one table per core instance and per allowed
-    /// memory/table of a module, so the capacity is the smallest of: total core instances; total memories (or
-    /// tables) divided by the per-module maximum; half the stacks. On-demand engines have no instance pool,
-    /// only <see cref="EngineOptions.MaxFiberStacks"/>.
-    /// </summary>
-    public static int PoolCapacity(EngineOptions o)
-    {
-        const uint WasmtimeDefault = 1000;
-        if (!o.Pooling) return Math.Max(1, o.MaxFiberStacks / 2);
-        ulong capacity = o.TotalCoreInstances;
-        capacity = Math.Min(capacity, (o.TotalMemories ?? WasmtimeDefault) / Math.Max(1u, o.MaxMemoriesPerModule ?? 1));
-        capacity = Math.Min(capacity, (o.TotalTables ?? WasmtimeDefault) / Math.Max(1u, o.MaxTablesPerModule ?? 1));
-        capacity = Math.Min(capacity, (o.TotalStacks ?? 2UL * o.TotalCoreInstances) / 2);
-        return (int)Math.Clamp(capacity, 1, int.MaxValue);
     }
 
     /// <summary>One component's use of the pool (guarded by its pool's lock).</summary>

@@ -162,7 +162,7 @@ public sealed class SpinHttpApplication : IAsyncDisposable
     private static void CheckFitsPool(string componentId, IRequestExecutor executor)
     {
         if (executor is not IPooledExecutor pooled) return;
-        var capacity = RequestAdmission.CapacityOf(pooled.Engine);
+        var capacity = PoolCapacity.Of(pooled.Engine);
         if (pooled.CoreInstancesPerRequest > capacity)
             throw new ExecutorCreationException(
                 $"component '{componentId}' needs {pooled.CoreInstancesPerRequest} core instances per request, but the engine's instance pool holds only {capacity}");

@@ -54,7 +54,7 @@ public sealed class SpinHttpTrigger : ILocalServiceChain
         if (hadHost && IsSpinInternalHost(originalHost))
             request.Headers.Remove(HeaderNames.Host);
 
-        var (path, _) = RawPathAndQuery(context);
+        var (path, _) = RawRequestTarget.RawPathAndQuery(context);
 
         if (path.StartsWith(Router.ReservedPrefix, StringComparison.Ordinal))
         {
@@ -119,7 +119,7 @@ public sealed class SpinHttpTrigger : ILocalServiceChain
         var authority = context.Request.Host.HasValue ? context.Request.Host.Value : $"{componentId}.spin.internal";
         context.Request.Headers.Remove(HeaderNames.Host);
         context.Request.Headers.Remove(HeaderNames.Connection);
-        var (path, pathAndQuery) = RawPathAndQuery(context);
+        var (path, pathAndQuery) = RawRequestTarget.RawPathAndQuery(context);
         if (_app.GetStaticResponse(componentId) is { } fixedResponse)
         {
             await RespondStaticAsync(context, fixedResponse);
@@ -319,29 +319,6 @@ public sealed class SpinHttpTrigger : ILocalServiceChain
         return ServiceChaining.TargetOfHost(h.ToLowerInvariant()) is not null;
     }
 
-    /// <summary>
-    /// The request path exactly as sent (still percent-encoded), and path plus query. Kestrel's
-    /// <see cref="HttpRequest.Path"/> is decoded, which would change routing (<c>/caf%C3%A9</c> must not match <c>/café</c>).
-    /// </summary>
-    internal static (string Path, string PathAndQuery) RawPathAndQuery(HttpContext context)
-    {
-        var raw = context.Features.Get<IHttpRequestFeature>()?.RawTarget;
-        if (string.IsNullOrEmpty(raw))
-            raw = context.Request.PathBase.Add(context.Request.Path).ToUriComponent() + context.Request.QueryString.ToUriComponent();
-        if (!raw.StartsWith('/'))
-        {
-            // absolute-form (http://host/path?q) or asterisk-form (*)
-            var scheme = raw.IndexOf("://", StringComparison.Ordinal);
-            if (scheme < 0) raw = "/";
-            else
-            {
-                var slash = raw.IndexOfAny(['/', '?'], scheme + 3);
-                raw = slash < 0 ? "/" : raw[slash] == '?' ? "/" + raw[slash..] : raw[slash..];
-            }
-        }
-        var q = raw.IndexOf('?');
-        return (q < 0 ? raw : raw[..q], raw);
-    }
 
     private static byte[] AppInfoJson(SpinApp app)
     {

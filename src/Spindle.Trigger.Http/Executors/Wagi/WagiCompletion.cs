@@ -16,9 +16,10 @@ public static class WagiCompletion
     /// <param name="writer">The CGI writer the guest's stdout went to.</param>
     /// <param name="failure">Why the guest failed (trap, timeout, exit status, client gone), or null.</param>
     /// <param name="componentId">Named in the log.</param>
+    /// <param name="request">The request as the log names it (<see cref="InboundRequest.Describe"/>).</param>
     /// <param name="logger">Receives the reason.</param>
     /// <param name="failureStatus">What to answer for <paramref name="failure"/> if nothing was sent: 500, or a 4xx when the client's request body was at fault.</param>
-    public static async Task FinishAsync(HttpContext http, WagiResponseWriter writer, string? failure, string componentId, ILogger logger,
+    public static async Task FinishAsync(HttpContext http, WagiResponseWriter writer, string? failure, string componentId, string request, ILogger logger,
         int failureStatus = StatusCodes.Status500InternalServerError)
     {
         ArgumentNullException.ThrowIfNull(http);
@@ -29,35 +30,35 @@ public static class WagiCompletion
         if (writer.HeadersSent && !(clientError && !http.Response.HasStarted))
         {
             if (failure is null) return; // Kestrel completes the body when the request ends
-            logger.LogError("Wagi component {Component} failed after its response started ({Reason}); aborting the response", componentId, failure);
+            logger.LogError("Wagi component {Component} failed after its response started ({Reason}); aborting the response ({Request})", componentId, failure, request);
             http.Abort();
             return;
         }
         if (clientError)
         {
             // The module's headers (if any) never left: the client's own error is the answer.
-            logger.LogWarning("Wagi component {Component}: {Reason}; answering {Status}", componentId, failure, failureStatus);
+            logger.LogWarning("Wagi component {Component}: {Reason}; answering {Status} ({Request})", componentId, failure, failureStatus, request);
             if (!http.Response.HasStarted) http.Response.Clear();
             await RespondAsync(http, failureStatus, "").ConfigureAwait(false);
         }
         else if (failure is not null)
         {
-            logger.LogError("Wagi component {Component} failed: {Reason}", componentId, failure);
+            logger.LogError("Wagi component {Component} failed: {Reason} ({Request})", componentId, failure, request);
             await RespondAsync(http, failureStatus, "").ConfigureAwait(false);
         }
         else if (writer.Problem is { } problem)
         {
-            logger.LogError("Wagi component {Component} produced invalid output: {Reason}", componentId, problem.Reason);
+            logger.LogError("Wagi component {Component} produced invalid output: {Reason} ({Request})", componentId, problem.Reason, request);
             await RespondAsync(http, problem.Status, problem.Body).ConfigureAwait(false);
         }
         else if (!writer.AnyOutput)
         {
-            logger.LogError("Wagi component {Component} wrote nothing to stdout", componentId);
+            logger.LogError("Wagi component {Component} wrote nothing to stdout ({Request})", componentId, request);
             await RespondAsync(http, 500, "").ConfigureAwait(false);
         }
         else
         {
-            logger.LogError("Wagi component {Component} output has no blank line ending the headers", componentId);
+            logger.LogError("Wagi component {Component} output has no blank line ending the headers ({Request})", componentId, request);
             await RespondAsync(http, 500, WagiResponseWriter.InsufficientHeaders).ConfigureAwait(false);
         }
     }

@@ -192,7 +192,7 @@ public sealed class WagiComponentExecutor : IRequestExecutor, IDisposable
         // The guest saw a read error on stdin: whatever it made of it, its output is not the answer to the request.
         if (unread is not null && !cancellation.IsCancellationRequested)
             failure = BodyFailed(unread, RequestBody.ClientErrorStatus(unread) ?? StatusCodes.Status500InternalServerError);
-        await WagiCompletion.FinishAsync(http, writer, failure, id, _logger, failureStatus).ConfigureAwait(false);
+        await WagiCompletion.FinishAsync(http, writer, failure, id, request.Describe(), _logger, failureStatus).ConfigureAwait(false);
 
         string BodyFailed(Exception e, int status)
         {

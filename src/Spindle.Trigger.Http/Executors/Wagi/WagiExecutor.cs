@@ -174,7 +174,7 @@ public sealed class WagiExecutor : IPooledExecutor, IDisposable
         if (body?.Failure is { } unread && !cancellation.IsCancellationRequested)
             failure = BodyFailed(unread, RequestBody.ClientErrorStatus(unread) ?? StatusCodes.Status500InternalServerError);
 
-        await WagiCompletion.FinishAsync(http, writer, failure, _options.ComponentId, _logger, failureStatus).ConfigureAwait(false);
+        await WagiCompletion.FinishAsync(http, writer, failure, _options.ComponentId, request.Describe(), _logger, failureStatus).ConfigureAwait(false);
 
         string BodyFailed(Exception e, int status)
         {

@@ -67,10 +67,10 @@ public sealed class KestrelExchange
             // client's error (400, 413...) when the guest failed over a request body that could not be read.
             var clientError = RequestBody.ClientErrorStatus(_bodyFailure);
             if (fault is null && clientError is { } status)
-                _logger.LogWarning("Component {ComponentId}: the request body could not be read ({Reason}); answering {Status}", _componentId,
-                    _bodyFailure!.Message, status);
+                _logger.LogWarning("Component {ComponentId} ({Request}): the request body could not be read ({Reason}); answering {Status}", _componentId,
+                    _inbound.Describe(), _bodyFailure!.Message, status);
             else if (fault is null)
-                _logger.LogError("Component {ComponentId} returned without setting a response{Error}", _componentId,
+                _logger.LogError("Component {ComponentId} ({Request}) returned without setting a response{Error}", _componentId, _inbound.Describe(),
                     GuestError is { } e ? $" (error-code {HttpErrorCode.NameOf(e)})" : "");
             _response?.Body.Abort("guest failed before the response was sent");
             RespondEmpty(clientError ?? StatusCodes.Status500InternalServerError);

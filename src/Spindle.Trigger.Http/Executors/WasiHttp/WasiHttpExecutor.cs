@@ -158,7 +158,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         }
         catch (OperationCanceledException)
         {
-            _logger.LogError("Component {ComponentId} failed (request timeout): no instance was free in time", _componentId);
+            _logger.LogError("Component {ComponentId} failed ({Request}, request timeout): no instance was free in time", _componentId, request.Describe());
             context.Dispose();
             await exchange.CompleteAsync(new TimeoutException("no instance was free in time")).ConfigureAwait(false);
             return;
@@ -196,8 +196,9 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         catch (Exception e)
         {
             fault = e;
-            var when = cancellation.IsCancellationRequested ? " (request timeout)" : "";
-            _logger.LogError("Component {ComponentId} failed{When}: {Error}", _componentId, when, e.Message);
+            // The one line for this failure (the trigger logs nothing more).
+            var when = cancellation.IsCancellationRequested ? ", request timeout" : "";
+            _logger.LogError("Component {ComponentId} failed ({Request}{When}): {Error}", _componentId, request.Describe(), when, e.Message);
         }
         finally
         {
