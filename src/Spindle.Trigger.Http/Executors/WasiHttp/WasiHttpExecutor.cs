@@ -72,8 +72,6 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     /// <summary>The component's instances on its first <see cref="HotLane"/> (null without one): how many requests ran there, how many on a reset instance.</summary>
     public HotLane.WarmInstances? HotInstances => _lanes.Length > 0 ? _lanes[0].Instances : null;
 
-    /// <summary>The component's instances on each of its lanes, in the order requests try them.</summary>
-    public IEnumerable<HotLane.WarmInstances> LaneInstances => _lanes.Select(l => l.Instances);
 
     /// <summary>
     /// Creates an executor for a loaded component.
@@ -158,7 +156,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         }
         catch (OperationCanceledException)
         {
-            _logger.LogError("Component {ComponentId} failed ({Request}, request timeout): no instance was free in time", _componentId, request.Describe());
+            _logger.LogError("Component {ComponentId} failed ({Request}): no instance was free before its deadline", _componentId, request.Describe());
             context.Dispose();
             await exchange.CompleteAsync(new TimeoutException("no instance was free in time")).ConfigureAwait(false);
             return;
@@ -197,7 +195,8 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         {
             fault = e;
             // The one line for this failure (the trigger logs nothing more).
-            var when = cancellation.IsCancellationRequested ? ", request timeout" : "";
+            var when = !cancellation.IsCancellationRequested ? ""
+                : request.Http.RequestAborted.IsCancellationRequested ? ", the client went away and it did not finish" : ", request timeout";
             _logger.LogError("Component {ComponentId} failed ({Request}{When}): {Error}", _componentId, request.Describe(), when, e.Message);
         }
         finally
