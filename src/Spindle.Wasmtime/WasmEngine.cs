@@ -61,7 +61,7 @@ public sealed class WasmEngine : IDisposable
     }
 
     /// <summary>Pooling engines: moves polls off threads whose stacks lie below the engine's fiber stacks.</summary>
-    internal PollRouter? Router { get; }
+    internal PollRouter? Router { get; set; }
 
     /// <summary>The options the engine was built from.</summary>
     public EngineOptions Options { get; }

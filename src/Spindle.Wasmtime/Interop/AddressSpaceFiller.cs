@@ -43,9 +43,9 @@ internal static unsafe class AddressSpaceFiller
             if (fillers.Count == 1)
             {
                 var floor = (nuint)fillers[0].At + fillers[0].Size;
-                var maps = Mappings();
+                var maps = ProcessMappings.Read();
                 maps.Sort();
-                var stackStart = maps.FirstOrDefault(m => m.Name == "[stack]").Start;
+                var stackStart = maps.FirstOrDefault(m => m.IsMainStack).Start;
                 for (int i = 0; i + 1 < maps.Count; i++)
                 {
                     var gapStart = maps[i].End;
@@ -60,7 +60,7 @@ internal static unsafe class AddressSpaceFiller
             var before = ReadMappings();
             var result = create();
             var ours = fillers.Select(f => (nuint)f.At).ToHashSet();
-            foreach (var (start, end, _) in Mappings())
+            foreach (var (start, end, _) in ProcessMappings.Read())
             {
                 if (before.Contains(start) || ours.Contains(start)) continue;
                 if (stackSize != 0 && !HoldsFiberStacks(end - start, stackSize)) continue;
@@ -84,26 +84,5 @@ internal static unsafe class AddressSpaceFiller
     private const int MapFlags = 0x02 | 0x20 | 0x4000; // MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE
     private const int MapFixedNoReplace = 0x100000;
 
-    private static HashSet<nuint> ReadMappings() => [.. Mappings().Select(m => m.Start)];
-
-    private static List<(nuint Start, nuint End, string Name)> Mappings()
-    {
-        var list = new List<(nuint, nuint, string)>();
-        try
-        {
-            foreach (var line in File.ReadLines("/proc/self/maps"))
-            {
-                var dash = line.IndexOf('-');
-                var space = line.IndexOf(' ');
-                if (dash <= 0 || space <= dash) continue;
-                var name = line.EndsWith("[stack]", StringComparison.Ordinal) ? "[stack]" : "";
-                list.Add((nuint.Parse(line.AsSpan(0, dash), System.Globalization.NumberStyles.HexNumber),
-                          nuint.Parse(line.AsSpan(dash + 1, space - dash - 1), System.Globalization.NumberStyles.HexNumber), name));
-            }
-        }
-        catch (IOException)
-        {
-        }
-        return list;
-    }
+    private static HashSet<nuint> ReadMappings() => [.. ProcessMappings.Read().Select(m => m.Start)];
 }

@@ -20,8 +20,8 @@ namespace Spindle.Wasmtime.Interop;
 /// <para>
 /// <b>How it is kept.</b> On-demand engines take their fiber stacks from <see cref="FiberStackAllocator"/>, which
 /// reserves them low. Pooling engines reserve their pools under <see cref="AddressSpaceFiller"/>'s filler mapping,
-/// so they land below the thread stacks created later; <see cref="PollRouter"/> moves polls off the few threads
-/// that were created below them meanwhile.
+/// so they normally land below the thread stacks created later; <see cref="PollRouter"/> moves polls off every
+/// thread that lies below them anyway onto a poller whose stack we map above them (<see cref="HighStackThread"/>).
 /// </para>
 /// <para>
 /// <b>What the guard does otherwise.</b> <see cref="Poll"/> records a marker on the polling thread's stack; every
