@@ -15,8 +15,9 @@ out="$root/artifacts/fixtures"
 tools="$root/artifacts/tools"
 mkdir -p "$out/js" "$out/spinjs" "$out/wagi" "$out/wagi-cli" "$tools"
 
-# 1. Debian toolchain for Wagi modules.
-debs=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32)
+# 1. Debian packages: the toolchain for Wagi modules, and a Redis server for the key-value tests (started by the
+#    tests themselves on a loopback port, never as a system service).
+debs=(clang-14 lld-14 wasi-libc libclang-rt-14-dev-wasm32 redis-server)
 missing=()
 for p in "${debs[@]}"; do dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p"); done
 if [ ${#missing[@]} -gt 0 ]; then

@@ -49,12 +49,14 @@ public static class SpindleCommandLine
         instanceReuse.AcceptOnlyFromAmong("on", "off");
         var runtimeConfig = new Option<string?>("--runtime-config-file")
         {
-            Description = "Spin runtime configuration TOML (outbound HTTP, blocked networks, client TLS) [env: RUNTIME_CONFIG_FILE]",
+            Description = "Spin runtime configuration TOML (key-value stores, state_dir, outbound HTTP, blocked networks, client TLS) [env: RUNTIME_CONFIG_FILE]",
         };
+        var stateDir = new Option<string?>("--state-dir") { Description = "Directory of the default key-value store (default: .spin beside the manifest)" };
+        var keyValue = new Option<string[]>("--key-value") { Description = "KEY=VALUE set in the default key-value store before serving (repeatable)" };
 
         var up = new Command("up", "Run a Spin application")
         {
-            from, listen, tlsCert, tlsKey, env, variable, timeout, maxBody, quiet, runtimeConfig, instanceReuse,
+            from, listen, tlsCert, tlsKey, env, variable, timeout, maxBody, quiet, runtimeConfig, instanceReuse, stateDir, keyValue,
         };
         up.SetAction((parse, ct) => RunHostAsync(output, error, () => new SpindleHostOptions
         {
@@ -69,6 +71,8 @@ public static class SpindleCommandLine
             Quiet = parse.GetValue(quiet),
             InstanceReuse = parse.GetValue(instanceReuse) == "on",
             RuntimeConfigPath = parse.GetValue(runtimeConfig) ?? NonEmptyEnv("RUNTIME_CONFIG_FILE"),
+            StateDirectory = parse.GetValue(stateDir),
+            KeyValueSeeds = Pairs(parse.GetValue(keyValue), "--key-value"),
             OutboundH2cPriorKnowledge = NonEmptyEnv("SPIN_OUTBOUND_H2C_PRIOR_KNOWLEDGE"),
             Executors = executors,
             Output = output,

@@ -14,6 +14,7 @@ using Spindle.App.Model;
 using Spindle.App.RuntimeConfiguration;
 using Spindle.App.Variables;
 using Spindle.Outbound.Http;
+using Spindle.Spin.KeyValue;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Server;
 
@@ -30,11 +31,13 @@ public sealed class SpindleHost : IAsyncDisposable
     private static readonly System.Text.Encoding StrictUtf8 = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true);
 
     private readonly WebApplication _web;
+    private readonly KeyValueStores _keyValue;
     private int _stopped;
 
-    private SpindleHost(WebApplication web, SpinHttpApplication application, Uri baseUrl)
+    private SpindleHost(WebApplication web, SpinHttpApplication application, KeyValueStores keyValue, Uri baseUrl)
     {
         _web = web;
+        _keyValue = keyValue;
         Application = application;
         BaseUrl = baseUrl;
     }
@@ -109,6 +112,17 @@ public sealed class SpindleHost : IAsyncDisposable
 
         var web = builder.Build();
         var loggerFactory = web.Services.GetRequiredService<ILoggerFactory>();
+        KeyValueStores keyValue;
+        try
+        {
+            keyValue = await KeyValueStores.OpenAsync(app, runtimeConfig, options.StateDirectory, openDefault: options.KeyValueSeeds.Count > 0);
+            await keyValue.SeedDefaultAsync(options.KeyValueSeeds);
+        }
+        catch (Exception e) when (e is KeyValueConfigurationException or KeyValueException)
+        {
+            await web.DisposeAsync();
+            throw new SpindleStartupException(e.Message, e);
+        }
         SpinHttpApplication spin;
         try
         {
@@ -121,10 +135,12 @@ public sealed class SpindleHost : IAsyncDisposable
                 QuietComponentOutput = options.Quiet,
                 InstanceReuse = options.InstanceReuse,
                 Outbound = OutboundOptions(options, runtimeConfig),
+                KeyValue = keyValue,
             });
         }
         catch (Exception e) when (e is ManifestException or VariableException or ExecutorCreationException)
         {
+            keyValue.Dispose();
             await web.DisposeAsync();
             throw new SpindleStartupException(e.Message, e);
         }
@@ -137,6 +153,7 @@ public sealed class SpindleHost : IAsyncDisposable
         catch (IOException e)
         {
             await spin.DisposeAsync();
+            keyValue.Dispose();
             await web.DisposeAsync();
             var why = e.InnerException is AddressInUseException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase)
                 ? "address already in use"
@@ -147,7 +164,8 @@ public sealed class SpindleHost : IAsyncDisposable
         var bound = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
         var baseUrl = BaseUrlFrom(bound, tls is not null, ip, listen.Port);
         spin.Outbound.Self = SelfOriginOf(baseUrl, tls?.Certificate);
-        var host = new SpindleHost(web, spin, baseUrl);
+        var host = new SpindleHost(web, spin, keyValue, baseUrl);
+        foreach (var line in keyValue.Summary) loggerFactory.CreateLogger("Spindle.KeyValue").LogInformation("Key-value store {Store}", line);
         if (!options.Quiet) host.PrintRoutes(options.Output ?? Console.Out);
         return host;
     }
@@ -172,6 +190,7 @@ public sealed class SpindleHost : IAsyncDisposable
         if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
         await _web.StopAsync(cancellationToken);
         await Application.DisposeAsync();
+        _keyValue.Dispose();
     }
 
     /// <inheritdoc />

@@ -36,6 +36,12 @@ public sealed record SpindleHostOptions
     /// <summary><c>--runtime-config-file</c> (Spin's TOML: outbound HTTP, blocked networks, client TLS); null for none.</summary>
     public string? RuntimeConfigPath { get; init; }
 
+    /// <summary>Where the default key-value store lives (<c>--state-dir</c>); null: the runtime config's <c>state_dir</c>, else <c>.spin</c> beside the manifest.</summary>
+    public string? StateDirectory { get; init; }
+
+    /// <summary>Pairs set in the <c>default</c> key-value store before serving (<c>--key-value KEY=VALUE</c>), replacing values.</summary>
+    public IReadOnlyList<KeyValuePair<string, string>> KeyValueSeeds { get; init; } = [];
+
     /// <summary>The authority plain-HTTP outbound requests reach with HTTP/2 prior knowledge (Spin's <c>SPIN_OUTBOUND_H2C_PRIOR_KNOWLEDGE</c>).</summary>
     public string? OutboundH2cPriorKnowledge { get; init; }
 

@@ -5,8 +5,9 @@ using Tomlyn.Model;
 namespace Spindle.App.RuntimeConfiguration;
 
 /// <summary>
-/// The outbound part of Spin's runtime-config file (<c>spin up --runtime-config-file</c>). Tables owned by other
-/// subsystems (key-value stores, SQLite, variables providers, LLM) are kept untouched in <see cref="OtherTables"/>.
+/// Spin's runtime-config file (<c>spin up --runtime-config-file</c>): outbound HTTP, key-value stores and the state
+/// directory. Tables owned by subsystems Spindle does not serve yet (SQLite, variables providers, LLM) are kept
+/// untouched in <see cref="OtherTables"/>.
 /// </summary>
 public sealed class RuntimeConfig
 {
@@ -25,12 +26,35 @@ public sealed class RuntimeConfig
     /// <summary>The <c>[[client_tls]]</c> entries, in file order.</summary>
     public IReadOnlyList<ClientTlsConfig> ClientTls { get; init; } = [];
 
+    /// <summary>The <c>[key_value_store.&lt;label&gt;]</c> tables, in file order.</summary>
+    public IReadOnlyList<KeyValueStoreConfig> KeyValueStores { get; init; } = [];
+
+    /// <summary>The top-level <c>state_dir</c> (full path), or <c>null</c> when absent or empty.</summary>
+    public string? StateDirectory { get; init; }
+
     /// <summary>Top-level tables this loader does not interpret, by name, for other loaders to read.</summary>
     public IReadOnlyDictionary<string, TomlTable> OtherTables { get; init; } = new Dictionary<string, TomlTable>();
 
     /// <summary>Non-fatal findings (deprecated keys), formatted like <c>ManifestException</c> messages.</summary>
     public IReadOnlyList<string> Warnings { get; init; } = [];
 }
+
+/// <summary>Backends of a key-value store.</summary>
+public enum KeyValueStoreKind
+{
+    /// <summary><c>type = "spin"</c>: a SQLite file (Spin's layout), or in memory without a path.</summary>
+    Spin,
+
+    /// <summary><c>type = "redis"</c>: a Redis server; keys are used verbatim (Spin's layout).</summary>
+    Redis,
+}
+
+/// <summary>One <c>[key_value_store.&lt;label&gt;]</c> table.</summary>
+/// <param name="Label">The store's label, as components name it in <c>key_value_stores</c>.</param>
+/// <param name="Kind">Its backend.</param>
+/// <param name="Path">For <see cref="KeyValueStoreKind.Spin"/>: the database file's full path (relative paths resolve beside the runtime-config file), or <c>null</c> for an in-memory database.</param>
+/// <param name="Url">For <see cref="KeyValueStoreKind.Redis"/>: the server URL.</param>
+public sealed record KeyValueStoreConfig(string Label, KeyValueStoreKind Kind, string? Path, string? Url);
 
 /// <summary>The <c>[outbound_http]</c> table.</summary>
 public sealed class OutboundHttpConfig

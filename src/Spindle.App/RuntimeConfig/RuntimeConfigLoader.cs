@@ -23,6 +23,8 @@ public static partial class RuntimeConfigLoader
         ["outbound_http"] = ReadOutboundHttp,
         ["outbound_networking"] = ReadOutboundNetworking,
         ["client_tls"] = ReadClientTls,
+        ["key_value_store"] = ReadKeyValueStores,
+        ["state_dir"] = ReadStateDir,
     };
 
     /// <summary>Loads the runtime-config file at <paramref name="path"/>; relative paths in it resolve beside it.</summary>
@@ -59,6 +61,8 @@ public static partial class RuntimeConfigLoader
             OutboundHttp = draft.OutboundHttp,
             BlockNetworks = draft.BlockNetworks,
             ClientTls = draft.ClientTls,
+            KeyValueStores = draft.KeyValueStores,
+            StateDirectory = draft.StateDirectory,
             OtherTables = draft.OtherTables,
             Warnings = draft.Warnings,
         };
@@ -136,6 +140,41 @@ public static partial class RuntimeConfigLoader
         }
     }
 
+    private static void ReadKeyValueStores(TomlNode root, string key, Draft config)
+    {
+        var stores = root.OptTable(key)!;
+        foreach (var name in stores.Keys)
+        {
+            var t = stores.OptTable(name) ?? throw stores.Error(name, "expected a table ([key_value_store.<label>] with a type)", stores.Raw(name));
+            var type = t.OptString("type") ?? throw t.Error("type", "missing required key (\"spin\" or \"redis\")");
+            switch (type)
+            {
+                case "spin":
+                    t.DenyUnknownKeys("type", "path");
+                    // Spin: a relative path is relative to the runtime-config file; no path is an in-memory database.
+                    var path = t.OptString("path") is { } p ? Path.GetFullPath(Path.Combine(config.Directory, p)) : null;
+                    config.KeyValueStores.Add(new KeyValueStoreConfig(name, KeyValueStoreKind.Spin, path, null));
+                    break;
+                case "redis":
+                    t.DenyUnknownKeys("type", "url");
+                    var url = t.OptString("url") ?? throw t.Error("url", "missing required key (redis://host:port)");
+                    if (!Uri.TryCreate(url, UriKind.Absolute, out var u) || (u.Scheme != "redis" && u.Scheme != "rediss") || u.Host.Length == 0)
+                        throw t.Error("url", "expected a Redis URL such as redis://localhost:6379", url);
+                    config.KeyValueStores.Add(new KeyValueStoreConfig(name, KeyValueStoreKind.Redis, null, url));
+                    break;
+                default:
+                    throw t.Error("type", "unknown key-value store type (Spindle serves \"spin\" and \"redis\")", type);
+            }
+        }
+    }
+
+    private static void ReadStateDir(TomlNode root, string key, Draft config)
+    {
+        var dir = root.OptString(key) ?? throw root.Error(key, "expected a string (a directory)", root.Raw(key));
+        // Spin reads an empty state_dir as unset.
+        config.StateDirectory = dir.Length == 0 ? null : Path.GetFullPath(Path.Combine(config.Directory, dir));
+    }
+
     private static IReadOnlyList<string> NonEmptyList(TomlNode t, string key) => t.OptStringList(key) switch
     {
         null => throw t.Error(key, "missing required key"),
@@ -163,6 +202,8 @@ public static partial class RuntimeConfigLoader
         public OutboundHttpConfig OutboundHttp { get; set; } = new();
         public BlockedNetworks BlockNetworks { get; set; } = BlockedNetworks.None;
         public List<ClientTlsConfig> ClientTls { get; } = [];
+        public List<KeyValueStoreConfig> KeyValueStores { get; } = [];
+        public string? StateDirectory { get; set; }
         public Dictionary<string, TomlTable> OtherTables { get; } = new(StringComparer.Ordinal);
         public List<string> Warnings { get; } = [];
     }

@@ -29,6 +29,9 @@ public sealed class ExecutorContext
     /// <summary>Sends the component's outbound requests under its allow-list; null denies them all.</summary>
     public Spindle.Wasi.Http.OutboundHttpHandler? OutboundHttp { get; init; }
 
+    /// <summary>The key-value stores the component may open (null: none).</summary>
+    public Spindle.Spin.KeyValue.ComponentKeyValue? KeyValue { get; init; }
+
     /// <summary>Whether guest stdout/stderr should be silenced (<c>--quiet</c>).</summary>
     public bool QuietComponentOutput { get; init; }
 

@@ -26,6 +26,9 @@ public sealed class SpinHttpTriggerOptions
 
     /// <summary>Outbound HTTP beyond the allow-lists: pooling, connection limit, blocked networks, client TLS, chain depth.</summary>
     public OutboundHttpOptions Outbound { get; init; } = new();
+
+    /// <summary>The application's key-value stores (null: no component can open one). The application does not own them.</summary>
+    public Spindle.Spin.KeyValue.KeyValueStores? KeyValue { get; init; }
 }
 
 /// <summary>
@@ -141,6 +144,7 @@ public sealed class SpinHttpApplication : IAsyncDisposable
                     Variables = variables,
                     OutboundHosts = outbound[componentId],
                     OutboundHttp = dispatcher.ForComponent(componentId, outbound[componentId], variables),
+                    KeyValue = options.KeyValue?.ForComponent(componentId),
                     QuietComponentOutput = options.QuietComponentOutput,
                     InstanceReuse = options.InstanceReuse,
                     // No RequestTimeout: the trigger owns each request's deadline and hands it over as InboundRequest.Aborted.

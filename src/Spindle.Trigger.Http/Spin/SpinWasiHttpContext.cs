@@ -1,15 +1,19 @@
 using Spindle.App.Variables;
 using Spindle.Outbound.Http;
+using Spindle.Spin.KeyValue;
 using Spindle.Wasi.Http;
 
 namespace Spindle.Trigger.Http.Spin;
 
 /// <summary>
-/// The per-request store data of a Spin HTTP component: the wasi:http state plus its Spin variables and what the
+/// The per-request store data of a Spin HTTP component: the wasi:http state plus its Spin variables, key-value stores and what the
 /// outbound dispatcher needs to know about the request being served.
 /// </summary>
-public sealed class SpinWasiHttpContext : WasiHttpContext, ISpinVariablesContext, IOutboundCaller
+public sealed class SpinWasiHttpContext : WasiHttpContext, ISpinVariablesContext, IKeyValueContext, IOutboundCaller
 {
+    /// <inheritdoc />
+    public ComponentKeyValue? KeyValue { get; init; }
+
     /// <inheritdoc />
     public VariableResolver? Variables { get; init; }
 

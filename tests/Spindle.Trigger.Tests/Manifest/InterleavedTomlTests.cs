@@ -226,6 +226,7 @@ public sealed class InterleavedTomlTests : IDisposable
             hosts = ["b.example.com"]
             [key_value_store.default]
             type = "redis"
+            url = "redis://localhost"
             [[client_tls]]
             component_ids = ["c"]
             hosts = ["c.example.com"]
@@ -236,7 +237,7 @@ public sealed class InterleavedTomlTests : IDisposable
         Assert.Equal([["a"], ["b"], ["c"]], c.ClientTls.Select(t => t.ComponentIds));
         Assert.Equal([["a.example.com"], ["b.example.com"], ["c.example.com"]], c.ClientTls.Select(t => t.Hosts));
         Assert.Equal(4, c.OutboundHttp.MaxConnections);
-        Assert.Equal(["default", "other"], c.OtherTables["key_value_store"].Keys.Order());
+        Assert.Equal(["default", "other"], c.KeyValueStores.Select(s => s.Label).Order());
     }
 
     [Fact]

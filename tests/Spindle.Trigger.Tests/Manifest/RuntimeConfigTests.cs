@@ -129,10 +129,40 @@ public sealed class RuntimeConfigTests : IDisposable
             type = "remote_http"
             """);
 
-        Assert.Equal(["key_value_store", "llm_compute", "sqlite_database", "variables_vault"], c.OtherTables.Keys.Order());
-        var kv = (TomlTable)c.OtherTables["key_value_store"]["default"]!;
-        Assert.Equal("redis://localhost", kv["url"]);
+        Assert.Equal(["llm_compute", "sqlite_database", "variables_vault"], c.OtherTables.Keys.Order());
         Assert.Equal("http://vault", c.OtherTables["variables_vault"]["url"]);
+        var kv = Assert.Single(c.KeyValueStores);
+        Assert.Equal(("default", KeyValueStoreKind.Redis, "redis://localhost"), (kv.Label, kv.Kind, kv.Url));
+    }
+
+    [Fact]
+    public void Key_value_stores_resolve_paths_beside_the_file_and_check_their_keys()
+    {
+        var c = Load("""
+            state_dir = "state"
+            [key_value_store.files]
+            type = "spin"
+            path = "data/kv.db"
+            [key_value_store.memory]
+            type = "spin"
+            """);
+        Assert.Equal(Path.Combine(_dir, "state"), c.StateDirectory);
+        Assert.Equal([("files", Path.Combine(_dir, "data", "kv.db")), ("memory", null)], c.KeyValueStores.Select(s => (s.Label, s.Path)));
+
+        var e = Assert.Throws<ManifestException>(() => Load("""
+            [key_value_store.cache]
+            type = "redis"
+            url = "http://not-redis"
+            """));
+        Assert.Contains("key_value_store.cache.url", e.Message);
+        Assert.Contains("http://not-redis", e.Message);
+        e = Assert.Throws<ManifestException>(() => Load("""
+            [key_value_store.cache]
+            type = "spin"
+            url = "redis://x"
+            """));
+        Assert.Contains("key_value_store.cache", e.Message);
+        Assert.Contains("url", e.Message);
     }
 
     [Fact]

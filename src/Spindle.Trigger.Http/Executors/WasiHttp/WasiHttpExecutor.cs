@@ -4,6 +4,7 @@ using Microsoft.Extensions.Logging;
 using Spindle.Components.Host;
 using Spindle.Components.Runtime;
 using Spindle.App.Variables;
+using Spindle.Spin.KeyValue;
 using Spindle.Trigger.Http.Routing;
 using Spindle.Trigger.Http.Spin;
 using Spindle.Wasi;
@@ -32,6 +33,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     private readonly OutboundHttpHandler? _outbound;
     private readonly IReadOnlyList<WasiPreopen> _preopens;
     private readonly VariableResolver? _variables;
+    private readonly ComponentKeyValue? _keyValue;
     private readonly HotRoute[] _lanes;
 
     /// <summary>The component's warm instances on a <see cref="HotLane"/>, and its handle export there.</summary>
@@ -39,9 +41,10 @@ public sealed class WasiHttpExecutor : IPooledExecutor
 
     private WasiHttpExecutor(WasmEngine engine, Component component, ComponentExport handle, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? timeout, OutboundHttpHandler? outbound,
-        IReadOnlyList<WasiPreopen>? preopens, VariableResolver? variables, HotRoute[] lanes)
+        IReadOnlyList<WasiPreopen>? preopens, VariableResolver? variables, HotRoute[] lanes, ComponentKeyValue? keyValue)
     {
         _lanes = lanes;
+        _keyValue = keyValue;
         _variables = variables;
         _preopens = preopens ?? [];
         _engine = engine;
@@ -86,11 +89,12 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     /// <param name="preopens">Read-only directories the guest sees through <c>wasi:filesystem/preopens</c> (the component's file mounts).</param>
     /// <param name="variables">What the Spin variables interfaces resolve through (null: they answer <c>other</c>).</param>
     /// <param name="lanes">The same component loaded into <see cref="HotLane"/> engines (<see cref="Component.LoadResettable"/>, or as built for fresh instances): requests run on warm instances of the first lane with room, in order.</param>
+    /// <param name="keyValue">The key-value stores the component may open (null: none can be opened).</param>
     /// <exception cref="InvalidOperationException">The component has no <c>handle</c> export of the right interface.</exception>
     public static WasiHttpExecutor Create(WasmEngine engine, Component component, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
         OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null, VariableResolver? variables = null,
-        IReadOnlyList<(HotLane Lane, Component Component)>? lanes = null)
+        IReadOnlyList<(HotLane Lane, Component Component)>? lanes = null, ComponentKeyValue? keyValue = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(component);
@@ -98,20 +102,20 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         var routes = (lanes ?? []).Select(l => new HotRoute(l.Lane, l.Lane.Register(l.Component), FindHandle(l.Component, componentId))).ToArray();
         if (lanes is [{ Component.ResetBlocker: { } blocker }, ..])
             logger.LogDebug("Component {ComponentId} gets a fresh instance per request: {Reason}", componentId, blocker);
-        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables, routes);
+        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables, routes, keyValue);
     }
 
     private static ComponentExport FindHandle(Component component, string componentId) =>
         component.FindExport(HandlerInterface, "handle")
         ?? throw new InvalidOperationException($"component '{componentId}' does not export wasi:http/incoming-handler@0.2.x#handle (exports: {string.Join(", ", component.Exports)})");
 
-    /// <summary>Loads <paramref name="wasm"/> against <paramref name="host"/> (default: every WASI interface and Spin's variables) and creates an executor.</summary>
+    /// <summary>Loads <paramref name="wasm"/> against <paramref name="host"/> (default: every WASI interface and Spin's variables and key-value interfaces) and creates an executor.</summary>
     public static WasiHttpExecutor Load(WasmEngine engine, ReadOnlySpan<byte> wasm, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
         OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null, HostRegistry? host = null,
         IProgress<string>? progress = null, VariableResolver? variables = null)
     {
-        var component = Component.Load(engine, wasm, host ?? SpinVariablesInterfaces.AddTo(WasiHost.CreateRegistry()), progress);
+        var component = Component.Load(engine, wasm, host ?? WasmExecutors.CreateHostRegistry(), progress);
         return Create(engine, component, componentId, environment, logger, requestTimeout, outbound, preopens, variables);
     }
 
@@ -132,6 +136,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         var context = new SpinWasiHttpContext
         {
             Variables = _variables,
+            KeyValue = _keyValue,
             ComponentId = _componentId,
             Environment = _environment,
             Logger = _logger,

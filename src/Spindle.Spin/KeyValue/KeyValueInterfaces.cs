@@ -1,0 +1,211 @@
+using Spindle.Components.Host;
+using Spindle.Components.Types;
+using Spindle.Components.Values;
+
+namespace Spindle.Spin.KeyValue;
+
+/// <summary>Store data that gives a guest its key-value stores.</summary>
+public interface IKeyValueContext
+{
+    /// <summary>The stores the calling component may open, or null when the host has none.</summary>
+    ComponentKeyValue? KeyValue { get; }
+}
+
+/// <summary>
+/// The guest-facing key-value interfaces Spin serves: <c>fermyon:spin/key-value@2.0.0</c> (resource <c>store</c>) and
+/// <c>wasi:keyvalue@0.2.0-draft2</c> (<c>store</c> with resource <c>bucket</c>, <c>atomics</c> with
+/// <c>increment</c> and compare-and-swap, <c>batch</c>), with Spin's error cases: a label the component does not
+/// list is <c>access-denied</c>, a backend failure <c>other(message)</c>, a missing key <c>ok(none)</c>.
+/// (<c>spin:key-value/key-value@3.0.0</c> is declared with component-model async functions and streams, which
+/// Spindle's component runtime does not run yet.)
+/// </summary>
+public static class KeyValueInterfaces
+{
+    /// <summary>Spin 2.0's error variant: <c>store-table-full</c>, <c>no-such-store</c>, <c>access-denied</c>, <c>other(string)</c>.</summary>
+    public static VariantType SpinErrorType { get; } = T.Variant(("store-table-full", null), ("no-such-store", null), ("access-denied", null), ("other", T.String));
+
+    /// <summary>wasi:keyvalue's error variant: <c>no-such-store</c>, <c>access-denied</c>, <c>other(string)</c>.</summary>
+    public static VariantType WasiErrorType { get; } = T.Variant(("no-such-store", null), ("access-denied", null), ("other", T.String));
+
+    private static readonly ListType Bytes = T.List(T.U8);
+
+    /// <summary>Adds every key-value interface to <paramref name="registry"/>.</summary>
+    public static HostRegistry AddTo(HostRegistry registry)
+    {
+        ArgumentNullException.ThrowIfNull(registry);
+        registry.Add(SpinKeyValue());
+        var (store, atomics, batch) = WasiKeyValue();
+        registry.Add(store);
+        registry.Add(atomics);
+        registry.Add(batch);
+        return registry;
+    }
+
+    /// <summary>An open store as the guest holds it (the resource's host object).</summary>
+    private sealed class OpenStore(IKeyValueStore store)
+    {
+        public IKeyValueStore Store { get; } = store;
+    }
+
+    /// <summary>A compare-and-swap handle: the key and, once <c>current</c> was called, the value read.</summary>
+    private sealed class Swap(IKeyValueStore store, string key)
+    {
+        public IKeyValueStore Store { get; } = store;
+        public string Key { get; } = key;
+        public SwapExpectation Expected { get; set; } = SwapExpectation.Unconditional;
+    }
+
+    private enum SpinError { StoreTableFull = 0, NoSuchStore = 1, AccessDenied = 2, Other = 3 }
+
+    private enum WasiError { NoSuchStore = 0, AccessDenied = 1, Other = 2 }
+
+    private static HostInterface SpinKeyValue()
+    {
+        var i = new HostInterface("fermyon:spin/key-value", "2.0.0");
+        var store = i.DefineResource("store");
+        i.DefineType("error", SpinErrorType);
+        var self = ("self", (ValType)T.Borrow(store));
+        ResultValue Err(SpinError e, string? message = null) => ResultValue.Err(new VariantValue((int)e, message));
+        ResultValue Failed(KeyValueException e) => Err(SpinError.Other, e.Message);
+
+        i.DefineFunc("[static]store.open", T.Func([("label", T.String)], T.Result(T.Own(store), SpinErrorType)), (c, a) =>
+            Open(c, (string)a[0]!) switch
+            {
+                (not null and var s, _) => ResultValue.Ok(new OpenStore(s)),
+                (_, KeyValueOpenError.AccessDenied) => Err(SpinError.AccessDenied),
+                _ => Err(SpinError.NoSuchStore),
+            });
+        i.DefineAsyncFunc("[method]store.get", T.Func([self, ("key", T.String)], T.Result(T.Option(Bytes), SpinErrorType)),
+            (c, a) => Call(a, async s => ResultValue.Ok(await s.GetAsync((string)a[1]!, c.Cancellation) is { } v ? new Some(v) : null), Failed));
+        i.DefineAsyncFunc("[method]store.set", T.Func([self, ("key", T.String), ("value", Bytes)], T.Result(null, SpinErrorType)),
+            (c, a) => Call(a, async s => { await s.SetAsync((string)a[1]!, (byte[])a[2]!, c.Cancellation); return ResultValue.Ok(); }, Failed));
+        i.DefineAsyncFunc("[method]store.delete", T.Func([self, ("key", T.String)], T.Result(null, SpinErrorType)),
+            (c, a) => Call(a, async s => { await s.DeleteAsync((string)a[1]!, c.Cancellation); return ResultValue.Ok(); }, Failed));
+        i.DefineAsyncFunc("[method]store.exists", T.Func([self, ("key", T.String)], T.Result(T.Bool, SpinErrorType)),
+            (c, a) => Call(a, async s => ResultValue.Ok(await s.ExistsAsync((string)a[1]!, c.Cancellation)), Failed));
+        i.DefineAsyncFunc("[method]store.get-keys", T.Func([self], T.Result(T.List(T.String), SpinErrorType)),
+            (c, a) => Call(a, async s => ResultValue.Ok((await s.GetKeysAsync(c.Cancellation)).Cast<object?>().ToArray()), Failed));
+        return i;
+    }
+
+    private static (HostInterface Store, HostInterface Atomics, HostInterface Batch) WasiKeyValue()
+    {
+        const string Version = "0.2.0-draft2";
+        ResultValue Err(WasiError e, string? message = null) => ResultValue.Err(new VariantValue((int)e, message));
+        ResultValue Failed(KeyValueException e) => Err(WasiError.Other, e.Message);
+
+        var s = new HostInterface("wasi:keyvalue/store", Version);
+        var bucket = s.DefineResource("bucket");
+        s.DefineType("error", WasiErrorType);
+        var keyResponse = T.Record(("keys", T.List(T.String)), ("cursor", T.Option(T.String)));
+        s.DefineType("key-response", keyResponse);
+        var self = ("self", (ValType)T.Borrow(bucket));
+        s.DefineFunc("open", T.Func([("identifier", T.String)], T.Result(T.Own(bucket), WasiErrorType)), (c, a) =>
+            Open(c, (string)a[0]!) switch
+            {
+                (not null and var st, _) => ResultValue.Ok(new OpenStore(st)),
+                (_, KeyValueOpenError.AccessDenied) => Err(WasiError.AccessDenied),
+                _ => Err(WasiError.NoSuchStore),
+            });
+        s.DefineAsyncFunc("[method]bucket.get", T.Func([self, ("key", T.String)], T.Result(T.Option(Bytes), WasiErrorType)),
+            (c, a) => Call(a, async st => ResultValue.Ok(await st.GetAsync((string)a[1]!, c.Cancellation) is { } v ? new Some(v) : null), Failed));
+        s.DefineAsyncFunc("[method]bucket.set", T.Func([self, ("key", T.String), ("value", Bytes)], T.Result(null, WasiErrorType)),
+            (c, a) => Call(a, async st => { await st.SetAsync((string)a[1]!, (byte[])a[2]!, c.Cancellation); return ResultValue.Ok(); }, Failed));
+        s.DefineAsyncFunc("[method]bucket.delete", T.Func([self, ("key", T.String)], T.Result(null, WasiErrorType)),
+            (c, a) => Call(a, async st => { await st.DeleteAsync((string)a[1]!, c.Cancellation); return ResultValue.Ok(); }, Failed));
+        s.DefineAsyncFunc("[method]bucket.exists", T.Func([self, ("key", T.String)], T.Result(T.Bool, WasiErrorType)),
+            (c, a) => Call(a, async st => ResultValue.Ok(await st.ExistsAsync((string)a[1]!, c.Cancellation)), Failed));
+        s.DefineAsyncFunc("[method]bucket.list-keys", T.Func([self, ("cursor", T.Option(T.String))], T.Result(keyResponse, WasiErrorType)),
+            (c, a) => a[1] is not null
+                // Spin returns every key at once and never hands out a cursor.
+                ? ValueTask.FromResult<object?>(Err(WasiError.Other, "list_keys: cursor not supported"))
+                : Call(a, async st => ResultValue.Ok(new object?[] { (await st.GetKeysAsync(c.Cancellation)).Cast<object?>().ToArray(), null }), Failed));
+
+        var atomics = new HostInterface("wasi:keyvalue/atomics", Version);
+        atomics.UseResource("bucket", bucket);
+        atomics.DefineType("error", WasiErrorType);
+        var cas = atomics.DefineResource("cas");
+        var casError = T.Variant(("store-error", WasiErrorType), ("cas-failed", T.Own(cas)));
+        atomics.DefineType("cas-error", casError);
+        atomics.DefineFunc("[static]cas.new", T.Func([("bucket", T.Borrow(bucket)), ("key", T.String)], T.Result(T.Own(cas), WasiErrorType)),
+            (_, a) => ResultValue.Ok(new Swap(((OpenStore)a[0]!).Store, (string)a[1]!)));
+        atomics.DefineAsyncFunc("[method]cas.current", T.Func([("self", T.Borrow(cas))], T.Result(T.Option(Bytes), WasiErrorType)), async (c, a) =>
+        {
+            var swap = (Swap)a[0]!;
+            try
+            {
+                var value = await swap.Store.GetAsync(swap.Key, c.Cancellation).ConfigureAwait(false);
+                swap.Expected = new SwapExpectation(true, value);
+                return ResultValue.Ok(value is null ? null : new Some(value));
+            }
+            catch (KeyValueException e)
+            {
+                return Failed(e);
+            }
+        });
+        atomics.DefineAsyncFunc("increment", T.Func([("bucket", T.Borrow(bucket)), ("key", T.String), ("delta", T.S64)], T.Result(T.S64, WasiErrorType)),
+            (c, a) => Call(a, async st => ResultValue.Ok(await st.IncrementAsync((string)a[1]!, (long)a[2]!, c.Cancellation)), Failed));
+        atomics.DefineAsyncFunc("swap", T.Func([("cas", T.Own(cas)), ("value", Bytes)], T.Result(null, casError)), async (c, a) =>
+        {
+            var swap = (Swap)a[0]!;
+            try
+            {
+                if (await swap.Store.SwapAsync(swap.Key, swap.Expected, (byte[])a[1]!, c.Cancellation).ConfigureAwait(false))
+                    return ResultValue.Ok();
+                // As in Spin: a fresh handle for the same key, already holding the current value, for the retry.
+                var retry = new Swap(swap.Store, swap.Key);
+                retry.Expected = new SwapExpectation(true, await swap.Store.GetAsync(swap.Key, c.Cancellation).ConfigureAwait(false));
+                return ResultValue.Err(new VariantValue(1, retry));
+            }
+            catch (KeyValueException e)
+            {
+                return ResultValue.Err(new VariantValue(0, new VariantValue((int)WasiError.Other, e.Message)));
+            }
+        });
+
+        var batch = new HostInterface("wasi:keyvalue/batch", Version);
+        batch.UseResource("bucket", bucket);
+        batch.DefineType("error", WasiErrorType);
+        var keys = T.List(T.String);
+        batch.DefineAsyncFunc("get-many", T.Func([("bucket", T.Borrow(bucket)), ("keys", keys)], T.Result(T.List(T.Tuple(T.String, T.Option(Bytes))), WasiErrorType)),
+            (c, a) => Call(a, async st =>
+            {
+                var names = Strings(a[1]);
+                var values = names.Count == 0 ? [] : await st.GetManyAsync(names, c.Cancellation);
+                return ResultValue.Ok(names.Select((k, n) => (object?)new object?[] { k, values[n] is { } v ? new Some(v) : null }).ToArray());
+            }, Failed));
+        batch.DefineAsyncFunc("set-many", T.Func([("bucket", T.Borrow(bucket)), ("key-values", T.List(T.Tuple(T.String, Bytes)))], T.Result(null, WasiErrorType)),
+            (c, a) => Call(a, async st =>
+            {
+                var pairs = ((object?[])a[1]!).Select(p => (object?[])p!).Select(p => new KeyValuePair<string, byte[]>((string)p[0]!, (byte[])p[1]!)).ToArray();
+                if (pairs.Length > 0) await st.SetManyAsync(pairs, c.Cancellation);
+                return ResultValue.Ok();
+            }, Failed));
+        batch.DefineAsyncFunc("delete-many", T.Func([("bucket", T.Borrow(bucket)), ("keys", keys)], T.Result(null, WasiErrorType)),
+            (c, a) => Call(a, async st =>
+            {
+                var names = Strings(a[1]);
+                if (names.Count > 0) await st.DeleteManyAsync(names, c.Cancellation);
+                return ResultValue.Ok();
+            }, Failed));
+        return (s, atomics, batch);
+    }
+
+    private static IReadOnlyList<string> Strings(object? list) => ((object?[])list!).Select(k => (string)k!).ToArray();
+
+    private static (IKeyValueStore? Store, KeyValueOpenError Error) Open(HostCallContext c, string label) =>
+        c.StoreData is IKeyValueContext { KeyValue: { } kv } ? kv.Open(label) : (null, KeyValueOpenError.NoSuchStore);
+
+    /// <summary>Runs an operation on the store in argument 0; a backend failure becomes <paramref name="failed"/>'s error.</summary>
+    private static async ValueTask<object?> Call(object?[] args, Func<IKeyValueStore, Task<ResultValue>> operation, Func<KeyValueException, ResultValue> failed)
+    {
+        try
+        {
+            return await operation(((OpenStore)args[0]!).Store).ConfigureAwait(false);
+        }
+        catch (KeyValueException e)
+        {
+            return failed(e);
+        }
+    }
+}
