@@ -67,10 +67,12 @@ public sealed class KeyValueStores : IDisposable
         var owned = new List<IDisposable>();
         var databases = new Dictionary<string, SqliteKeyValueDatabase>(StringComparer.Ordinal);
         var summary = new List<string>();
+        var current = "";
         try
         {
             foreach (var label in used)
             {
+                current = label;
                 var c = configured[label];
                 switch (c.Kind)
                 {
@@ -94,7 +96,7 @@ public sealed class KeyValueStores : IDisposable
         {
             foreach (var o in owned) o.Dispose();
             var at = config.Path is { } p ? $" ({p})" : "";
-            throw new KeyValueConfigurationException($"key-value store{at}: {e.Message}", e);
+            throw new KeyValueConfigurationException($"key-value store \"{current}\"{at}: {e.Message}", e);
         }
         return new KeyValueStores(stores, owned, allowed, summary);
     }

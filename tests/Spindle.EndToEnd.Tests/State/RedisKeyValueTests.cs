@@ -1,0 +1,134 @@
+using Spindle.EndToEnd.Tests.Support;
+using Spindle.Hosting;
+using Spindle.Testing;
+using static Spindle.EndToEnd.Tests.State.KeyValueScript;
+
+namespace Spindle.EndToEnd.Tests.State;
+
+/// <summary>
+/// Key-value stores on a real Redis server (<c>type = "redis"</c>): two Spindle servers share their state through
+/// it, keys are laid out as Spin lays them out, and an outage is an error for the guest, never for the server.
+/// </summary>
+[Collection(nameof(RedisKeyValueTests))]
+public sealed class RedisKeyValueTests(SharedRuntime runtime) : IAsyncLifetime
+{
+    private RedisServer _redis = null!;
+    private readonly TestApp _app = new("""
+        spin_manifest_version = 2
+        [application]
+        name = "kv-redis"
+        [[trigger.http]]
+        route = "/..."
+        component = "kv"
+        [component.kv]
+        source = "kv.wasm"
+        key_value_stores = ["default", "shared"]
+        """);
+
+    public async ValueTask InitializeAsync()
+    {
+        _redis = await RedisServer.StartAsync();
+        _app.WriteFile("kv.wasm", File.ReadAllBytes(Paths.Fixture("js-spin/kv.wasm")));
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        _redis.Dispose();
+        _app.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private string Config(string url) => _app.WriteFile("runtime-config.toml", $"""
+        [key_value_store.shared]
+        type = "redis"
+        url = "{url}"
+        """);
+
+    private Task<SpindleHost> StartAsync(string? url = null)
+    {
+        var config = Config(url ?? _redis.Url);
+        return _app.StartAsync(runtime, configure: o => o with { RuntimeConfigPath = config });
+    }
+
+    [Theory]
+    [InlineData("spin")]
+    [InlineData("wasi")]
+    public async Task Values_round_trip_and_keys_are_stored_verbatim(string api)
+    {
+        await using var host = await StartAsync();
+        using var client = TestApp.Client(host.BaseUrl);
+        var big = new byte[1 << 20];
+        new Random(3).NextBytes(big);
+        var r = await OkAsync(client, api, "shared",
+            Set("empty", []), Set("bin", [0, 255, 13, 10]), Set("ключ", "v"u8.ToArray()), Set("big", big),
+            Get("empty"), Get("bin"), Get("ключ"), Get("big"), Get("missing"), Exists("bin"), Keys(), Delete("bin"), Exists("bin"));
+        Assert.Equal([], Bytes(r[4])!);
+        Assert.Equal(new byte[] { 0, 255, 13, 10 }, Bytes(r[5]));
+        Assert.Equal("v"u8.ToArray(), Bytes(r[6]));
+        Assert.Equal(big, Bytes(r[7]));
+        Assert.Null(r[8]);
+        Assert.True(r[9]!.GetValue<bool>());
+        Assert.Equal(["big", "bin", "empty", "ключ"], r[10]!.AsArray().Select(k => k!.GetValue<string>()).Order(StringComparer.Ordinal));
+        Assert.False(r[12]!.GetValue<bool>());
+        // Spin's layout: the key itself, no prefix.
+        Assert.Equal("v", await _redis.CommandAsync("GET", "ключ"));
+    }
+
+    [Fact]
+    public async Task Two_servers_share_one_counter_without_losing_an_increment()
+    {
+        await using var a = await StartAsync();
+        await using var b = await StartAsync();
+        using var ca = TestApp.Client(a.BaseUrl);
+        using var cb = TestApp.Client(b.BaseUrl);
+        const int PerServer = 60;
+        using var gate = new SemaphoreSlim(16);
+        await Task.WhenAll(Enumerable.Range(0, 2 * PerServer).Select(async i =>
+        {
+            await gate.WaitAsync(TestContext.Current.CancellationToken);
+            try { await OkAsync(i % 2 == 0 ? ca : cb, "wasi", "shared", Increment("hits", 1), Increment("hits", 2)); }
+            finally { gate.Release(); }
+        }));
+        var total = await OkAsync(cb, "wasi", "shared", Increment("hits", 0));
+        Assert.Equal(2 * PerServer * 3, total[0]!.GetValue<long>());
+        // INCRBY keeps counters as decimal text, as with Spin.
+        Assert.Equal((2 * PerServer * 3).ToString(System.Globalization.CultureInfo.InvariantCulture), await _redis.CommandAsync("GET", "hits"));
+        var written = await OkAsync(ca, "spin", "shared", Set("from-a", [1]));
+        var seen = await OkAsync(cb, "spin", "shared", Get("from-a"));
+        Assert.Equal(new byte[] { 1 }, Bytes(seen[0]));
+    }
+
+    [Fact]
+    public async Task A_Redis_server_down_at_start_is_one_startup_error_naming_the_store_and_url()
+    {
+        var url = $"redis://127.0.0.1:{RedisServer.FreePort()}";
+        var e = await Assert.ThrowsAsync<SpindleStartupException>(() => StartAsync(url));
+        Assert.Contains(url, e.Message);
+        Assert.Contains("shared", e.Message);
+    }
+
+    [Fact]
+    public async Task An_outage_is_an_error_for_the_guest_and_the_store_recovers_when_Redis_is_back()
+    {
+        await using var host = await StartAsync();
+        using var client = TestApp.Client(host.BaseUrl);
+        await OkAsync(client, "spin", "shared", Set("k", [1]));
+
+        _redis.Stop();
+        var down = await RunAsync(client, "spin", "shared", Get("k"));
+        Assert.Equal("other", down["results"]![0]!["err"]!.GetValue<string>());
+        Assert.Contains(_redis.Url, down["results"]![0]!["message"]!.GetValue<string>());
+        // The server itself keeps serving: the SQLite default store still works.
+        await OkAsync(client, "spin", "default", Set("k", [2]));
+
+        await _redis.StartAgainAsync(); // an empty server on the same port
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+        while (true)
+        {
+            var back = await RunAsync(client, "spin", "shared", Set("k", [3]), Get("k"));
+            if (back["results"]![1]!["ok"] is { } v) { Assert.Equal(new byte[] { 3 }, Bytes(v)); break; }
+            Assert.True(DateTime.UtcNow < deadline, $"the store did not recover: {back.ToJsonString()}");
+            await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+    }
+}
