@@ -12,7 +12,7 @@ namespace Spindle.App.Model;
 /// </param>
 /// <param name="AllowedHttpHosts">Deprecated <c>allowed_http_hosts</c> as written (empty when absent).</param>
 /// <param name="Variables">Component variables: name to template (<c>{{ app_var }}</c> references).</param>
-/// <param name="KeyValueStores">Declared key-value store labels (not yet served by Spindle).</param>
+/// <param name="KeyValueStores">The key-value store labels the component may open (<c>key_value_stores</c>).</param>
 /// <param name="SqliteDatabases">Declared SQLite database labels (not yet served by Spindle).</param>
 public sealed record AppComponent(
     string Id,

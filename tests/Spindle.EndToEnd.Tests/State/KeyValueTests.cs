@@ -228,6 +228,20 @@ public sealed class KeyValueTests(SharedRuntime runtime) : IDisposable
     }
 
     [Fact]
+    public async Task A_store_file_that_cannot_be_opened_is_a_startup_error_naming_the_store_and_path()
+    {
+        _app.WriteFile("not-a-database.db", "plain text, not SQLite");
+        var config = _app.WriteFile("runtime-config.toml", """
+            [key_value_store.default]
+            type = "spin"
+            path = "not-a-database.db"
+            """);
+        var e = await Assert.ThrowsAsync<SpindleStartupException>(() => _app.StartAsync(runtime, configure: o => o with { RuntimeConfigPath = config }));
+        Assert.Contains("\"default\"", e.Message);
+        Assert.Contains(Path.Combine(_app.Dir, "not-a-database.db"), e.Message);
+    }
+
+    [Fact]
     public async Task An_unknown_store_type_in_the_runtime_config_names_file_key_and_value()
     {
         var config = _app.WriteFile("runtime-config.toml", """
