@@ -53,10 +53,11 @@ public static class SpindleCommandLine
         };
         var stateDir = new Option<string?>("--state-dir") { Description = "Directory of the default key-value store (default: .spin beside the manifest)" };
         var keyValue = new Option<string[]>("--key-value") { Description = "KEY=VALUE set in the default key-value store before serving (repeatable)" };
+        var sqlite = new Option<string[]>("--sqlite") { Description = "SQL run against the default SQLite database before serving, or @file[:label] to run a file's statements (repeatable)" };
 
         var up = new Command("up", "Run a Spin application")
         {
-            from, listen, tlsCert, tlsKey, env, variable, timeout, maxBody, quiet, runtimeConfig, instanceReuse, stateDir, keyValue,
+            from, listen, tlsCert, tlsKey, env, variable, timeout, maxBody, quiet, runtimeConfig, instanceReuse, stateDir, keyValue, sqlite,
         };
         up.SetAction((parse, ct) => RunHostAsync(output, error, () => new SpindleHostOptions
         {
@@ -73,6 +74,7 @@ public static class SpindleCommandLine
             RuntimeConfigPath = parse.GetValue(runtimeConfig) ?? NonEmptyEnv("RUNTIME_CONFIG_FILE"),
             StateDirectory = parse.GetValue(stateDir),
             KeyValueSeeds = Pairs(parse.GetValue(keyValue), "--key-value"),
+            SqliteStatements = parse.GetValue(sqlite) ?? [],
             OutboundH2cPriorKnowledge = NonEmptyEnv("SPIN_OUTBOUND_H2C_PRIOR_KNOWLEDGE"),
             Executors = executors,
             Output = output,

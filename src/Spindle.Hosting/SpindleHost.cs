@@ -14,7 +14,9 @@ using Spindle.App.Model;
 using Spindle.App.RuntimeConfiguration;
 using Spindle.App.Variables;
 using Spindle.Outbound.Http;
+using Spindle.Spin;
 using Spindle.Spin.KeyValue;
+using Spindle.Spin.Sqlite;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Server;
 
@@ -113,12 +115,15 @@ public sealed class SpindleHost : IAsyncDisposable
         var web = builder.Build();
         var loggerFactory = web.Services.GetRequiredService<ILoggerFactory>();
         KeyValueStores keyValue;
+        SqliteDatabases sqlite;
         try
         {
+            sqlite = SqliteDatabases.Open(app, runtimeConfig, options.StateDirectory);
+            sqlite.RunStartupStatements(options.SqliteStatements, Environment.CurrentDirectory);
             keyValue = await KeyValueStores.OpenAsync(app, runtimeConfig, options.StateDirectory, openDefault: options.KeyValueSeeds.Count > 0);
             await keyValue.SeedDefaultAsync(options.KeyValueSeeds);
         }
-        catch (Exception e) when (e is KeyValueConfigurationException or KeyValueException)
+        catch (Exception e) when (e is KeyValueConfigurationException or KeyValueException or SqliteConfigurationException)
         {
             await web.DisposeAsync();
             throw new SpindleStartupException(e.Message, e);
@@ -135,7 +140,7 @@ public sealed class SpindleHost : IAsyncDisposable
                 QuietComponentOutput = options.Quiet,
                 InstanceReuse = options.InstanceReuse,
                 Outbound = OutboundOptions(options, runtimeConfig),
-                KeyValue = keyValue,
+                State = new ApplicationState(keyValue, sqlite),
             });
         }
         catch (Exception e) when (e is ManifestException or VariableException or ExecutorCreationException)

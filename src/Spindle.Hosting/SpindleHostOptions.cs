@@ -42,6 +42,9 @@ public sealed record SpindleHostOptions
     /// <summary>Pairs set in the <c>default</c> key-value store before serving (<c>--key-value KEY=VALUE</c>), replacing values.</summary>
     public IReadOnlyList<KeyValuePair<string, string>> KeyValueSeeds { get; init; } = [];
 
+    /// <summary>SQL run before serving (<c>--sqlite</c>): a statement against <c>default</c>, or <c>@file[:label]</c> (every statement of a file, relative to the current directory).</summary>
+    public IReadOnlyList<string> SqliteStatements { get; init; } = [];
+
     /// <summary>The authority plain-HTTP outbound requests reach with HTTP/2 prior knowledge (Spin's <c>SPIN_OUTBOUND_H2C_PRIOR_KNOWLEDGE</c>).</summary>
     public string? OutboundH2cPriorKnowledge { get; init; }
 

@@ -5,9 +5,9 @@ using Tomlyn.Model;
 namespace Spindle.App.RuntimeConfiguration;
 
 /// <summary>
-/// Spin's runtime-config file (<c>spin up --runtime-config-file</c>): outbound HTTP, key-value stores and the state
-/// directory. Tables owned by subsystems Spindle does not serve yet (SQLite, variables providers, LLM) are kept
-/// untouched in <see cref="OtherTables"/>.
+/// Spin's runtime-config file (<c>spin up --runtime-config-file</c>): outbound HTTP, key-value stores, SQLite
+/// databases and the state directory. Tables owned by subsystems Spindle does not serve yet (variables providers,
+/// LLM) are kept untouched in <see cref="OtherTables"/>.
 /// </summary>
 public sealed class RuntimeConfig
 {
@@ -28,6 +28,9 @@ public sealed class RuntimeConfig
 
     /// <summary>The <c>[key_value_store.&lt;label&gt;]</c> tables, in file order.</summary>
     public IReadOnlyList<KeyValueStoreConfig> KeyValueStores { get; init; } = [];
+
+    /// <summary>The <c>[sqlite_database.&lt;label&gt;]</c> tables, in file order.</summary>
+    public IReadOnlyList<SqliteDatabaseConfig> SqliteDatabases { get; init; } = [];
 
     /// <summary>The top-level <c>state_dir</c> (full path), or <c>null</c> when absent or empty.</summary>
     public string? StateDirectory { get; init; }
@@ -55,6 +58,11 @@ public enum KeyValueStoreKind
 /// <param name="Path">For <see cref="KeyValueStoreKind.Spin"/>: the database file's full path (relative paths resolve beside the runtime-config file), or <c>null</c> for an in-memory database.</param>
 /// <param name="Url">For <see cref="KeyValueStoreKind.Redis"/>: the server URL.</param>
 public sealed record KeyValueStoreConfig(string Label, KeyValueStoreKind Kind, string? Path, string? Url);
+
+/// <summary>One <c>[sqlite_database.&lt;label&gt;]</c> table (<c>type = "spin"</c>).</summary>
+/// <param name="Label">The database's label, as components name it in <c>sqlite_databases</c>.</param>
+/// <param name="Path">The database file's full path (relative paths resolve beside the runtime-config file), or <c>null</c> for in memory.</param>
+public sealed record SqliteDatabaseConfig(string Label, string? Path);
 
 /// <summary>The <c>[outbound_http]</c> table.</summary>
 public sealed class OutboundHttpConfig

@@ -24,6 +24,7 @@ public static partial class RuntimeConfigLoader
         ["outbound_networking"] = ReadOutboundNetworking,
         ["client_tls"] = ReadClientTls,
         ["key_value_store"] = ReadKeyValueStores,
+        ["sqlite_database"] = ReadSqliteDatabases,
         ["state_dir"] = ReadStateDir,
     };
 
@@ -62,6 +63,7 @@ public static partial class RuntimeConfigLoader
             BlockNetworks = draft.BlockNetworks,
             ClientTls = draft.ClientTls,
             KeyValueStores = draft.KeyValueStores,
+            SqliteDatabases = draft.SqliteDatabases,
             StateDirectory = draft.StateDirectory,
             OtherTables = draft.OtherTables,
             Warnings = draft.Warnings,
@@ -168,6 +170,22 @@ public static partial class RuntimeConfigLoader
         }
     }
 
+    private static void ReadSqliteDatabases(TomlNode root, string key, Draft config)
+    {
+        var databases = root.OptTable(key)!;
+        foreach (var name in databases.Keys)
+        {
+            var t = databases.OptTable(name) ?? throw databases.Error(name, "expected a table ([sqlite_database.<label>] with a type)", databases.Raw(name));
+            var type = t.OptString("type") ?? throw t.Error("type", "missing required key (\"spin\")");
+            if (type != "spin")
+                throw t.Error("type", "unknown SQLite database type (Spindle serves \"spin\", a local file)", type);
+            t.DenyUnknownKeys("type", "path", "allow_attach_file");
+            // As for key-value stores, a relative path is relative to the runtime-config file; no path is in memory.
+            var path = t.OptString("path") is { } p ? Path.GetFullPath(Path.Combine(config.Directory, p)) : null;
+            config.SqliteDatabases.Add(new SqliteDatabaseConfig(name, path));
+        }
+    }
+
     private static void ReadStateDir(TomlNode root, string key, Draft config)
     {
         var dir = root.OptString(key) ?? throw root.Error(key, "expected a string (a directory)", root.Raw(key));
@@ -203,6 +221,7 @@ public static partial class RuntimeConfigLoader
         public BlockedNetworks BlockNetworks { get; set; } = BlockedNetworks.None;
         public List<ClientTlsConfig> ClientTls { get; } = [];
         public List<KeyValueStoreConfig> KeyValueStores { get; } = [];
+        public List<SqliteDatabaseConfig> SqliteDatabases { get; } = [];
         public string? StateDirectory { get; set; }
         public Dictionary<string, TomlTable> OtherTables { get; } = new(StringComparer.Ordinal);
         public List<string> Warnings { get; } = [];

@@ -29,8 +29,8 @@ public sealed class ExecutorContext
     /// <summary>Sends the component's outbound requests under its allow-list; null denies them all.</summary>
     public Spindle.Wasi.Http.OutboundHttpHandler? OutboundHttp { get; init; }
 
-    /// <summary>The key-value stores the component may open (null: none).</summary>
-    public Spindle.Spin.KeyValue.ComponentKeyValue? KeyValue { get; init; }
+    /// <summary>The key-value stores and SQLite databases the component may open (null: none).</summary>
+    public Spindle.Spin.ComponentState? State { get; init; }
 
     /// <summary>Whether guest stdout/stderr should be silenced (<c>--quiet</c>).</summary>
     public bool QuietComponentOutput { get; init; }

@@ -15,15 +15,15 @@ namespace Spindle.Trigger.Http.Executors;
 
 /// <summary>
 /// The process-wide Wasm runtime behind the executors: one engine (pooling, epochs, one ticker) and the host
-/// interfaces every component is checked against (WASI 0.2, Spin's variables and key-value). Registers the wasi:http and Wagi executor factories.
+/// interfaces every component is checked against (WASI 0.2, Spin's variables, key-value and SQLite). Registers the wasi:http and Wagi executor factories.
 /// </summary>
 public sealed class WasmExecutors : IDisposable
 {
     private readonly HostRegistry _host = CreateHostRegistry();
 
-    /// <summary>The interfaces components are checked against: WASI 0.2, Spin's variables and key-value interfaces.</summary>
+    /// <summary>The interfaces components are checked against: WASI 0.2, Spin's variables, key-value and SQLite interfaces.</summary>
     public static HostRegistry CreateHostRegistry() =>
-        Spindle.Spin.KeyValue.KeyValueInterfaces.AddTo(SpinVariablesInterfaces.AddTo(WasiHost.CreateRegistry()));
+        Spindle.Spin.Sqlite.SqliteInterfaces.AddTo(Spindle.Spin.KeyValue.KeyValueInterfaces.AddTo(SpinVariablesInterfaces.AddTo(WasiHost.CreateRegistry())));
 
     /// <summary>
     /// Creates the engine with <paramref name="options"/> and, if <paramref name="hotLane"/> is given, a
@@ -210,7 +210,7 @@ public sealed class WasmExecutors : IDisposable
                 var preopens = ComponentFiles.Stage(context.App, context.Component)
                     .Select(m => new WasiPreopen(m.HostPath, m.GuestPath)).ToArray();
                 return WasiHttpExecutor.Create(runtime.Engine, component, id, [.. context.Component.Environment],
-                    logger, context.RequestTimeout, context.OutboundHttp, preopens, context.Variables, lanes, context.KeyValue);
+                    logger, context.RequestTimeout, context.OutboundHttp, preopens, context.Variables, lanes, context.State);
             }
             catch (Exception e) when (e is ComponentLoadException or InvalidOperationException or WasmtimeException)
             {

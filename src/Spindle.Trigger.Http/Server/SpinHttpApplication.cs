@@ -27,8 +27,8 @@ public sealed class SpinHttpTriggerOptions
     /// <summary>Outbound HTTP beyond the allow-lists: pooling, connection limit, blocked networks, client TLS, chain depth.</summary>
     public OutboundHttpOptions Outbound { get; init; } = new();
 
-    /// <summary>The application's key-value stores (null: no component can open one). The application does not own them.</summary>
-    public Spindle.Spin.KeyValue.KeyValueStores? KeyValue { get; init; }
+    /// <summary>The application's key-value stores and SQLite databases (null: no component can open one). The application does not own them.</summary>
+    public Spindle.Spin.ApplicationState? State { get; init; }
 }
 
 /// <summary>
@@ -144,7 +144,7 @@ public sealed class SpinHttpApplication : IAsyncDisposable
                     Variables = variables,
                     OutboundHosts = outbound[componentId],
                     OutboundHttp = dispatcher.ForComponent(componentId, outbound[componentId], variables),
-                    KeyValue = options.KeyValue?.ForComponent(componentId),
+                    State = options.State?.ForComponent(componentId),
                     QuietComponentOutput = options.QuietComponentOutput,
                     InstanceReuse = options.InstanceReuse,
                     // No RequestTimeout: the trigger owns each request's deadline and hands it over as InboundRequest.Aborted.

@@ -122,14 +122,15 @@ public sealed class RuntimeConfigTests : IDisposable
             type = "redis"
             url = "redis://localhost"
             [sqlite_database.default]
-            type = "libsql"
+            type = "spin"
             [variables_vault]
             url = "http://vault"
             [llm_compute]
             type = "remote_http"
             """);
 
-        Assert.Equal(["llm_compute", "sqlite_database", "variables_vault"], c.OtherTables.Keys.Order());
+        Assert.Equal(["llm_compute", "variables_vault"], c.OtherTables.Keys.Order());
+        Assert.Equal(("default", null), (c.SqliteDatabases.Single().Label, c.SqliteDatabases.Single().Path));
         Assert.Equal("http://vault", c.OtherTables["variables_vault"]["url"]);
         var kv = Assert.Single(c.KeyValueStores);
         Assert.Equal(("default", KeyValueStoreKind.Redis, "redis://localhost"), (kv.Label, kv.Kind, kv.Url));
@@ -163,6 +164,12 @@ public sealed class RuntimeConfigTests : IDisposable
             """));
         Assert.Contains("key_value_store.cache", e.Message);
         Assert.Contains("url", e.Message);
+        e = Assert.Throws<ManifestException>(() => Load("""
+            [sqlite_database.remote]
+            type = "libsql"
+            """));
+        Assert.Contains("sqlite_database.remote.type", e.Message);
+        Assert.Contains("libsql", e.Message);
     }
 
     [Fact]

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging;
 using Spindle.Components.Host;
 using Spindle.Components.Runtime;
 using Spindle.App.Variables;
-using Spindle.Spin.KeyValue;
+using Spindle.Spin;
 using Spindle.Trigger.Http.Routing;
 using Spindle.Trigger.Http.Spin;
 using Spindle.Wasi;
@@ -33,7 +33,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     private readonly OutboundHttpHandler? _outbound;
     private readonly IReadOnlyList<WasiPreopen> _preopens;
     private readonly VariableResolver? _variables;
-    private readonly ComponentKeyValue? _keyValue;
+    private readonly ComponentState? _state;
     private readonly HotRoute[] _lanes;
 
     /// <summary>The component's warm instances on a <see cref="HotLane"/>, and its handle export there.</summary>
@@ -41,10 +41,10 @@ public sealed class WasiHttpExecutor : IPooledExecutor
 
     private WasiHttpExecutor(WasmEngine engine, Component component, ComponentExport handle, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? timeout, OutboundHttpHandler? outbound,
-        IReadOnlyList<WasiPreopen>? preopens, VariableResolver? variables, HotRoute[] lanes, ComponentKeyValue? keyValue)
+        IReadOnlyList<WasiPreopen>? preopens, VariableResolver? variables, HotRoute[] lanes, ComponentState? state)
     {
         _lanes = lanes;
-        _keyValue = keyValue;
+        _state = state;
         _variables = variables;
         _preopens = preopens ?? [];
         _engine = engine;
@@ -89,12 +89,12 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     /// <param name="preopens">Read-only directories the guest sees through <c>wasi:filesystem/preopens</c> (the component's file mounts).</param>
     /// <param name="variables">What the Spin variables interfaces resolve through (null: they answer <c>other</c>).</param>
     /// <param name="lanes">The same component loaded into <see cref="HotLane"/> engines (<see cref="Component.LoadResettable"/>, or as built for fresh instances): requests run on warm instances of the first lane with room, in order.</param>
-    /// <param name="keyValue">The key-value stores the component may open (null: none can be opened).</param>
+    /// <param name="state">The key-value stores and SQLite databases the component may open (null: none).</param>
     /// <exception cref="InvalidOperationException">The component has no <c>handle</c> export of the right interface.</exception>
     public static WasiHttpExecutor Create(WasmEngine engine, Component component, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
         OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null, VariableResolver? variables = null,
-        IReadOnlyList<(HotLane Lane, Component Component)>? lanes = null, ComponentKeyValue? keyValue = null)
+        IReadOnlyList<(HotLane Lane, Component Component)>? lanes = null, ComponentState? state = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(component);
@@ -102,7 +102,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         var routes = (lanes ?? []).Select(l => new HotRoute(l.Lane, l.Lane.Register(l.Component), FindHandle(l.Component, componentId))).ToArray();
         if (lanes is [{ Component.ResetBlocker: { } blocker }, ..])
             logger.LogDebug("Component {ComponentId} gets a fresh instance per request: {Reason}", componentId, blocker);
-        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables, routes, keyValue);
+        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables, routes, state);
     }
 
     private static ComponentExport FindHandle(Component component, string componentId) =>
@@ -136,7 +136,8 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         var context = new SpinWasiHttpContext
         {
             Variables = _variables,
-            KeyValue = _keyValue,
+            KeyValue = _state?.KeyValue,
+            Sqlite = _state?.Sqlite,
             ComponentId = _componentId,
             Environment = _environment,
             Logger = _logger,
