@@ -17,7 +17,7 @@ public sealed class SqliteGuestException(string message) : Exception(message);
 /// opened on first use, each <c>execute</c> prepares one statement (text after it is ignored, as in Spin), binds the
 /// parameters by position and returns every row, each value by its storage class (not its declared column type).
 /// A file database waits up to 5 s for another writer's lock (rusqlite's default in Spin); an in-memory label gives
-/// every connection a database of its own, as in Spin.
+/// every connection a database of its own, as in Spin. A guest cannot reach another file (<c>ATTACH</c> is denied).
 /// </summary>
 public sealed class SqliteGuestConnection : IDisposable
 {
@@ -107,10 +107,19 @@ public sealed class SqliteGuestConnection : IDisposable
                 throw new SqliteGuestException(e.Message);
             }
             raw.sqlite3_busy_timeout(connection.Handle, 5000);
+            // The guest stays inside its database: no ATTACH of a file (an in-memory or temporary one is harmless),
+            // as Spin without allow_attach_file. load_extension() is off already (SQLite's default, which
+            // Microsoft.Data.Sqlite keeps).
+            raw.sqlite3_set_authorizer(connection.Handle, DenyAttachingFiles, null);
             _connection = connection;
         }
         return _connection.Handle!;
     }
+
+    private const int SqliteAttach = 24;
+
+    private static readonly strdelegate_authorizer DenyAttachingFiles = (_, action, file, _, _, _) =>
+        action == SqliteAttach && file is not ("" or ":memory:" or null) ? raw.SQLITE_DENY : raw.SQLITE_OK;
 
     private static SqliteGuestException Error(sqlite3 db, string statement) =>
         new($"{raw.sqlite3_errmsg(db).utf8_to_string()} (in: {statement})");

@@ -124,12 +124,28 @@ public sealed class KeyValueTests(SharedRuntime runtime) : IDisposable
     }
 
     [Fact]
+    public async Task Values_survive_a_server_restart()
+    {
+        await using (var first = await _app.StartAsync(runtime))
+        {
+            using var client = TestApp.Client(first.BaseUrl);
+            await OkAsync(client, "spin", "default", Set("kept", [1, 2, 3]));
+            await OkAsync(client, "wasi", "default", Increment("visits", 4));
+        }
+        await using var second = await _app.StartAsync(runtime);
+        using var again = TestApp.Client(second.BaseUrl);
+        var r = await OkAsync(again, "wasi", "default", Get("kept"), Increment("visits", 1));
+        Assert.Equal(new byte[] { 1, 2, 3 }, Bytes(r[0]));
+        Assert.Equal(5, r[1]!.GetValue<long>());
+    }
+
+    [Fact]
     public async Task Parallel_increments_and_writes_lose_no_update()
     {
         await using var host = await _app.StartAsync(runtime);
         using var client = TestApp.Client(host.BaseUrl);
-        const int Requests = 120, PerRequest = 5;
-        using var gate = new SemaphoreSlim(24);
+        const int Requests = 150, PerRequest = 5;
+        using var gate = new SemaphoreSlim(50); // 50 requests at once, as the issue asks
         await Task.WhenAll(Enumerable.Range(0, Requests).Select(async i =>
         {
             await gate.WaitAsync(TestContext.Current.CancellationToken);

@@ -99,6 +99,23 @@ public sealed class SqliteTests(SharedRuntime runtime) : IDisposable
     }
 
     [Fact]
+    public async Task A_guest_cannot_reach_another_file_or_load_an_extension()
+    {
+        var outside = Path.Combine(_app.Dir, "outside.db");
+        await using var host = await _app.StartAsync(runtime);
+        using var client = TestApp.Client(host.BaseUrl);
+        var a = await RunAsync(client, "2", "default",
+            Sql($"ATTACH DATABASE '{outside}' AS other"),
+            Sql("SELECT load_extension('/usr/lib/x86_64-linux-gnu/libm.so.6')"),
+            Sql("ATTACH DATABASE ':memory:' AS scratch"));
+        Assert.Equal("io", Result(a, 0)["err"]!.GetValue<string>());
+        Assert.Contains("not authorized", Result(a, 0)["message"]!.GetValue<string>());
+        Assert.Equal("io", Result(a, 1)["err"]!.GetValue<string>());
+        Assert.Null(Result(a, 2)["err"]); // an in-memory database reaches nothing
+        Assert.False(File.Exists(outside));
+    }
+
+    [Fact]
     public async Task The_default_database_is_Spins_file_and_migrations_run_before_serving()
     {
         var migration = _app.WriteFile("migration.sql", """
