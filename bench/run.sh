@@ -5,7 +5,8 @@
 # SPINDLE_BENCH_ROUNDS=n (default 1) repeats the whole list n times, interleaving the targets, and summarises each
 # target by its median req/s: the machine is shared and noisy, and ratios from one short sample swing by ±20%.
 # Targets: raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello hello-while-busy, outbound HTTP: aspnet-forwarder
-# js-fetch wat-fetch js-fetch-wait-1000 chain self (default: all these, about 6 minutes), and chain-js self-js.
+# js-fetch wat-fetch js-fetch-wait-1000 chain self, key-value: kv-hello kv-sqlite kv-redis (default: all these, about
+# 7 minutes), and chain-js self-js.
 # SPINDLE_BENCH_ENV="NAME=value ..." is put in the environment of every Spindle server (engine tuning knobs).
 # SPINDLE_BENCH_BASELINE=<git revision> also runs each Spindle target on that build, right before this one.
 set -euo pipefail
@@ -15,10 +16,11 @@ secs=${1:-10}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello hello-while-busy
-  aspnet-forwarder js-fetch wat-fetch js-fetch-wait-1000 chain self)
+  aspnet-forwarder js-fetch wat-fetch js-fetch-wait-1000 chain self kv-hello kv-sqlite kv-redis)
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk: apt-get install wrk" >&2; exit 1; }
 fx="$root/artifacts/fixtures"
-[ -f "$fx/js/sleep.wasm" ] && [ -f "$fx/wat/http-big.wasm" ] && [ -f "$fx/js/fetch-hello.wasm" ] && [ -f "$fx/wat/http-outbound.wasm" ] || bash scripts/build-fixtures.sh >/dev/null
+[ -f "$fx/js/sleep.wasm" ] && [ -f "$fx/wat/http-big.wasm" ] && [ -f "$fx/js/fetch-hello.wasm" ] && [ -f "$fx/wat/http-outbound.wasm" ] &&
+  [ -f "$fx/js-spin/kv-bench.wasm" ] || bash scripts/build-fixtures.sh >/dev/null
 mkdir -p "$root/artifacts/bench"
 wagi="$root/artifacts/bench/wagi-hello.wasm"
 [ "$wagi" -nt bench/wagi/hello.c ] || clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -fuse-ld=/usr/bin/wasm-ld-14 -o "$wagi" bench/wagi/hello.c
@@ -52,6 +54,7 @@ results=$(mktemp -d)
 
 pid=""
 upid=""
+rpid=""
 sampler=""
 no_warmup=""
 cleanup() {
@@ -59,6 +62,7 @@ cleanup() {
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
   [ -n "$pid" ] && kill "$pid" 2>/dev/null
   [ -n "$upid" ] && kill "$upid" 2>/dev/null
+  [ -n "$rpid" ] && kill "$rpid" 2>/dev/null
   wait 2>/dev/null || true
   rm -rf "$results"
   [ -n "${baseline:-}" ] && git -C "$root" worktree remove --force "$baseline" 2>/dev/null
@@ -81,6 +85,16 @@ start_upstream() {
   echo "upstream did not start" >&2; cat "$ulog" >&2; exit 1
 }
 stop_upstream() { [ -n "$upid" ] || return 0; kill "$upid" 2>/dev/null; wait "$upid" 2>/dev/null || true; upid=""; }
+# The key-value targets' Redis: a fresh in-memory redis-server for one target.
+rport=$((port + 600))
+start_redis() {
+  command -v redis-server >/dev/null || { echo "install redis-server (scripts/build-fixtures.sh does)" >&2; exit 1; }
+  redis-server --port "$rport" --bind 127.0.0.1 --save "" --appendonly no >/dev/null 2>&1 &
+  rpid=$!
+  for _ in $(seq 1 100); do (exec 3<>"/dev/tcp/127.0.0.1/$rport") 2>/dev/null && return 0; sleep 0.1; done
+  echo "redis-server did not start" >&2; exit 1
+}
+stop_redis() { [ -n "$rpid" ] || return 0; kill "$rpid" 2>/dev/null; wait "$rpid" 2>/dev/null || true; rpid=""; }
 
 # Samples the server's thread count while wrk runs (the figure that matters is the peak under load).
 sample_threads() {
@@ -186,6 +200,26 @@ source = "$fx/wat/http-hello.wasm"
 TOML
 done
 
+# Key-value: one JavaScript component (tests/fixtures/js-spin/kv-bench.js) answering hello without a store
+# (kv-hello, the baseline), or doing one get and one set per request on the SQLite default store (kv-sqlite, in a
+# fresh state directory) or on Redis (kv-redis).
+cat > "$results/kv.toml" <<TOML
+spin_manifest_version = 2
+[application]
+name = "bench"
+[[trigger.http]]
+route = "/..."
+component = "kv"
+[component.kv]
+source = "$fx/js-spin/kv-bench.wasm"
+key_value_stores = ["default", "shared"]
+TOML
+cat > "$results/kv-runtime.toml" <<TOML
+[key_value_store.shared]
+type = "redis"
+url = "redis://127.0.0.1:$rport"
+TOML
+
 # hello-while-busy: WAT hello's latency at 8 connections while 8 CPU-bound guests (a WAT loop that never yields on
 # its own, stopped by a 2 s request timeout) keep both cores busy on another component of the same server.
 cat > "$results/busy.toml" <<TOML
@@ -247,12 +281,19 @@ for variant in "${variants[@]}"; do
     chain-js|self-js)   start "${spindle[@]}" up -f "$results/hop-js.toml" --listen "127.0.0.1:$((port + 1))" --quiet
                         if [ "$t" = chain-js ]; then measure_hop "$t$tag" /front "x-target: http://backend.spin.internal/backend"
                         else measure_hop "$t$tag" /front "x-target: http://self.alt/backend"; fi ;;
+    kv-hello|kv-sqlite|kv-redis)
+                        start_redis; rm -rf "$results/state"
+                        start "${spindle[@]}" up -f "$results/kv.toml" --runtime-config-file "$results/kv-runtime.toml" \
+                          --state-dir "$results/state" --listen "127.0.0.1:$((port + 1))" --quiet
+                        case $t in kv-hello) path=/hello ;; kv-sqlite) path=/kv ;; *) path="/kv?store=shared" ;; esac
+                        measure "$t$tag" 64 "$path" ;;
     hello-while-busy)   start "${spindle[@]}" up -f "$results/busy.toml" --listen "127.0.0.1:$((port + 1))" --quiet --request-timeout 2s
                         busy_guests; measure "$t$tag" 8 / ;;
     *) echo "unknown target $t" >&2; exit 2 ;;
   esac
   stop
   stop_upstream
+  stop_redis
 done
 done
 done
@@ -277,6 +318,8 @@ ratio aspnet-forwarder js-fetch "aspnet-forwarder"
 ratio aspnet-forwarder wat-fetch "aspnet-forwarder" " (target >= 50%)"
 [ -f "$results/js-fetch-wait-1000.rps" ] &&
   printf '%-12s %8.0f req/s (target >= 3,000, p99 < 1 s: see its line)\n' js-fetch-wait-1000 "$(median "$results/js-fetch-wait-1000.rps")"
+ratio kv-hello kv-sqlite "kv-hello (the same component without a store)" " (target >= 50%)"
+ratio kv-hello kv-redis "kv-hello (the same component without a store)"
 # A hop's cost: its p50 at 1 connection minus the backend's own (per round, then the median), and its throughput
 # at 64 connections against the backend called directly.
 for n in chain self chain-js self-js chain-base self-base chain-js-base self-js-base; do

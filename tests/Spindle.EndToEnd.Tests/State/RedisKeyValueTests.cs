@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using Spindle.EndToEnd.Tests.Support;
 using Spindle.Hosting;
 using Spindle.Testing;
@@ -99,6 +100,28 @@ public sealed class RedisKeyValueTests(SharedRuntime runtime) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Two_spindle_up_processes_sharing_one_Redis_store_see_each_others_writes_at_once()
+    {
+        var config = Config(_redis.Url);
+        using var a = await SpindleProcess.StartAsync(_app.ManifestPath, "--runtime-config-file", config, "--key-value", "seeded=by-a");
+        using var b = await SpindleProcess.StartAsync(_app.ManifestPath, "--runtime-config-file", config, "--state-dir", Path.Combine(_app.Dir, "b-state"));
+        using var ca = TestApp.Client(a.BaseUrl);
+        using var cb = TestApp.Client(b.BaseUrl);
+        for (var i = 0; i < 10; i++)
+        {
+            var writer = i % 2 == 0 ? ca : cb;
+            var reader = i % 2 == 0 ? cb : ca;
+            await OkAsync(writer, "spin", "shared", Set("latest", [(byte)i]));
+            var seen = await OkAsync(reader, "wasi", "shared", Get("latest"), Increment("rounds", 1));
+            Assert.Equal(new byte[] { (byte)i }, Bytes(seen[0]));
+            Assert.Equal(i + 1, seen[1]!.GetValue<long>());
+        }
+        // --key-value seeded a's default store (SQLite, not shared): b has its own default store.
+        Assert.Equal("by-a"u8.ToArray(), Bytes((await OkAsync(ca, "spin", "default", Get("seeded")))[0]));
+        Assert.Null((await OkAsync(cb, "spin", "default", Get("seeded")))[0]);
+    }
+
+    [Fact]
     public async Task A_Redis_server_down_at_start_is_one_startup_error_naming_the_store_and_url()
     {
         var url = $"redis://127.0.0.1:{RedisServer.FreePort()}";
@@ -129,6 +152,61 @@ public sealed class RedisKeyValueTests(SharedRuntime runtime) : IAsyncLifetime
             if (back["results"]![1]!["ok"] is { } v) { Assert.Equal(new byte[] { 3 }, Bytes(v)); break; }
             Assert.True(DateTime.UtcNow < deadline, $"the store did not recover: {back.ToJsonString()}");
             await Task.Delay(200, TestContext.Current.CancellationToken);
+        }
+    }
+
+    /// <summary>A real <c>spindle up</c> process on a free loopback port, stopped with SIGTERM.</summary>
+    private sealed class SpindleProcess : IDisposable
+    {
+        private readonly Process _process;
+
+        private SpindleProcess(Process process, Uri baseUrl)
+        {
+            _process = process;
+            BaseUrl = baseUrl;
+        }
+
+        public Uri BaseUrl { get; }
+
+        public static async Task<SpindleProcess> StartAsync(string manifest, params string[] flags)
+        {
+            var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "spindle.dll"), "up", "-f", manifest, "--listen", "127.0.0.1:0", .. flags])
+            {
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+            };
+            var process = Process.Start(psi)!;
+            var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
+            try
+            {
+                while (true)
+                {
+                    var line = await process.StandardOutput.ReadLineAsync(TestContext.Current.CancellationToken).AsTask()
+                        .WaitAsync(TimeSpan.FromSeconds(120), TestContext.Current.CancellationToken)
+                        ?? throw new Xunit.Sdk.XunitException("spindle exited: " + await stderr);
+                    if (line.StartsWith("Serving ", StringComparison.Ordinal))
+                    {
+                        _ = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken); // keep the pipe drained
+                        return new SpindleProcess(process, new Uri(line["Serving ".Length..]));
+                    }
+                }
+            }
+            catch
+            {
+                if (!process.HasExited) process.Kill();
+                process.Dispose();
+                throw;
+            }
+        }
+
+        public void Dispose()
+        {
+            if (!_process.HasExited)
+            {
+                using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)])!) kill.WaitForExit();
+                if (!_process.WaitForExit(30_000)) _process.Kill();
+            }
+            _process.Dispose();
         }
     }
 }
