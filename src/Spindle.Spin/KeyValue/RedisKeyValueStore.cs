@@ -70,18 +70,23 @@ public sealed class RedisKeyValueStore : IKeyValueStore, IDisposable
         return (options, database);
     }
 
+    /// <inheritdoc />
     public async ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken = default) =>
         await Run(async () => (byte[]?)await _db.StringGetAsync(key).ConfigureAwait(false)).ConfigureAwait(false);
 
+    /// <inheritdoc />
     public async ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
         await Run(() => _db.StringSetAsync(key, value)).ConfigureAwait(false);
 
+    /// <inheritdoc />
     public async ValueTask DeleteAsync(string key, CancellationToken cancellationToken = default) =>
         await Run(() => _db.KeyDeleteAsync(key)).ConfigureAwait(false);
 
+    /// <inheritdoc />
     public async ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) =>
         await Run(() => _db.KeyExistsAsync(key)).ConfigureAwait(false);
 
+    /// <inheritdoc />
     public async ValueTask<IReadOnlyList<string>> GetKeysAsync(CancellationToken cancellationToken = default) =>
         await Run(async () =>
         {
@@ -91,9 +96,11 @@ public sealed class RedisKeyValueStore : IKeyValueStore, IDisposable
             return (IReadOnlyList<string>)keys;
         }).ConfigureAwait(false);
 
+    /// <inheritdoc />
     public async ValueTask<long> IncrementAsync(string key, long delta, CancellationToken cancellationToken = default) =>
         await Run(() => _db.StringIncrementAsync(key, delta)).ConfigureAwait(false);
 
+    /// <inheritdoc />
     public async ValueTask<IReadOnlyList<byte[]?>> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default) =>
         await Run(async () =>
         {
@@ -101,12 +108,15 @@ public sealed class RedisKeyValueStore : IKeyValueStore, IDisposable
             return (IReadOnlyList<byte[]?>)values.Select(v => (byte[]?)v).ToArray();
         }).ConfigureAwait(false);
 
+    /// <inheritdoc />
     public async ValueTask SetManyAsync(IReadOnlyList<KeyValuePair<string, byte[]>> pairs, CancellationToken cancellationToken = default) =>
         await Run(() => _db.StringSetAsync(pairs.Select(p => new KeyValuePair<RedisKey, RedisValue>(p.Key, p.Value)).ToArray())).ConfigureAwait(false);
 
+    /// <inheritdoc />
     public async ValueTask DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default) =>
         await Run(() => _db.KeyDeleteAsync(keys.Select(k => (RedisKey)k).ToArray())).ConfigureAwait(false);
 
+    /// <inheritdoc />
     public async ValueTask<bool> SwapAsync(string key, SwapExpectation expected, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
         await Run(async () =>
         {
