@@ -7,9 +7,12 @@ namespace Spindle.Spin.KeyValue;
 /// store's label in the <c>store</c> column, so a <c>.spin/sqlite_key_value.db</c> written by <c>spin up</c> is read
 /// unchanged and the other way round. Every store label mapped to the same file shares it.
 /// <para>
-/// Connections come from Microsoft.Data.Sqlite's pool, one per operation; the file is in WAL mode (readers never
-/// wait for a writer) and a writer that finds the file locked retries for up to 30 s (the provider's busy
-/// handling) instead of failing. Operations run synchronously: they take microseconds on a local file.
+/// The file is in WAL mode, so readers never wait for a writer; reads run at once on a pooled connection. Writes go
+/// through one writer per file, which commits whatever writes are waiting as one transaction (group commit): one
+/// fsync for many writes, each still durable once its call returns, and no two writers of this process ever
+/// contend for SQLite's lock (contending writers poll it with sleeps: with 64 requests writing at once, 520 req/s,
+/// p50 100 ms). Each write runs in a savepoint of its own, so a failing one fails alone. Another process writing
+/// the same file (a <c>spin up</c>) is waited for up to 30 s.
 /// </para>
 /// </summary>
 public sealed class SqliteKeyValueDatabase : IDisposable
@@ -26,6 +29,12 @@ public sealed class SqliteKeyValueDatabase : IDisposable
 
     private readonly string _connectionString;
     private readonly SqliteConnection? _keepAlive;
+    private readonly System.Threading.Channels.Channel<PendingWrite> _writes =
+        System.Threading.Channels.Channel.CreateUnbounded<PendingWrite>(new() { SingleReader = true });
+    private readonly Task _writer;
+
+    /// <summary>One write waiting for the writer: what to run on its connection and who waits for the result.</summary>
+    private sealed record PendingWrite(Func<SqliteConnection, object?> Operation, TaskCompletionSource<object?> Done);
 
     /// <summary>Opens (creating it and its folder if needed) the database file at <paramref name="path"/>, or a private in-memory database when null.</summary>
     /// <exception cref="KeyValueException">The file cannot be created or opened, or is not a SQLite database.</exception>
@@ -44,6 +53,7 @@ public sealed class SqliteKeyValueDatabase : IDisposable
                 _keepAlive = new SqliteConnection(_connectionString);
                 _keepAlive.Open();
                 Execute(_keepAlive, CreateTable);
+                _writer = Task.Run(WriteLoopAsync);
                 return;
             }
             Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
@@ -54,6 +64,7 @@ public sealed class SqliteKeyValueDatabase : IDisposable
             using var c = Open();
             Execute(c, "PRAGMA journal_mode=WAL");
             Execute(c, CreateTable);
+            _writer = Task.Run(WriteLoopAsync);
         }
         catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
         {
@@ -76,9 +87,62 @@ public sealed class SqliteKeyValueDatabase : IDisposable
         }
         catch (SqliteException e)
         {
-            throw new KeyValueException($"key-value database {Path ?? "(in memory)"}: {e.Message}", e);
+            throw Failed(e);
         }
     }
+
+    /// <summary>Runs <paramref name="operation"/> on the writer's connection, inside a transaction shared with the other waiting writes.</summary>
+    internal async Task<T> WriteAsync<T>(Func<SqliteConnection, T> operation)
+    {
+        var done = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
+        if (!_writes.Writer.TryWrite(new PendingWrite(c => operation(c), done)))
+            throw new KeyValueException($"key-value database {Path ?? "(in memory)"} is closed");
+        return (T)(await done.Task.ConfigureAwait(false))!;
+    }
+
+    private async Task WriteLoopAsync()
+    {
+        using var c = Open();
+        var batch = new List<PendingWrite>();
+        var results = new List<(PendingWrite Write, object? Result, Exception? Error)>();
+        while (await _writes.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            results.Clear();
+            while (batch.Count < 1024 && _writes.Reader.TryRead(out var w)) batch.Add(w);
+            try
+            {
+                Execute(c, "BEGIN IMMEDIATE");
+                foreach (var w in batch)
+                {
+                    Execute(c, "SAVEPOINT write");
+                    try
+                    {
+                        results.Add((w, w.Operation(c), null));
+                    }
+                    catch (Exception e) when (e is SqliteException or KeyValueException)
+                    {
+                        Execute(c, "ROLLBACK TO write");
+                        results.Add((w, null, e as KeyValueException ?? Failed(e)));
+                    }
+                    Execute(c, "RELEASE write");
+                }
+                Execute(c, "COMMIT");
+            }
+            catch (Exception e)
+            {
+                // The transaction itself failed (disk full, locked past the timeout): none of these writes happened.
+                try { if (SQLitePCL.raw.sqlite3_get_autocommit(c.Handle) == 0) Execute(c, "ROLLBACK"); } catch (SqliteException) { }
+                foreach (var w in batch) w.Done.TrySetException(Failed(e));
+                continue;
+            }
+            foreach (var (w, result, error) in results)
+                if (error is null) w.Done.TrySetResult(result);
+                else w.Done.TrySetException(error);
+        }
+    }
+
+    private KeyValueException Failed(Exception e) => new($"key-value database {Path ?? "(in memory)"}: {e.Message}", e);
 
     private SqliteConnection Open()
     {
@@ -97,6 +161,9 @@ public sealed class SqliteKeyValueDatabase : IDisposable
     /// <inheritdoc />
     public void Dispose()
     {
+        // Writes already queued are committed before the file is closed.
+        _writes.Writer.TryComplete();
+        try { _writer.GetAwaiter().GetResult(); } catch (SqliteException) { /* the writer could not open the file: nothing was written */ }
         _keepAlive?.Dispose();
         if (Path is not null) SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
     }

@@ -11,17 +11,11 @@ internal sealed class SqliteKeyValueStore(SqliteKeyValueDatabase database, strin
     public ValueTask<byte[]?> GetAsync(string key, CancellationToken cancellationToken = default) =>
         new(database.Run(c => Get(c, key)));
 
-    public ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default)
-    {
-        database.Run(c => Execute(c, Upsert, key, value));
-        return ValueTask.CompletedTask;
-    }
+    public async ValueTask SetAsync(string key, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
+        await database.WriteAsync(c => Execute(c, Upsert, key, value)).ConfigureAwait(false);
 
-    public ValueTask DeleteAsync(string key, CancellationToken cancellationToken = default)
-    {
-        database.Run(c => Execute(c, "DELETE FROM spin_key_value WHERE store = $store AND key = $key", key));
-        return ValueTask.CompletedTask;
-    }
+    public async ValueTask DeleteAsync(string key, CancellationToken cancellationToken = default) =>
+        await database.WriteAsync(c => Execute(c, "DELETE FROM spin_key_value WHERE store = $store AND key = $key", key)).ConfigureAwait(false);
 
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) =>
         new(database.Run(c =>
@@ -41,10 +35,9 @@ internal sealed class SqliteKeyValueStore(SqliteKeyValueDatabase database, strin
         }));
 
     public ValueTask<long> IncrementAsync(string key, long delta, CancellationToken cancellationToken = default) =>
-        new(database.Run(c =>
+        new(database.WriteAsync(c =>
         {
-            // BEGIN IMMEDIATE: the write lock is taken before the read, so two increments never read the same value.
-            using var tx = c.BeginTransaction(deferred: false);
+            // On the writer, inside its write transaction: no other write runs between the read and the upsert.
             var current = Get(c, key) switch
             {
                 null => 0L,
@@ -55,39 +48,28 @@ internal sealed class SqliteKeyValueStore(SqliteKeyValueDatabase database, strin
             var buffer = new byte[8];
             BinaryPrimitives.WriteInt64LittleEndian(buffer, next);
             Execute(c, Upsert, key, buffer);
-            tx.Commit();
             return next;
         }));
 
     public ValueTask<IReadOnlyList<byte[]?>> GetManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default) =>
         new(database.Run<IReadOnlyList<byte[]?>>(c => keys.Select(k => Get(c, k)).ToArray()));
 
-    public ValueTask SetManyAsync(IReadOnlyList<KeyValuePair<string, byte[]>> pairs, CancellationToken cancellationToken = default)
-    {
-        database.Run(c =>
+    public async ValueTask SetManyAsync(IReadOnlyList<KeyValuePair<string, byte[]>> pairs, CancellationToken cancellationToken = default) =>
+        await database.WriteAsync(c =>
         {
-            using var tx = c.BeginTransaction(deferred: false);
             foreach (var (k, v) in pairs) Execute(c, Upsert, k, v);
-            tx.Commit();
             return 0;
-        });
-        return ValueTask.CompletedTask;
-    }
+        }).ConfigureAwait(false);
 
-    public ValueTask DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default)
-    {
-        database.Run(c =>
+    public async ValueTask DeleteManyAsync(IReadOnlyList<string> keys, CancellationToken cancellationToken = default) =>
+        await database.WriteAsync(c =>
         {
-            using var tx = c.BeginTransaction(deferred: false);
             foreach (var k in keys) Execute(c, "DELETE FROM spin_key_value WHERE store = $store AND key = $key", k);
-            tx.Commit();
             return 0;
-        });
-        return ValueTask.CompletedTask;
-    }
+        }).ConfigureAwait(false);
 
     public ValueTask<bool> SwapAsync(string key, SwapExpectation expected, ReadOnlyMemory<byte> value, CancellationToken cancellationToken = default) =>
-        new(database.Run(c => expected switch
+        new(database.WriteAsync(c => expected switch
         {
             { WasRead: false } => Execute(c, Upsert, key, value) == 1,
             { Value: null } => Execute(c, "INSERT INTO spin_key_value (store, key, value) VALUES ($store, $key, $value) ON CONFLICT(store, key) DO NOTHING", key, value) == 1,
