@@ -49,9 +49,9 @@ public static class SpindleCommandLine
         instanceReuse.AcceptOnlyFromAmong("on", "off");
         var runtimeConfig = new Option<string?>("--runtime-config-file")
         {
-            Description = "Spin runtime configuration TOML (key-value stores, state_dir, outbound HTTP, blocked networks, client TLS) [env: RUNTIME_CONFIG_FILE]",
+            Description = "Spin runtime configuration TOML (key-value stores, SQLite databases, state_dir, outbound HTTP, blocked networks, client TLS) [env: RUNTIME_CONFIG_FILE]",
         };
-        var stateDir = new Option<string?>("--state-dir") { Description = "Directory of the default key-value store (default: .spin beside the manifest)" };
+        var stateDir = new Option<string?>("--state-dir") { Description = "Directory of the default key-value store and SQLite database (default: .spin beside the manifest)" };
         var keyValue = new Option<string[]>("--key-value") { Description = "KEY=VALUE set in the default key-value store before serving (repeatable)" };
         var sqlite = new Option<string[]>("--sqlite") { Description = "SQL run against the default SQLite database before serving, or @file[:label] to run a file's statements (repeatable)" };
 

@@ -114,7 +114,7 @@ public sealed class SpindleHost : IAsyncDisposable
 
         var web = builder.Build();
         var loggerFactory = web.Services.GetRequiredService<ILoggerFactory>();
-        KeyValueStores keyValue;
+        KeyValueStores? keyValue = null;
         SqliteDatabases sqlite;
         try
         {
@@ -125,6 +125,7 @@ public sealed class SpindleHost : IAsyncDisposable
         }
         catch (Exception e) when (e is KeyValueConfigurationException or KeyValueException or SqliteConfigurationException)
         {
+            keyValue?.Dispose();
             await web.DisposeAsync();
             throw new SpindleStartupException(e.Message, e);
         }

@@ -36,7 +36,7 @@ public sealed record SpindleHostOptions
     /// <summary><c>--runtime-config-file</c> (Spin's TOML: outbound HTTP, blocked networks, client TLS); null for none.</summary>
     public string? RuntimeConfigPath { get; init; }
 
-    /// <summary>Where the default key-value store lives (<c>--state-dir</c>); null: the runtime config's <c>state_dir</c>, else <c>.spin</c> beside the manifest.</summary>
+    /// <summary>Where the default key-value store and SQLite database live (<c>--state-dir</c>); null: the runtime config's <c>state_dir</c>, else <c>.spin</c> beside the manifest.</summary>
     public string? StateDirectory { get; init; }
 
     /// <summary>Pairs set in the <c>default</c> key-value store before serving (<c>--key-value KEY=VALUE</c>), replacing values.</summary>
