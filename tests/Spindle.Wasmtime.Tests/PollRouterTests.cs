@@ -16,12 +16,24 @@ public sealed class PollRouterTests
         return end - (4u << 20);
     }
 
+    /// <summary>
+    /// A router for a pool lying above every thread, made as engines make theirs: under the filler's gate, so that
+    /// no engine being created by another test meanwhile holds the high gaps with its fillers.
+    /// </summary>
+    private static PollRouter RouterAboveEveryThread(out nuint top)
+    {
+        lock (AddressSpaceFiller.Gate)
+        {
+            top = PoolTopAboveEveryThread();
+            return new PollRouter(top);
+        }
+    }
+
     [Fact]
     public async Task The_poller_stack_lies_above_a_pool_placed_above_every_thread()
     {
-        var top = PoolTopAboveEveryThread();
+        using var router = RouterAboveEveryThread(out var top);
         Assert.True(FiberGuard.CurrentStackAddress() < top, "the test thread itself should lie below the pretend pool");
-        using var router = new PollRouter(top);
         Assert.True(router.PollerStackIsPlaced);
         var pollerStack = await router.RunOnPoller(FiberGuard.CurrentStackAddress);
         Assert.True(pollerStack > top, $"poller stack 0x{(ulong)pollerStack:x} is not above the pool top 0x{(ulong)top:x}");
@@ -36,7 +48,7 @@ public sealed class PollRouterTests
         // managed objects across suspensions and force compacting collections; every result must come back right.
         using var engine = new WasmEngine(new EngineOptions { Pooling = true, TotalCoreInstances = 128, TotalMemories = 128, TotalTables = 128, MaxMemorySize = 1 << 20 });
         engine.Router?.Dispose();
-        engine.Router = new PollRouter(PoolTopAboveEveryThread());
+        engine.Router = RouterAboveEveryThread(out _);
         using var module = TestModules.Compile(engine, TestModules.Main);
         using var linker = new WasmLinker(engine);
         int n = 0;
