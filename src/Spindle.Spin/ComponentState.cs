@@ -1,3 +1,5 @@
+using Spindle.App.Model;
+using Spindle.App.RuntimeConfiguration;
 using Spindle.Spin.KeyValue;
 using Spindle.Spin.Sqlite;
 
@@ -15,4 +17,28 @@ public sealed record ApplicationState(KeyValueStores? KeyValue, SqliteDatabases?
 {
     /// <summary>What <paramref name="componentId"/> may reach.</summary>
     public ComponentState ForComponent(string componentId) => new(KeyValue?.ForComponent(componentId), Sqlite?.ForComponent(componentId));
+}
+
+/// <summary>Why a component could not open a key-value store or a SQLite database.</summary>
+public enum StateOpenError
+{
+    /// <summary>It was opened.</summary>
+    None,
+
+    /// <summary>The component does not list the label (<c>key_value_stores</c>, <c>sqlite_databases</c>): <c>access-denied</c>, as in Spin.</summary>
+    AccessDenied,
+
+    /// <summary>The label is listed but nothing is mapped to it: <c>no-such-store</c> / <c>no-such-database</c>.</summary>
+    NotFound,
+}
+
+/// <summary>Where an application's default state lives.</summary>
+public static class StateDirectory
+{
+    /// <summary>
+    /// <c>--state-dir</c> (<paramref name="fromCommandLine"/>), else the runtime config's <c>state_dir</c>, else
+    /// <c>.spin</c> beside the manifest, as Spin chooses it.
+    /// </summary>
+    public static string Resolve(SpinApp app, RuntimeConfig config, string? fromCommandLine) =>
+        fromCommandLine ?? config.StateDirectory ?? Path.Combine(app.AppDirectory, ".spin");
 }

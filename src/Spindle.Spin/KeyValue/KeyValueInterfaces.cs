@@ -1,6 +1,7 @@
 using Spindle.Components.Host;
 using Spindle.Components.Types;
 using Spindle.Components.Values;
+using Spindle.Spin;
 
 namespace Spindle.Spin.KeyValue;
 
@@ -72,7 +73,7 @@ public static class KeyValueInterfaces
             Open(c, (string)a[0]!) switch
             {
                 (not null and var s, _) => ResultValue.Ok(new OpenStore(s)),
-                (_, KeyValueOpenError.AccessDenied) => Err(SpinError.AccessDenied),
+                (_, StateOpenError.AccessDenied) => Err(SpinError.AccessDenied),
                 _ => Err(SpinError.NoSuchStore),
             });
         i.DefineAsyncFunc("[method]store.get", T.Func([self, ("key", T.String)], T.Result(T.Option(Bytes), SpinErrorType)),
@@ -104,7 +105,7 @@ public static class KeyValueInterfaces
             Open(c, (string)a[0]!) switch
             {
                 (not null and var st, _) => ResultValue.Ok(new OpenStore(st)),
-                (_, KeyValueOpenError.AccessDenied) => Err(WasiError.AccessDenied),
+                (_, StateOpenError.AccessDenied) => Err(WasiError.AccessDenied),
                 _ => Err(WasiError.NoSuchStore),
             });
         s.DefineAsyncFunc("[method]bucket.get", T.Func([self, ("key", T.String)], T.Result(T.Option(Bytes), WasiErrorType)),
@@ -193,8 +194,8 @@ public static class KeyValueInterfaces
 
     private static IReadOnlyList<string> Strings(object? list) => ((object?[])list!).Select(k => (string)k!).ToArray();
 
-    private static (IKeyValueStore? Store, KeyValueOpenError Error) Open(HostCallContext c, string label) =>
-        c.StoreData is IKeyValueContext { KeyValue: { } kv } ? kv.Open(label) : (null, KeyValueOpenError.NoSuchStore);
+    private static (IKeyValueStore? Store, StateOpenError Error) Open(HostCallContext c, string label) =>
+        c.StoreData is IKeyValueContext { KeyValue: { } kv } ? kv.Open(label) : (null, StateOpenError.NotFound);
 
     /// <summary>Runs an operation on the store in argument 0; a backend failure becomes <paramref name="failed"/>'s error.</summary>
     private static async ValueTask<object?> Call(object?[] args, Func<IKeyValueStore, Task<ResultValue>> operation, Func<KeyValueException, ResultValue> failed)

@@ -46,7 +46,7 @@ public sealed class KeyValueStores : IDisposable
         foreach (var c in config.KeyValueStores) configured[c.Label] = c;
         if (!configured.ContainsKey(DefaultLabel))
         {
-            var dir = stateDirectory ?? config.StateDirectory ?? Path.Combine(app.AppDirectory, ".spin");
+            var dir = StateDirectory.Resolve(app, config, stateDirectory);
             configured[DefaultLabel] = new KeyValueStoreConfig(DefaultLabel, KeyValueStoreKind.Spin, Path.GetFullPath(Path.Combine(dir, DefaultFileName)), null);
         }
 
@@ -134,24 +134,11 @@ public sealed class ComponentKeyValue
         _allowed = allowed;
     }
 
-    /// <summary>Opens <paramref name="label"/>: the store, or why not (a label the component does not list is <see cref="KeyValueOpenError.AccessDenied"/>, as in Spin).</summary>
-    public (IKeyValueStore? Store, KeyValueOpenError Error) Open(string label) =>
-        !_allowed.Contains(label) ? (null, KeyValueOpenError.AccessDenied)
-        : _stores.Get(label) is { } store ? (store, KeyValueOpenError.None)
-        : (null, KeyValueOpenError.NoSuchStore);
-}
-
-/// <summary>Why a store could not be opened.</summary>
-public enum KeyValueOpenError
-{
-    /// <summary>It was opened.</summary>
-    None,
-
-    /// <summary>The component does not list the label in <c>key_value_stores</c>.</summary>
-    AccessDenied,
-
-    /// <summary>The label is listed but no store is mapped to it.</summary>
-    NoSuchStore,
+    /// <summary>Opens <paramref name="label"/>: the store, or why not.</summary>
+    public (IKeyValueStore? Store, StateOpenError Error) Open(string label) =>
+        !_allowed.Contains(label) ? (null, StateOpenError.AccessDenied)
+        : _stores.Get(label) is { } store ? (store, StateOpenError.None)
+        : (null, StateOpenError.NotFound);
 }
 
 /// <summary>The application's key-value stores cannot be set up (the message names the label, the component or the backend).</summary>

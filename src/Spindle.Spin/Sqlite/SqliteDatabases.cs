@@ -37,7 +37,7 @@ public sealed class SqliteDatabases
         foreach (var c in config.SqliteDatabases) paths[c.Label] = c.Path;
         if (!paths.ContainsKey(DefaultLabel))
         {
-            var dir = stateDirectory ?? config.StateDirectory ?? Path.Combine(app.AppDirectory, ".spin");
+            var dir = StateDirectory.Resolve(app, config, stateDirectory);
             paths[DefaultLabel] = Path.GetFullPath(Path.Combine(dir, DefaultFileName));
         }
         var allowed = new Dictionary<string, HashSet<string>>(StringComparer.Ordinal);
@@ -139,24 +139,11 @@ public sealed class ComponentSqlite
         _allowed = allowed;
     }
 
-    /// <summary>Opens a connection to <paramref name="label"/>, or says why not (a label the component does not list is <see cref="SqliteOpenError.AccessDenied"/>, as in Spin).</summary>
-    public (SqliteGuestConnection? Connection, SqliteOpenError Error) Open(string label) =>
-        !_allowed.Contains(label) ? (null, SqliteOpenError.AccessDenied)
-        : _databases.TryGetPath(label, out var path) ? (new SqliteGuestConnection(path), SqliteOpenError.None)
-        : (null, SqliteOpenError.NoSuchDatabase);
-}
-
-/// <summary>Why a database could not be opened.</summary>
-public enum SqliteOpenError
-{
-    /// <summary>It was opened.</summary>
-    None,
-
-    /// <summary>The component does not list the label in <c>sqlite_databases</c>.</summary>
-    AccessDenied,
-
-    /// <summary>No database is mapped to the label.</summary>
-    NoSuchDatabase,
+    /// <summary>Opens a connection to <paramref name="label"/>, or says why not.</summary>
+    public (SqliteGuestConnection? Connection, StateOpenError Error) Open(string label) =>
+        !_allowed.Contains(label) ? (null, StateOpenError.AccessDenied)
+        : _databases.TryGetPath(label, out var path) ? (new SqliteGuestConnection(path), StateOpenError.None)
+        : (null, StateOpenError.NotFound);
 }
 
 /// <summary>The application's SQLite databases cannot be set up (the message names the label, component, file or statement).</summary>

@@ -1,6 +1,7 @@
 using Spindle.Components.Host;
 using Spindle.Components.Types;
 using Spindle.Components.Values;
+using Spindle.Spin;
 
 namespace Spindle.Spin.Sqlite;
 
@@ -49,10 +50,10 @@ public static class SqliteInterfaces
         var self = ("self", (ValType)T.Borrow(connection));
 
         i.DefineFunc("[static]connection.open", T.Func([("database", T.String)], T.Result(T.Own(connection), ErrorType)), (c, a) =>
-            (c.StoreData is ISqliteContext { Sqlite: { } sqlite } ? sqlite.Open((string)a[0]!) : (null, SqliteOpenError.NoSuchDatabase)) switch
+            (c.StoreData is ISqliteContext { Sqlite: { } sqlite } ? sqlite.Open((string)a[0]!) : (null, StateOpenError.NotFound)) switch
             {
                 (not null and var opened, _) => ResultValue.Ok(opened),
-                (_, SqliteOpenError.AccessDenied) => Err(ErrorCase.AccessDenied),
+                (_, StateOpenError.AccessDenied) => Err(ErrorCase.AccessDenied),
                 _ => Err(ErrorCase.NoSuchDatabase),
             });
         i.DefineFunc("[method]connection.execute",

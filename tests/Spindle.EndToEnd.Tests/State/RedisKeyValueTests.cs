@@ -76,6 +76,34 @@ public sealed class RedisKeyValueTests(SharedRuntime runtime) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Batches_and_compare_and_swap_work_on_Redis()
+    {
+        await using var host = await StartAsync();
+        using var client = TestApp.Client(host.BaseUrl);
+        var r = await OkAsync(client, "wasi", "shared",
+            SetMany(("a", [1]), ("b", []), ("c", [3])),
+            GetMany("a", "b", "missing", "c"),
+            DeleteMany("a", "missing"),
+            Exists("a"),
+            Cas("k", [1], read: true),                 // absent and still absent: swaps
+            Cas("k", [2], read: true, between: [3]),   // another writer between the read and the swap: fails
+            Get("k"),
+            Cas("k", [4], read: false));               // no read: unconditional, as in Spin
+        var got = r[1]!.AsArray();
+        Assert.Equal(["a", "b", "missing", "c"], got.Select(p => p![0]!.GetValue<string>()));
+        Assert.Equal(new byte[] { 1 }, Bytes(got[0]![1]));
+        Assert.Equal([], Bytes(got[1]![1])!);
+        Assert.Null(got[2]![1]);
+        Assert.False(r[3]!.GetValue<bool>());
+        Assert.True(r[4]!["swapped"]!.GetValue<bool>());
+        Assert.False(r[5]!["swapped"]!.GetValue<bool>());
+        Assert.Equal("cas-failed", r[5]!["err"]!.GetValue<string>());
+        Assert.Equal(new byte[] { 3 }, Bytes(r[6]));
+        Assert.True(r[7]!["swapped"]!.GetValue<bool>());
+        Assert.Equal("\u0004", await _redis.CommandAsync("GET", "k"));
+    }
+
+    [Fact]
     public async Task Two_servers_share_one_counter_without_losing_an_increment()
     {
         await using var a = await StartAsync();
