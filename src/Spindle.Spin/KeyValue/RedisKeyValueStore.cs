@@ -41,8 +41,9 @@ public sealed class RedisKeyValueStore : IKeyValueStore, IDisposable
         }
         catch (RedisException e)
         {
+            var why = store.Brief(e);
             store.Dispose();
-            throw new KeyValueException($"cannot reach Redis at {url}: {e.Message}", e);
+            throw new KeyValueException($"cannot reach Redis at {url}: {why} within {options.ConnectTimeout} ms", e);
         }
         return store;
     }
@@ -136,9 +137,13 @@ public sealed class RedisKeyValueStore : IKeyValueStore, IDisposable
         }
         catch (Exception e) when (e is RedisException or TimeoutException)
         {
-            throw new KeyValueException($"Redis at {Url}: {e.Message}", e);
+            throw new KeyValueException($"Redis at {Url}: {Brief(e)}", e);
         }
     }
+
+    // StackExchange.Redis appends a page of connection diagnostics to its messages: say what happened in a few words.
+    private string Brief(Exception e) =>
+        !_redis.IsConnected ? "no connection to the server" : e.Message.Split(" - ", 2)[0].Split(" (see ", 2)[0];
 
     /// <inheritdoc />
     public void Dispose() => _redis.Dispose();

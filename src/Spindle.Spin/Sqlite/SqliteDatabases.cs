@@ -51,19 +51,22 @@ public sealed class SqliteDatabases
         if (missing.Count > 0)
             throw new SqliteConfigurationException(
                 $"SQLite databases are used but not defined ({string.Join("; ", missing)}): add [sqlite_database.<label>] tables to the runtime config (--runtime-config-file)");
-        foreach (var label in allowed.Values.SelectMany(a => a).Distinct())
+        var databases = new SqliteDatabases(paths, allowed);
+        foreach (var label in allowed.Values.SelectMany(a => a).Distinct()) databases.CreateFolderOf(label);
+        return databases;
+    }
+
+    private void CreateFolderOf(string label)
+    {
+        if (_paths[label] is not { } path) return;
+        try
         {
-            if (paths[label] is not { } path) continue;
-            try
-            {
-                Directory.CreateDirectory(Path.GetDirectoryName(path)!);
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-            {
-                throw new SqliteConfigurationException($"SQLite database \"{label}\": cannot create the folder of {path}: {e.Message}", e);
-            }
+            Directory.CreateDirectory(Path.GetDirectoryName(path)!);
         }
-        return new SqliteDatabases(paths, allowed);
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new SqliteConfigurationException($"SQLite database \"{label}\": cannot create the folder of {path}: {e.Message}", e);
+        }
     }
 
     /// <summary>What <paramref name="componentId"/> may open (the labels of its <c>sqlite_databases</c>).</summary>
@@ -83,6 +86,7 @@ public sealed class SqliteDatabases
         {
             if (!statement.StartsWith('@'))
             {
+                CreateFolderOf(DefaultLabel);
                 using var connection = new SqliteGuestConnection(_paths[DefaultLabel]);
                 try
                 {
@@ -101,6 +105,7 @@ public sealed class SqliteDatabases
                 throw new SqliteConfigurationException($"--sqlite '{statement}': expected @file or @file:label");
             if (!_paths.TryGetValue(label, out var path))
                 throw new SqliteConfigurationException($"--sqlite '{statement}': no database is labelled \"{label}\"");
+            CreateFolderOf(label);
             var full = Path.GetFullPath(Path.Combine(baseDirectory, file));
             string sql;
             try
