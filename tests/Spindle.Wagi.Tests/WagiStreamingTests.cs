@@ -81,4 +81,57 @@ public sealed class WagiStreamingTests
         Assert.All(bodies, b => Assert.Equal("body", b));
         Assert.True(threadsWaiting - threadsBefore < 25, $"threads grew from {threadsBefore} to {threadsWaiting} with 50 guests waiting");
     }
+
+    /// <summary>Reads a response as it arrives: when the first bytes came, when it ended, what came, how it ended.</summary>
+    private static async Task<(TimeSpan FirstChunk, TimeSpan End, string Received, Exception? Error)> ReadTimed(HttpClient client, string url)
+    {
+        var watch = Stopwatch.StartNew();
+        using var response = await client.GetAsync(url, HttpCompletionOption.ResponseHeadersRead, Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = await response.Content.ReadAsStreamAsync(Ct);
+        var buffer = new byte[64];
+        var received = new MemoryStream();
+        var n = await body.ReadAsync(buffer, Ct);
+        var firstChunk = watch.Elapsed;
+        received.Write(buffer, 0, n);
+        Exception? error = null;
+        try
+        {
+            while ((n = await body.ReadAsync(buffer, Ct)) > 0)
+                received.Write(buffer, 0, n);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException)
+        {
+            error = e;
+        }
+        return (firstChunk, watch.Elapsed, Encoding.ASCII.GetString(received.ToArray()), error);
+    }
+
+    [Fact]
+    public async Task A_flushed_chunk_arrives_while_the_module_still_computes()
+    {
+        await using var server = await WagiTestServer.StartAsync(WagiTestServer.Options("flush"));
+        var (first, end, received, error) = await ReadTimed(server.Client, "/");
+        Assert.Null(error);
+        Assert.Equal("first chunk\nsecond chunk\n", received);
+        Assert.True(end > TimeSpan.FromSeconds(1.4), $"the module computed for only {end}");
+        Assert.True(first < end / 3, $"first chunk after {first}, response ended after {end}");
+    }
+
+    [Theory]
+    [InlineData("trap", "trapped")]
+    [InlineData("exit", "exited with code 1")]
+    public async Task A_failure_after_a_flush_aborts_the_started_response_instead_of_answering_500(string how, string reason)
+    {
+        await using var server = await WagiTestServer.StartAsync(WagiTestServer.Options("flush"));
+        var (first, end, received, error) = await ReadTimed(server.Client, "/?" + how);
+        Assert.Equal("first chunk\n", received); // the status and the flushed bytes, then an incomplete body
+        Assert.NotNull(error);
+        Assert.True(first < end / 3, $"first chunk after {first}, response ended after {end}");
+        var logged = Assert.Single(server.Logs.Lines, l => l.Contains("aborting the response"));
+        Assert.Contains(reason, logged);
+        // The server keeps serving.
+        var again = await ReadTimed(server.Client, "/");
+        Assert.Null(again.Error);
+    }
 }

@@ -37,21 +37,33 @@ public sealed class StarvationTests(SharedRuntime runtime)
         await using var host = await app.StartAsync(runtime, configure: o => o with { RequestTimeout = TimeSpan.FromSeconds(1) });
         using var client = TestApp.Client(host.BaseUrl);
 
+        // 20 connections open and warm first: the burst measures the deadline, not 20 TCP handshakes.
+        await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => client.GetStringAsync("/hello", Ct)));
+
         async Task<(HttpStatusCode, TimeSpan)> Busy()
         {
             var watch = Stopwatch.StartNew();
             using var response = await client.GetAsync("/busy", Ct);
             return (response.StatusCode, watch.Elapsed);
         }
-        var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Busy()));
-        // Up to AdmissionOptions.RunningPerComponent guests run and time out (500); the others wait in the queue
-        // and are refused when the deadline passes there (503), the deadline counting from arrival.
-        Assert.All(results, r => Assert.True(r.Item1 is HttpStatusCode.InternalServerError or HttpStatusCode.ServiceUnavailable, $"status {r.Item1}"));
-        Assert.Contains(results, r => r.Item1 == HttpStatusCode.InternalServerError);
-        var slowest = results.Max(r => r.Item2);
-        // Before time slicing: 4.6-13 s here, and past the client's 60 s timeout in this test. The deadline is 1 s;
-        // on a 2-core machine shared with the other test assemblies, 1.75 s has been seen.
-        Assert.True(slowest < TimeSpan.FromSeconds(2.5), $"slowest busy request ended after {slowest}");
+        // The deadline is 1 s and must hold within 20% (1.2 s, seen at the client, 1.10-1.18 s here when alone). On
+        // a 2-core machine shared with other test assemblies one burst can be slower (1.75 s has been seen), so each
+        // of up to three bursts must end within 2.5 s and one of them within 1.2 s. Before time slicing: 4.6-13 s,
+        // and past the client's 60 s timeout in this test.
+        var slowestOfEach = new List<TimeSpan>();
+        for (var burst = 0; burst < 3; burst++)
+        {
+            var results = await Task.WhenAll(Enumerable.Range(0, 20).Select(_ => Busy()));
+            // Up to AdmissionOptions.RunningPerComponent guests run and time out (500); the others wait in the queue
+            // and are refused when the deadline passes there (503), the deadline counting from arrival.
+            Assert.All(results, r => Assert.True(r.Item1 is HttpStatusCode.InternalServerError or HttpStatusCode.ServiceUnavailable, $"status {r.Item1}"));
+            Assert.Contains(results, r => r.Item1 == HttpStatusCode.InternalServerError);
+            var slowest = results.Max(r => r.Item2);
+            Assert.True(slowest < TimeSpan.FromSeconds(2.5), $"slowest busy request ended after {slowest}");
+            slowestOfEach.Add(slowest);
+            if (slowest <= TimeSpan.FromSeconds(1.2)) return;
+        }
+        Assert.Fail($"no burst held the 1 s deadline within 20%: slowest requests ended after {string.Join(", ", slowestOfEach.Select(t => $"{t.TotalMilliseconds:0} ms"))}");
     }
 
     [Fact]
