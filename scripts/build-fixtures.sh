@@ -5,6 +5,7 @@
 #   tests/fixtures/spinjs/*.js  → spinjs/<name>.wasm  Spin's JS SDK build tools (ComponentizeJS 0.19.3, wasi:http@0.2.3)
 #   tests/fixtures/wagi/*.c     → wagi/<name>.wasm    clang-14 + wasi-libc (WASI preview1 commands)
 #   some of wagi/*.wasm         → wagi-cli/<name>.wasm  the same commands as wasi:cli/run components (jco new --wasi-command)
+#   tests/fixtures/legacy/      → legacy/*.wasm       Spin SDK generation-1/-2 core modules (clang-14 + wasi-libc, jco parse)
 #   tests/fixtures/wat/*.wat    → wat/<name>.wasm     jco parse
 #   examples/hello/src          → examples/hello/target (the README quick-start app)
 # Installs what it needs (Debian packages when run as root, pinned npm packages from tests/fixtures/tools).
@@ -80,6 +81,30 @@ for name in echo env redirect notfound big readfile exit1 trap spin count; do
     || { echo "jco new --wasi-command failed for $src" >&2; exit 1; }
   [ -s "$wasm.tmp" ] || { echo "jco new --wasi-command wrote no output for $src" >&2; exit 1; }
   mv "$wasm.tmp" "$wasm" && echo "$key" > "$wasm.key" && echo "built wagi-cli/$name.wasm"
+done
+
+# 5c. Legacy Spin SDK core modules (generation 1: Spin <= 1.3; generation 2: Spin 1.4/1.5), the same app over both
+#     ABIs; generation 1 also as a command, as its Go (TinyGo) SDK built them. Keyed on the glue, the shared headers
+#     and the compiler.
+legacy="$root/tests/fixtures/legacy"
+mkdir -p "$out/legacy"
+for spec in "spin-v1 spin-v1.c -mexec-model=reactor" "spin-v1-command spin-v1.c -DLEGACY_COMMAND" \
+            "spin-v2 spin-v2.c -mexec-model=reactor"; do
+  read -r name src flags <<<"$spec"
+  wasm="$out/legacy/$name.wasm"
+  key=$( (echo "$flags"; cat "$legacy/$src" "$legacy"/*.h; clang-14 --version) | sha256sum | cut -d' ' -f1)
+  [ -f "$wasm" ] && [ "$(cat "$wasm.key" 2>/dev/null)" = "$key" ] && continue
+  # shellcheck disable=SC2086 # flags is one word or none
+  clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -fuse-ld=/usr/bin/wasm-ld-14 $flags -o "$wasm" "$legacy/$src"
+  echo "$key" > "$wasm.key" && echo "built legacy/$name.wasm"
+done
+for src in "$legacy"/*.wat; do
+  name=$(basename "$src" .wat)
+  wasm="$out/legacy/$name.wasm"
+  key=$(cat "$src" "$tools/package-lock.json" | sha256sum | cut -d' ' -f1)
+  [ -f "$wasm" ] && [ "$(cat "$wasm.key" 2>/dev/null)" = "$key" ] && continue
+  "$tools/node_modules/.bin/jco" parse "$src" -o "$wasm" >/dev/null
+  echo "$key" > "$wasm.key" && echo "built legacy/$name.wasm"
 done
 
 # 6. Hand-written components in WAT (tests also compile WAT in-process; these files serve the benchmark too).

@@ -34,6 +34,20 @@ public class HostRegistryTests
     }
 
     [Fact]
+    public void An_unversioned_import_resolves_only_to_the_unversioned_interface_of_that_name()
+    {
+        // Spin's first-generation fermyon:spin/key-value has other types than fermyon:spin/key-value@2.0.0.
+        var v2 = new HostInterface("fermyon:spin/key-value", "2.0.0");
+        var registry = new HostRegistry().Add(v2);
+        Assert.Null(registry.Resolve("fermyon:spin/key-value"));
+        var legacy = new HostInterface("fermyon:spin/key-value", "");
+        registry.Add(legacy);
+        Assert.Same(legacy, registry.Resolve("fermyon:spin/key-value"));
+        Assert.Same(v2, registry.Resolve("fermyon:spin/key-value@2.0.0"));
+        Assert.Equal("fermyon:spin/key-value", legacy.ToString());
+    }
+
+    [Fact]
     public void Compatible_duplicates_are_refused() =>
         Assert.Throws<InvalidOperationException>(() =>
             new HostRegistry().Add(new HostInterface("wasi:io/poll", "0.2.0")).Add(new HostInterface("wasi:io/poll", "0.2.6")));

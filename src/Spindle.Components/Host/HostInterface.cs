@@ -43,7 +43,7 @@ public sealed class HostInterface(string name, string version)
     /// <summary>Interface name without version, such as <c>wasi:io/streams</c>.</summary>
     public string Name { get; } = name;
 
-    /// <summary>Semantic version implemented (imports of the same major.minor, any patch, resolve to it).</summary>
+    /// <summary>Semantic version implemented (imports of the same major.minor, any patch, resolve to it); "" for an unversioned interface.</summary>
     public string Version { get; } = version;
 
     /// <summary>Functions by name (<c>[method]fields.get</c>, <c>[constructor]fields</c>, <c>[static]fields.from-list</c>, <c>get-stdout</c>).</summary>
@@ -81,7 +81,7 @@ public sealed class HostInterface(string name, string version)
     public void DefineAsyncFunc(string name, FuncType type, AsyncHostFunc impl) => _functions.Add(name, new(name, type, null, impl));
 
     /// <inheritdoc />
-    public override string ToString() => $"{Name}@{Version}";
+    public override string ToString() => Version.Length == 0 ? Name : $"{Name}@{Version}";
 }
 
 /// <summary>What a host function sees of the call: the per-store state given at instantiation.</summary>

@@ -24,13 +24,18 @@ public sealed class HostRegistry
         return this;
     }
 
-    /// <summary>Finds the interface serving an import name (<c>wasi:io/streams@0.2.3</c>), or null.</summary>
+    /// <summary>
+    /// Finds the interface serving an import name (<c>wasi:io/streams@0.2.3</c>), or null. An unversioned name
+    /// (<c>fermyon:spin/key-value</c>, Spin's first-generation interfaces) resolves only to an interface registered
+    /// without a version (<see cref="HostInterface.Version"/> ""): the versioned interfaces of the same name have
+    /// other types.
+    /// </summary>
     public HostInterface? Resolve(string importName)
     {
         var (name, version) = SplitName(importName);
         if (!_byName.TryGetValue(name, out var list)) return null;
         foreach (var iface in list)
-            if (version is null || Compatible(iface.Version, version))
+            if (version is null ? iface.Version.Length == 0 : Compatible(iface.Version, version))
                 return iface;
         return null;
     }

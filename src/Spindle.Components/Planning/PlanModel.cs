@@ -19,6 +19,15 @@ internal sealed record LoweredItem(int Index) : CoreItem;
 /// <summary><c>canon resource.new/drop/rep</c> for a resource type, acting on a component instance's handle table.</summary>
 internal sealed record ResourceOpItem(CanonKind Op, ResourceType Resource, int ComponentInstance) : CoreItem;
 
+/// <summary>
+/// A core function the embedder defines on the module's linker itself (<see cref="Runtime.CoreModuleBinding.DefineCoreHost"/>),
+/// such as WASI preview1 for a core module: no canonical ABI in between.
+/// </summary>
+internal sealed record CoreHostItem : CoreItem
+{
+    public static readonly CoreHostItem Instance = new();
+}
+
 /// <summary>A function lifted by one component instance and lowered into another: index into <see cref="InstantiationPlan.Adapters"/>.</summary>
 internal sealed record AdapterItem(int Index) : CoreItem;
 

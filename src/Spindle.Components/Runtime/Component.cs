@@ -76,6 +76,29 @@ public sealed class Component : IDisposable
     public static Component LoadResettable(WasmEngine engine, ReadOnlySpan<byte> bytes, HostRegistry host, IProgress<string>? progress = null) =>
         Load(engine, bytes, host, progress, stubMissing: false, resettable: true);
 
+    /// <summary>
+    /// Loads a core module built against component-model interfaces but never wrapped in a component (the modules
+    /// of Spin's first SDKs): <paramref name="binding"/> says which host function serves each import and which
+    /// exports are lifted as which functions, and the module gets exactly the lifting and lowering (canonical ABI,
+    /// its own memory and realloc) a component declaring those would give it. Imports of
+    /// <see cref="CoreModuleBinding.CoreHostModules"/> are defined by <see cref="CoreModuleBinding.DefineCoreHost"/>.
+    /// Instances are never reused (no reset point): each serves one call sequence, as a fresh one.
+    /// </summary>
+    public static Component LoadCoreModule(WasmEngine engine, ReadOnlySpan<byte> module, HostRegistry host, CoreModuleBinding binding, IProgress<string>? progress = null)
+    {
+        ArgumentNullException.ThrowIfNull(engine);
+        ArgumentNullException.ThrowIfNull(host);
+        ArgumentNullException.ThrowIfNull(binding);
+        var plan = CoreModulePlanner.Build(module.ToArray(), host, binding);
+        return Build(engine, plan, progress, resettable: false, binding.DefineCoreHost);
+    }
+
+    /// <summary>The export names of a core module (to tell which conventions it was built with before binding it).</summary>
+    public static IReadOnlySet<string> CoreModuleExports(ReadOnlySpan<byte> module) => CoreModulePlanner.ExportNames(module.ToArray());
+
+    /// <summary>Defines the core-level host imports (<see cref="CoreHostItem"/>) on a step's linker.</summary>
+    internal Action<WasmLinker, WasmModule>? CoreHost { get; private init; }
+
     /// <summary>As the public Load; <paramref name="stubMissing"/> adds trapping stubs for imports <paramref name="host"/> lacks.</summary>
     internal static Component Load(WasmEngine engine, ReadOnlySpan<byte> bytes, HostRegistry host, IProgress<string>? progress, bool stubMissing, bool resettable = false)
     {
@@ -122,7 +145,8 @@ public sealed class Component : IDisposable
     /// <summary>Parses a component and lists its imports and exports without binding or compiling anything.</summary>
     public static ComponentSummary Inspect(ReadOnlySpan<byte> bytes) => ComponentSummary.Read(bytes.ToArray());
 
-    private static Component Build(WasmEngine engine, InstantiationPlan plan, IProgress<string>? progress, bool resettable)
+    private static Component Build(WasmEngine engine, InstantiationPlan plan, IProgress<string>? progress, bool resettable,
+        Action<WasmLinker, WasmModule>? coreHost = null)
     {
         ResettableModule[]? resetModules = null;
         string? resetBlocker = "the component was not loaded for reuse";
@@ -202,6 +226,7 @@ public sealed class Component : IDisposable
             exports.ToDictionary(e => e.Key, e => e.Value.ToArray(), StringComparer.Ordinal))
         {
             Adapters = adapters,
+            CoreHost = coreHost,
             CallOptionSets = optionSets.Count,
             ResetBlocker = resetBlocker,
             ResetModules = resetModules,

@@ -24,6 +24,13 @@ internal sealed class StepRuntime : IDisposable
         Base = new WasmLinker(engine);
         var storeImports = new List<StoreImport>();
         var defined = new HashSet<(string, string)>();
+        if (Array.Exists(step.Imports, b => b.Source is CoreHostItem))
+        {
+            var define = component.CoreHost ?? throw new ComponentLoadException($"core module {step.Module} has core-level host imports but no one defines them");
+            _importsAsync = true; // the embedder's functions may be async (WASI preview1's fd_read, fd_write, poll_oneoff)
+            try { define(Base, module); }
+            catch (WasmtimeException e) { throw new ComponentLoadException($"core module {step.Module}: defining its host imports failed: {e.Message}", e); }
+        }
         foreach (var b in step.Imports)
         {
             if (!defined.Add((b.Module, b.Name))) continue;

@@ -59,12 +59,9 @@ public static class SqliteInterfaces
         i.DefineFunc("[method]connection.execute",
             T.Func([self, ("statement", T.String), ("parameters", T.List(ValueType))], T.Result(queryResult, ErrorType)), (_, a) =>
             {
-                var parameters = ((object?[])a[2]!).Select(v => new SqliteValue(((VariantValue)v!).Payload)).ToArray();
                 try
                 {
-                    var result = ((SqliteGuestConnection)a[0]!).Execute((string)a[1]!, parameters);
-                    var rows = result.Rows.Select(r => (object?)new object?[] { r.Select(Lower).ToArray() }).ToArray();
-                    return ResultValue.Ok(new object?[] { result.Columns.Cast<object?>().ToArray(), rows });
+                    return ResultValue.Ok(QueryResult(((SqliteGuestConnection)a[0]!).Execute((string)a[1]!, Parameters(a[2]))));
                 }
                 catch (SqliteGuestException e)
                 {
@@ -78,6 +75,14 @@ public static class SqliteInterfaces
         }
         return i;
     }
+
+    /// <summary>The guest's <c>list&lt;value&gt;</c> parameters as SQLite values.</summary>
+    internal static SqliteValue[] Parameters(object? list) =>
+        ((object?[])list!).Select(v => new SqliteValue(((VariantValue)v!).Payload)).ToArray();
+
+    /// <summary>A result as the guest's <c>query-result</c> record (columns, rows of <c>value</c>s).</summary>
+    internal static object?[] QueryResult(SqliteQueryResult result) =>
+        [result.Columns.Cast<object?>().ToArray(), result.Rows.Select(r => (object?)new object?[] { r.Select(Lower).ToArray() }).ToArray()];
 
     private static object? Lower(SqliteValue v) => v.Value switch
     {

@@ -3,6 +3,7 @@ using Spindle.App.Model;
 using Spindle.Components;
 using Spindle.Components.Host;
 using Spindle.Components.Runtime;
+using Spindle.Trigger.Http.Executors.SpinInbound;
 using Spindle.Trigger.Http.Executors.Wagi;
 using Spindle.Trigger.Http.Executors.WasiHttp;
 using Spindle.Trigger.Http.Spin;
@@ -21,9 +22,9 @@ public sealed class WasmExecutors : IDisposable
 {
     private readonly HostRegistry _host = CreateHostRegistry();
 
-    /// <summary>The interfaces components are checked against: WASI 0.2, Spin's variables, key-value and SQLite interfaces.</summary>
+    /// <summary>The interfaces components are checked against: WASI 0.2, Spin's variables, key-value and SQLite interfaces, and Spin's first-generation (unversioned) interfaces.</summary>
     public static HostRegistry CreateHostRegistry() =>
-        Spindle.Spin.Sqlite.SqliteInterfaces.AddTo(Spindle.Spin.KeyValue.KeyValueInterfaces.AddTo(SpinVariablesInterfaces.AddTo(WasiHost.CreateRegistry())));
+        LegacySpinModule.AddInterfaces(Spindle.Spin.Sqlite.SqliteInterfaces.AddTo(Spindle.Spin.KeyValue.KeyValueInterfaces.AddTo(SpinVariablesInterfaces.AddTo(WasiHost.CreateRegistry()))));
 
     /// <summary>
     /// Creates the engine with <paramref name="options"/> and, if <paramref name="hotLane"/> is given, a
@@ -196,6 +197,10 @@ public sealed class WasmExecutors : IDisposable
             var bytes = ReadSource(context.Component);
             try
             {
+                // A core module of Spin's first SDKs, or a component exporting their interface: the Spin executor.
+                if (LegacySpinModule.IsCoreModule(bytes))
+                    return CreateSpinInbound(LegacySpinModule.Load(runtime.Engine, bytes, runtime._host, CompileProgress(logger, id)));
+
                 // Both loads prepare the modules for reset (extra exports only), so they compile the same bytes and the
                 // second finds the artifacts in the cache (the engines differ only in pool settings).
                 // With instance reuse off (--instance-reuse off) the modules are loaded as built, so their instances
@@ -206,6 +211,8 @@ public sealed class WasmExecutors : IDisposable
                 // "Instance reuse"; 2.2–2.9k against 0.6–0.8k in bench/README.md's "hot lane" row).
                 Func<WasmEngine, byte[], HostRegistry, IProgress<string>?, Component> load = context.InstanceReuse ? LoadResettable : LoadAsBuilt;
                 var component = load(runtime.Engine, bytes, runtime._host, CompileProgress(logger, id));
+                if (SpinInboundExecutor.Serves(component) && component.FindExport(WasiHttpExecutor.HandlerInterface, "handle") is null)
+                    return CreateSpinInbound(component);
                 var lanes = runtime.Lanes.Select(lane => (lane, load(lane.Engine, bytes, runtime._host, null))).ToArray();
                 var preopens = ComponentFiles.Stage(context.App, context.Component)
                     .Select(m => new WasiPreopen(m.HostPath, m.GuestPath)).ToArray();
@@ -216,6 +223,11 @@ public sealed class WasmExecutors : IDisposable
             {
                 throw new ExecutorCreationException($"component '{id}' ({context.Component.Source}): {e.Message}", e);
             }
+
+            SpinInboundExecutor CreateSpinInbound(Component component) =>
+                SpinInboundExecutor.Create(runtime.Engine, component, id, [.. context.Component.Environment],
+                    [.. ComponentFiles.Stage(context.App, context.Component).Select(m => new WasiFileMount(m.HostPath, m.GuestPath))],
+                    logger, context.OutboundHttp, context.Variables, context.State);
         }
     }
 

@@ -147,11 +147,11 @@ public sealed class NullWasiOutput : IWasiOutput
 }
 
 /// <summary>
-/// stderr as log lines: bytes are split at <c>\n</c> and each line is logged (with the component id in the
-/// logger's scope/category). A partial line is kept until the next newline or <see cref="Dispose"/>; lines are
-/// capped so a guest cannot grow host memory without bound.
+/// stderr (or stdout, for a module whose stdout is not its response) as log lines: bytes are split at <c>\n</c> and
+/// each line is logged with the component id and <paramref name="stream"/>'s name. A partial line is kept until the
+/// next newline or <see cref="Dispose"/>; lines are capped so a guest cannot grow host memory without bound.
 /// </summary>
-public sealed class LoggerWasiOutput(ILogger logger, string componentId) : IWasiOutput, IDisposable
+public sealed class LoggerWasiOutput(ILogger logger, string componentId, string stream = "stderr") : IWasiOutput, IDisposable
 {
     private const int MaxLine = 16 * 1024;
     private readonly ArrayBufferWriter<byte> _line = new();
@@ -187,6 +187,6 @@ public sealed class LoggerWasiOutput(ILogger logger, string componentId) : IWasi
     {
         var text = Encoding.UTF8.GetString(_line.WrittenSpan).TrimEnd('\r');
         _line.Clear();
-        logger.LogInformation("[{Component}] stderr: {Line}", componentId, text);
+        logger.LogInformation("[{Component}] {Stream}: {Line}", componentId, stream, text);
     }
 }

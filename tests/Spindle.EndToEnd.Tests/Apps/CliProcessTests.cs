@@ -6,7 +6,7 @@ using Spindle.Testing;
 
 namespace Spindle.EndToEnd.Tests.Apps;
 
-/// <summary>The real <c>spindle up</c> executable serving tests/fixtures/apps/cli with <c>-e</c> and <c>--variable</c> flags.</summary>
+/// <summary>The real <c>spindle up</c> executable serving tests/fixtures/apps/cli (components, a Wagi module, first-generation Spin modules) with <c>-e</c> and <c>--variable</c> flags.</summary>
 public sealed class CliProcessTests
 {
     private static readonly CancellationToken Ct = TestContext.Current.CancellationToken;
@@ -14,7 +14,7 @@ public sealed class CliProcessTests
     [Fact]
     public async Task Spindle_up_serves_real_components_with_flag_overrides_and_stops_on_SIGTERM()
     {
-        foreach (var fixture in new[] { "js/echo.wasm", "wagi/env.wasm", "js-spin/variables.wasm" })
+        foreach (var fixture in new[] { "js/echo.wasm", "wagi/env.wasm", "js-spin/variables.wasm", "legacy/spin-v1.wasm", "legacy/spin-v2.wasm" })
             Paths.Fixture(fixture); // fails with the build command when missing
         var manifest = Path.Combine(Paths.FixtureSources, "apps", "cli", "spin.toml");
         var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "spindle.dll"), "up", "-f", manifest,
@@ -47,6 +47,12 @@ public sealed class CliProcessTests
 
             using var vars = JsonDocument.Parse(await client.GetStringAsync("/vars?names=token", Ct));
             Assert.Equal("from-the-flag", vars.RootElement.GetProperty("token").GetProperty("ok").GetString());
+
+            // First-generation Spin modules, reading the same variable through get-config.
+            Assert.Equal("Hello from a Spin 1.x module\n", await client.GetStringAsync("/legacy1/hello", Ct));
+            Assert.Equal("from-the-flag", await client.GetStringAsync("/legacy1/config", Ct));
+            Assert.Equal("Hello from a Spin 1.4 module\n", await client.GetStringAsync("/legacy2/hello", Ct));
+            Assert.Equal("from-the-flag", await client.GetStringAsync("/legacy2/config", Ct));
 
             Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/nothing-here", Ct)).StatusCode);
 

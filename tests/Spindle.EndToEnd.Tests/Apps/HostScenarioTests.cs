@@ -160,8 +160,8 @@ public sealed class HostScenarioTests(SharedRuntime runtime)
     }
 
     [Theory]
-    [InlineData("not wasm at all", "magic bytes")]
-    [InlineData(null, "it is a core module")]
+    [InlineData("not wasm at all", "not a component: the file does not start with the WebAssembly magic bytes")]
+    [InlineData(null, "this core module exports neither 'handle-http-request' (Spin ≤ 1.3) nor 'fermyon:spin/inbound-http#handle-request' (Spin 1.4/1.5); a WASI command needs executor = { type = \"wagi\" }")]
     public async Task A_bad_component_stops_startup_naming_the_component_and_the_problem(string? content, string problem)
     {
         using var app = new TestApp("""
@@ -179,14 +179,14 @@ public sealed class HostScenarioTests(SharedRuntime runtime)
             [component.broken-one]
             source = "bad.wasm"
             """);
-        // A Wagi module is a valid core module, but not a component: the http executor must refuse it.
+        // A Wagi module is a valid core module, but neither a component nor a first-generation Spin module: the http
+        // executor must refuse it.
         var bytes = content is null ? File.ReadAllBytes(Paths.Fixture("wagi/echo.wasm")) : System.Text.Encoding.UTF8.GetBytes(content);
         app.WriteFile("bad.wasm", bytes);
 
         var e = await Assert.ThrowsAsync<SpindleStartupException>(() => app.StartAsync(runtime));
         Assert.Contains("broken-one", e.Message);
         Assert.Contains("bad.wasm", e.Message);
-        Assert.Contains("not a component", e.Message);
         Assert.Contains(problem, e.Message);
         Assert.DoesNotContain('\n', e.Message.TrimEnd());
     }
