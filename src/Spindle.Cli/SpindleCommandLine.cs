@@ -54,10 +54,24 @@ public static class SpindleCommandLine
         var stateDir = new Option<string?>("--state-dir") { Description = "Directory of the default key-value store and SQLite database (default: .spin beside the manifest)" };
         var keyValue = new Option<string[]>("--key-value") { Description = "KEY=VALUE set in the default key-value store before serving (repeatable)" };
         var sqlite = new Option<string[]>("--sqlite") { Description = "SQL run against the default SQLite database before serving, or @file[:label] to run a file's statements (repeatable)" };
+        var findFreePort = new Option<bool>("--find-free-port") { Description = "If the listen port is taken, use the first free one of the next 9" };
+        var format = new Option<string>("--format")
+        {
+            Description = "How the routes are listed at startup: plain or json",
+            DefaultValueFactory = _ => "plain",
+        };
+        format.AcceptOnlyFromAmong("plain", "json");
+        var http1MaxBuf = new Option<int?>("--http1-max-buf-size")
+        {
+            Description = $"Most bytes of an HTTP/1.1 request line and headers (at least {SpindleHost.MinHttp1BufferSize}) [env: SPIN_HTTP1_MAX_BUF_SIZE]",
+            HelpName = "BYTES",
+        };
+        var componentIds = new Option<string[]>("--component-id", "-c") { Description = "Run only this component (repeatable); the others' routes are not served" };
 
         var up = new Command("up", "Run a Spin application")
         {
             from, listen, tlsCert, tlsKey, env, variable, timeout, maxBody, quiet, runtimeConfig, instanceReuse, stateDir, keyValue, sqlite,
+            findFreePort, format, http1MaxBuf, componentIds,
         };
         up.SetAction((parse, ct) => RunHostAsync(output, error, () => new SpindleHostOptions
         {
@@ -76,6 +90,10 @@ public static class SpindleCommandLine
             KeyValueSeeds = Pairs(parse.GetValue(keyValue), "--key-value"),
             SqliteStatements = parse.GetValue(sqlite) ?? [],
             OutboundH2cPriorKnowledge = NonEmptyEnv("SPIN_OUTBOUND_H2C_PRIOR_KNOWLEDGE"),
+            FindFreePort = parse.GetValue(findFreePort),
+            RouteListing = parse.GetValue(format) == "json" ? RouteListingFormat.Json : RouteListingFormat.Plain,
+            Http1MaxBufferSize = parse.GetValue(http1MaxBuf) ?? EnvInt("SPIN_HTTP1_MAX_BUF_SIZE"),
+            ComponentIds = parse.GetValue(componentIds) ?? [],
             Executors = executors,
             Output = output,
         }, ct));
@@ -126,6 +144,10 @@ public static class SpindleCommandLine
         await output.FlushAsync();
         return 0;
     }
+
+    private static int? EnvInt(string name) => NonEmptyEnv(name) is not { } text ? null
+        : int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n
+        : throw new SpindleStartupException($"{name}='{text}': expected a number of bytes");
 
     private static string? NonEmptyEnv(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
 

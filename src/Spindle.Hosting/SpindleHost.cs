@@ -56,10 +56,13 @@ public sealed class SpindleHost : IAsyncDisposable
     {
         if (options.MaxRequestBodySize is < 0)
             throw new SpindleStartupException($"--max-request-body-size: {options.MaxRequestBodySize} is not a number of bytes (0 or more)");
-        var app = LoadApp(options);
+        if (options.Http1MaxBufferSize is < MinHttp1BufferSize)
+            throw new SpindleStartupException($"--http1-max-buf-size: {options.Http1MaxBufferSize} is below the minimum of {MinHttp1BufferSize} bytes");
+        var app = OnlyComponents(LoadApp(options), options.ComponentIds);
         var runtimeConfig = LoadRuntimeConfig(options);
         var listen = ListenAddress.Parse(options.ListenAddress);
         var ip = listen.Resolve();
+        if (options.FindFreePort) listen = FreePort(listen, ip);
         var tls = LoadTls(options);
 
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions
@@ -96,6 +99,12 @@ public sealed class SpindleHost : IAsyncDisposable
                 string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase) ? null : StrictUtf8;
             // Spin has no request-body limit; Kestrel's default (30 MB) would cut larger uploads off.
             k.Limits.MaxRequestBodySize = options.MaxRequestBodySize;
+            // hyper's max_buf_size bounds what it buffers of a request's head; Kestrel bounds the line and the headers.
+            if (options.Http1MaxBufferSize is { } head)
+            {
+                k.Limits.MaxRequestLineSize = head;
+                k.Limits.MaxRequestHeadersTotalSize = head;
+            }
             k.Listen(ip, listen.Port, lo =>
             {
                 if (tls is { } t)
@@ -164,7 +173,8 @@ public sealed class SpindleHost : IAsyncDisposable
             var why = e.InnerException is AddressInUseException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase)
                 ? "address already in use"
                 : e.Message;
-            throw new SpindleStartupException($"cannot listen on {listen}: {why}", e);
+            throw new SpindleStartupException($"cannot listen on {listen}: {why}" + (why == "address already in use" && !options.FindFreePort
+                ? " (--find-free-port tries the next 9 ports)" : ""), e);
         }
 
         var bound = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
@@ -172,22 +182,87 @@ public sealed class SpindleHost : IAsyncDisposable
         spin.Outbound.Self = SelfOriginOf(baseUrl, tls?.Certificate);
         var host = new SpindleHost(web, spin, keyValue, baseUrl);
         foreach (var line in keyValue.Summary) loggerFactory.CreateLogger("Spindle.KeyValue").LogInformation("Key-value store {Store}", line);
-        if (!options.Quiet) host.PrintRoutes(options.Output ?? Console.Out);
+        if (!options.Quiet) host.PrintRoutes(options.Output ?? Console.Out, options.RouteListing);
         return host;
     }
 
-    /// <summary>Prints the base URL and the routes in precedence order, as <c>spin up</c> does.</summary>
-    public void PrintRoutes(TextWriter output)
+    /// <summary>Fewest bytes <see cref="SpindleHostOptions.Http1MaxBufferSize"/> may be, as Spin's minimum.</summary>
+    public const int MinHttp1BufferSize = 8192;
+
+    /// <summary>Prints the base URL and the routes in precedence order, as <c>spin up</c> does (plain text, or one JSON object).</summary>
+    public void PrintRoutes(TextWriter output, RouteListingFormat format = RouteListingFormat.Plain)
     {
+        ArgumentNullException.ThrowIfNull(output);
         var root = BaseUrl.GetLeftPart(UriPartial.Authority);
-        output.WriteLine($"Serving {root}");
-        output.WriteLine("Available Routes:");
-        foreach (var r in Application.Router.Routes)
+        if (format == RouteListingFormat.Json)
         {
-            var wildcard = r.Pattern.IsTrailingWildcard ? " (wildcard)" : "";
-            output.WriteLine($"  {r.Target}: {root}{r.Pattern.DisplayPrefix}{wildcard}");
+            var routes = new System.Text.Json.Nodes.JsonArray();
+            foreach (var r in Application.Router.Routes)
+            {
+                var entry = new System.Text.Json.Nodes.JsonObject
+                {
+                    ["id"] = r.Target,
+                    ["route"] = r.Pattern.DisplayPrefix,
+                    ["wildcard"] = r.Pattern.IsTrailingWildcard,
+                };
+                if (Application.App.Components.GetValueOrDefault(r.Target)?.Description is { } description) entry["description"] = description;
+                routes.Add(entry);
+            }
+            var listing = new System.Text.Json.Nodes.JsonObject { ["base_url"] = root, ["routes"] = routes };
+            output.WriteLine(listing.ToJsonString(new System.Text.Json.JsonSerializerOptions { WriteIndented = true }));
+        }
+        else
+        {
+            output.WriteLine($"Serving {root}");
+            output.WriteLine("Available Routes:");
+            foreach (var r in Application.Router.Routes)
+            {
+                var wildcard = r.Pattern.IsTrailingWildcard ? " (wildcard)" : "";
+                output.WriteLine($"  {r.Target}: {root}{r.Pattern.DisplayPrefix}{wildcard}");
+            }
         }
         output.Flush();
+    }
+
+    /// <summary>
+    /// <c>-c/--component-id</c>: the application with only these components and their routes (static responses
+    /// stay). An id the manifest does not have is an error naming the ones it has.
+    /// </summary>
+    private static SpinApp OnlyComponents(SpinApp app, IReadOnlyList<string> ids)
+    {
+        if (ids.Count == 0) return app;
+        foreach (var id in ids)
+            if (!app.Components.ContainsKey(id))
+                throw new SpindleStartupException($"--component-id '{id}': the application has no such component (it has: {string.Join(", ", app.Components.Keys.Order(StringComparer.Ordinal))})");
+        var keep = ids.ToHashSet(StringComparer.Ordinal);
+        return app with
+        {
+            HttpTriggers = app.HttpTriggers.Where(t => t.ComponentId is null || keep.Contains(t.ComponentId)).ToArray(),
+            Components = app.Components.Where(c => keep.Contains(c.Key)).ToDictionary(c => c.Key, c => c.Value, StringComparer.Ordinal),
+        };
+    }
+
+    /// <summary>
+    /// <c>--find-free-port</c>: the first of the given port and the next 9 that can be bound (port 0 asks the
+    /// system anyway). Probed here, before anything is built, so that the startup error names the range.
+    /// </summary>
+    private static ListenAddress FreePort(ListenAddress listen, IPAddress ip)
+    {
+        if (listen.Port == 0) return listen;
+        const int Tries = 10;
+        for (var port = listen.Port; port < listen.Port + Tries && port <= IPEndPoint.MaxPort; port++)
+        {
+            using var probe = new System.Net.Sockets.Socket(ip.AddressFamily, System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+            try
+            {
+                probe.Bind(new IPEndPoint(ip, port));
+                return listen with { Port = port };
+            }
+            catch (System.Net.Sockets.SocketException e) when (e.SocketErrorCode == System.Net.Sockets.SocketError.AddressAlreadyInUse)
+            {
+            }
+        }
+        throw new SpindleStartupException($"cannot listen on {listen.Host}: ports {listen.Port}-{Math.Min(listen.Port + Tries - 1, IPEndPoint.MaxPort)} are all in use");
     }
 
     /// <summary>Stops accepting connections, waits for in-flight requests (up to the shutdown timeout), releases executors.</summary>

@@ -18,6 +18,27 @@ public sealed record SpindleHostOptions
     /// <summary><c>HOST:PORT</c> to listen on (port 0 picks a free port); names resolve with IPv4 preferred.</summary>
     public string ListenAddress { get; init; } = DefaultListenAddress;
 
+    /// <summary>
+    /// <c>--find-free-port</c>: when the port of <see cref="ListenAddress"/> is taken, listen on the first free one of
+    /// the next 9, as Spin does.
+    /// </summary>
+    public bool FindFreePort { get; init; }
+
+    /// <summary><c>--format plain|json</c>: how the startup listing of routes is printed.</summary>
+    public RouteListingFormat RouteListing { get; init; } = RouteListingFormat.Plain;
+
+    /// <summary>
+    /// <c>--http1-max-buf-size</c> (<c>SPIN_HTTP1_MAX_BUF_SIZE</c>): the most bytes an HTTP/1.1 request line and headers
+    /// may take (at least 8192; larger requests are answered 431 or 414). Null: Kestrel's defaults.
+    /// </summary>
+    public int? Http1MaxBufferSize { get; init; }
+
+    /// <summary>
+    /// <c>-c/--component-id</c>: run only these components (their routes; the others' are not served, and chaining
+    /// to them fails as to any component that does not exist). Empty: all.
+    /// </summary>
+    public IReadOnlyList<string> ComponentIds { get; init; } = [];
+
     /// <summary>PEM certificate chain; with <see cref="TlsKeyPath"/> enables HTTPS (HTTP/1.1 and HTTP/2 by ALPN).</summary>
     public string? TlsCertificatePath { get; init; }
 
@@ -84,4 +105,14 @@ public sealed record SpindleHostOptions
 
     /// <summary>Extra logging configuration (tests add their own providers).</summary>
     public Action<ILoggingBuilder>? ConfigureLogging { get; init; }
+}
+
+/// <summary>How <c>spindle up</c> prints its routes at startup.</summary>
+public enum RouteListingFormat
+{
+    /// <summary><c>Serving http://…</c>, then one line per route, as <c>spin up</c>.</summary>
+    Plain,
+
+    /// <summary>One JSON object: <c>base_url</c> and <c>routes</c> (<c>id</c>, <c>route</c>, <c>wildcard</c>, <c>description</c>), as <c>spin up --format json</c>.</summary>
+    Json,
 }

@@ -242,6 +242,26 @@ public sealed class LegacyModuleTests(SharedRuntime runtime)
         Assert.Equal(2, upstream.Requests);
     }
 
+    [Fact]
+    public async Task A_response_over_128_MiB_is_a_runtime_error_not_a_truncated_body()
+    {
+        var chunk = new byte[1 << 20];
+        await using var upstream = await Upstream.StartAsync(async http =>
+        {
+            var mib = int.Parse(http.Request.Query["mib"]!, System.Globalization.CultureInfo.InvariantCulture);
+            try
+            {
+                for (var i = 0; i < mib; i++) await http.Response.Body.WriteAsync(chunk, http.RequestAborted);
+            }
+            catch (Exception e) when (e is IOException or OperationCanceledException) { } // the host stopped reading
+        });
+        await using var s = await StartAsync(upstream.Port);
+        var (_, small, _) = await GetAsync(s.Client, "/v2/send", $"http://127.0.0.1:{upstream.Port}/?mib=2");
+        Assert.StartsWith("status=200\n", small);
+        Assert.Equal("status=200\n".Length + (2 << 20), small.Length);
+        Assert.Equal("error=4\n", (await GetAsync(s.Client, "/v2/send", $"http://127.0.0.1:{upstream.Port}/?mib=129")).Body);
+    }
+
     [Theory]
     [MemberData(nameof(Generations))]
     public async Task Send_request_reaches_a_private_component_in_memory_and_the_apps_own_routes(string gen)

@@ -63,6 +63,20 @@ public sealed class CliTests
     }
 
     [Fact]
+    public void Spins_up_flags_parse_with_spins_names()
+    {
+        var root = SpindleCommandLine.Build(new ExecutorFactoryRegistry(), TextWriter.Null, TextWriter.Null);
+        var parse = root.Parse(["up", "--find-free-port", "--format", "json", "--http1-max-buf-size", "16384", "-c", "a", "--component-id", "b"]);
+        Assert.Empty(parse.Errors);
+        Assert.True(parse.GetValue<bool>("--find-free-port"));
+        Assert.Equal("json", parse.GetValue<string>("--format"));
+        Assert.Equal(16384, parse.GetValue<int?>("--http1-max-buf-size"));
+        Assert.Equal(["a", "b"], parse.GetValue<string[]>("--component-id")!);
+        Assert.Equal("plain", root.Parse(["up"]).GetValue<string>("--format"));
+        Assert.NotEmpty(root.Parse(["up", "--format", "xml"]).Errors);
+    }
+
+    [Fact]
     public async Task Instance_reuse_takes_only_on_or_off()
     {
         using var app = new TempApp(StaticManifest);

@@ -140,8 +140,8 @@ public static class LegacySpinInterfaces
         while (stream is not null)
         {
             var read = await stream.BlockingReadAsync(64 * 1024, cancellation).ConfigureAwait(false);
+            if (total + body.Length + read.Data.Length > MaxResponseBytes) return Fail(LegacyHttpTypes.Error.RuntimeError);
             body.Write(read.Data);
-            if (total + body.Length > MaxResponseBytes) return Fail(LegacyHttpTypes.Error.RuntimeError);
             if (read.Error == StreamError.Closed) break;
             if (read.Error is not null) return Fail(LegacyHttpTypes.Error.RuntimeError);
         }

@@ -1,0 +1,129 @@
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Spindle.EndToEnd.Tests.Support;
+using Spindle.Hosting;
+
+namespace Spindle.EndToEnd.Tests.Apps;
+
+/// <summary>
+/// Spin's <c>spin up</c> flags that Spindle takes with the same names: <c>--find-free-port</c>, <c>--format</c>,
+/// <c>--http1-max-buf-size</c>, <c>-c/--component-id</c> (here through <see cref="SpindleHostOptions"/>, which the
+/// CLI fills from them).
+/// </summary>
+public sealed class SpinUpFlagTests(SharedRuntime runtime)
+{
+    private static readonly CancellationToken Ct = TestContext.Current.CancellationToken;
+
+    private const string Manifest = """
+        spin_manifest_version = 2
+        [application]
+        name = "flags"
+        [[trigger.http]]
+        route = "/hello"
+        component = "hello"
+        [[trigger.http]]
+        route = "/other/..."
+        component = "other"
+        [[trigger.http]]
+        route = "/proxy"
+        component = "proxy"
+        [[trigger.http]]
+        route = "/static"
+        static_response = { body = "fixed" }
+        [component.hello]
+        source = "{fixture:wat/http-hello.wasm}"
+        description = "says hello"
+        [component.other]
+        source = "{fixture:wat/http-hello.wasm}"
+        [component.proxy]
+        source = "{fixture:js/fetch-proxy.wasm}"
+        allowed_outbound_hosts = ["http://*.spin.internal"]
+        """;
+
+    [Fact]
+    public async Task Find_free_port_takes_the_next_free_one_and_without_it_a_taken_port_says_so()
+    {
+        using var app = new TestApp(Manifest);
+        using var taken = new TcpListener(IPAddress.Loopback, 0);
+        taken.Start();
+        var port = ((IPEndPoint)taken.LocalEndpoint).Port;
+
+        var refused = await Assert.ThrowsAsync<SpindleStartupException>(() =>
+            app.StartAsync(runtime, configure: o => o with { ListenAddress = $"127.0.0.1:{port}" }));
+        Assert.Equal($"cannot listen on 127.0.0.1:{port}: address already in use (--find-free-port tries the next 9 ports)", refused.Message);
+
+        await using var host = await app.StartAsync(runtime, configure: o => o with { ListenAddress = $"127.0.0.1:{port}", FindFreePort = true });
+        Assert.InRange(host.BaseUrl.Port, port + 1, port + 9);
+        using var client = TestApp.Client(host.BaseUrl);
+        Assert.Equal("Hello, world!\n", await client.GetStringAsync("/hello", Ct));
+    }
+
+    [Fact]
+    public async Task Format_json_lists_the_base_url_and_the_routes_as_spin_up_does()
+    {
+        using var app = new TestApp(Manifest);
+        var output = new StringWriter();
+        await using var host = await app.StartAsync(runtime, configure: o => o with { Output = output, RouteListing = RouteListingFormat.Json });
+        using var listing = JsonDocument.Parse(output.ToString());
+        Assert.Equal(host.BaseUrl.GetLeftPart(UriPartial.Authority), listing.RootElement.GetProperty("base_url").GetString());
+        var routes = listing.RootElement.GetProperty("routes").EnumerateArray().ToList();
+        var hello = routes.Single(r => r.GetProperty("id").GetString() == "hello");
+        Assert.Equal("/hello", hello.GetProperty("route").GetString());
+        Assert.False(hello.GetProperty("wildcard").GetBoolean());
+        Assert.Equal("says hello", hello.GetProperty("description").GetString());
+        var other = routes.Single(r => r.GetProperty("id").GetString() == "other");
+        Assert.Equal("/other", other.GetProperty("route").GetString());
+        Assert.True(other.GetProperty("wildcard").GetBoolean());
+        Assert.False(other.TryGetProperty("description", out _));
+        Assert.Equal(4, routes.Count);
+    }
+
+    [Fact]
+    public async Task Http1_max_buf_size_bounds_the_request_head()
+    {
+        using var app = new TestApp(Manifest);
+        var large = new string('x', 10_000);
+        await using (var bounded = await app.StartAsync(runtime, configure: o => o with { Http1MaxBufferSize = 8192 }))
+        {
+            using var client = TestApp.Client(bounded.BaseUrl);
+            Assert.Equal("Hello, world!\n", await client.GetStringAsync("/hello", Ct));
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/hello");
+            request.Headers.Add("x-large", large);
+            using var response = await client.SendAsync(request, Ct);
+            Assert.Equal(HttpStatusCode.RequestHeaderFieldsTooLarge, response.StatusCode);
+        }
+        await using (var unbounded = await app.StartAsync(runtime))
+        {
+            using var client = TestApp.Client(unbounded.BaseUrl);
+            using var request = new HttpRequestMessage(HttpMethod.Get, "/hello");
+            request.Headers.Add("x-large", large);
+            using var response = await client.SendAsync(request, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+        var tooSmall = await Assert.ThrowsAsync<SpindleStartupException>(() => app.StartAsync(runtime, configure: o => o with { Http1MaxBufferSize = 4096 }));
+        Assert.Equal("--http1-max-buf-size: 4096 is below the minimum of 8192 bytes", tooSmall.Message);
+    }
+
+    [Fact]
+    public async Task Component_id_runs_only_the_named_components_and_chaining_to_another_fails()
+    {
+        using var app = new TestApp(Manifest);
+        var log = new CapturedLog();
+        await using var host = await app.StartAsync(runtime, log, o => o with { ComponentIds = ["hello", "proxy"] });
+        using var client = TestApp.Client(host.BaseUrl);
+        Assert.Equal("Hello, world!\n", await client.GetStringAsync("/hello", Ct));
+        Assert.Equal("fixed", await client.GetStringAsync("/static", Ct)); // static responses stay
+        Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/other/x", Ct)).StatusCode);
+
+        using var chained = new HttpRequestMessage(HttpMethod.Get, "/proxy");
+        chained.Headers.Add("x-target", "http://other.spin.internal/x");
+        using var response = await client.SendAsync(chained, Ct);
+        Assert.Equal(HttpStatusCode.BadGateway, response.StatusCode);
+        // "*.spin.internal" stands for the components that run: "other" is not one of them.
+        Assert.True(log.Lines.Any(l => l.Contains("may not send a request to http://other.spin.internal/x")), log.Text);
+
+        var unknown = await Assert.ThrowsAsync<SpindleStartupException>(() => app.StartAsync(runtime, configure: o => o with { ComponentIds = ["nope"] }));
+        Assert.Equal("--component-id 'nope': the application has no such component (it has: hello, other, proxy)", unknown.Message);
+    }
+}
