@@ -11,18 +11,38 @@ namespace Spindle.Cli;
 /// </summary>
 public static class SpindleCommandLine
 {
-    /// <summary>Parses <paramref name="args"/> and runs the command until Ctrl-C/SIGTERM (then drains and returns 0).</summary>
-    public static async Task<int> RunAsync(string[] args, ExecutorFactoryRegistry executors, TextWriter? output = null, TextWriter? error = null)
+    /// <summary>
+    /// Parses <paramref name="args"/> and runs the command until Ctrl-C/SIGTERM (then drains and returns 0). The Wasm
+    /// runtime is created from the engine flags (<c>--disable-pooling</c>, <c>--cache-dir</c>, <c>--disable-cache</c>,
+    /// <c>--max-instance-memory</c>) and disposed when the host has stopped.
+    /// </summary>
+    public static Task<int> RunAsync(string[] args, Func<RuntimeSettings, WasmExecutors> runtime, TextWriter? output = null, TextWriter? error = null)
+    {
+        ArgumentNullException.ThrowIfNull(runtime);
+        return RunAsync(args, settings =>
+        {
+            var wasm = runtime(settings);
+            return (wasm.CreateRegistry(), wasm);
+        }, output, error);
+    }
+
+    /// <summary>As the other overload, with a fixed set of executors (tests; the engine flags are parsed but not used).</summary>
+    public static Task<int> RunAsync(string[] args, ExecutorFactoryRegistry executors, TextWriter? output = null, TextWriter? error = null) =>
+        RunAsync(args, _ => (executors, null), output, error);
+
+    private static async Task<int> RunAsync(string[] args, Func<RuntimeSettings, (ExecutorFactoryRegistry, IDisposable?)> runtime, TextWriter? output, TextWriter? error)
     {
         output ??= Console.Out;
         error ??= Console.Error;
-        var root = Build(executors, output, error);
+        var root = Build(runtime, output, error);
         // We handle signals ourselves so that draining in-flight requests is not cut short.
         return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, Output = output, Error = error });
     }
 
-    /// <summary>Builds the command tree (exposed for tests of flag parsing).</summary>
-    public static RootCommand Build(ExecutorFactoryRegistry executors, TextWriter output, TextWriter error)
+    /// <summary>Builds the command tree with fixed executors (exposed for tests of flag parsing).</summary>
+    public static RootCommand Build(ExecutorFactoryRegistry executors, TextWriter output, TextWriter error) => Build(_ => (executors, null), output, error);
+
+    private static RootCommand Build(Func<RuntimeSettings, (ExecutorFactoryRegistry Registry, IDisposable? Owner)> runtime, TextWriter output, TextWriter error)
     {
         var from = new Option<string>("--from", "-f", "--file")
         {
@@ -67,13 +87,27 @@ public static class SpindleCommandLine
             HelpName = "BYTES",
         };
         var componentIds = new Option<string[]>("--component-id", "-c") { Description = "Run only this component (repeatable); the others' routes are not served" };
+        var disablePooling = new Option<bool>("--disable-pooling") { Description = "Allocate instances on demand instead of from pre-reserved pools (no warm instances)" };
+        var cacheDir = new Option<string?>("--cache-dir") { Description = "Where compiled components are kept [env: SPINDLE_CACHE_DIR; default: ~/.cache/spindle]" };
+        var disableCache = new Option<bool>("--disable-cache") { Description = "Compile every component at every start; keep no compiled artifacts" };
+        var maxInstanceMemory = new Option<long?>("--max-instance-memory")
+        {
+            Description = "Most bytes a guest's memory may grow to; a memory.grow past it fails [env: SPIN_MAX_INSTANCE_MEMORY]",
+            HelpName = "BYTES",
+        };
 
         var up = new Command("up", "Run a Spin application")
         {
             from, listen, tlsCert, tlsKey, env, variable, timeout, maxBody, quiet, runtimeConfig, instanceReuse, stateDir, keyValue, sqlite,
-            findFreePort, format, http1MaxBuf, componentIds,
+            findFreePort, format, http1MaxBuf, componentIds, disablePooling, cacheDir, disableCache, maxInstanceMemory,
         };
-        up.SetAction((parse, ct) => RunHostAsync(output, error, () => new SpindleHostOptions
+        up.SetAction((parse, ct) => RunHostAsync(output, error, () => runtime(new RuntimeSettings
+        {
+            Pooling = !parse.GetValue(disablePooling),
+            CacheDirectory = parse.GetValue(cacheDir),
+            UseArtifactCache = !parse.GetValue(disableCache),
+            MaxInstanceMemory = Positive(parse.GetValue(maxInstanceMemory) ?? EnvLong("SPIN_MAX_INSTANCE_MEMORY"), "--max-instance-memory"),
+        }), executors => new SpindleHostOptions
         {
             ManifestPath = parse.GetValue(from),
             ListenAddress = parse.GetValue(listen)!,
@@ -101,7 +135,7 @@ public static class SpindleCommandLine
         var component = new Argument<string>("component") { Description = "The .wasm component to serve on every path" };
         var serveListen = ListenOption();
         var serve = new Command("serve", "Serve one component on every path (route /...)") { component, serveListen };
-        serve.SetAction((parse, ct) => RunHostAsync(output, error, () => new SpindleHostOptions
+        serve.SetAction((parse, ct) => RunHostAsync(output, error, () => runtime(new RuntimeSettings()), executors => new SpindleHostOptions
         {
             ComponentPath = parse.GetValue(component),
             ListenAddress = parse.GetValue(serveListen)!,
@@ -118,18 +152,23 @@ public static class SpindleCommandLine
         DefaultValueFactory = _ => NonEmptyEnv("SPIN_HTTP_LISTEN_ADDR") ?? SpindleHostOptions.DefaultListenAddress,
     };
 
-    private static async Task<int> RunHostAsync(TextWriter output, TextWriter error, Func<SpindleHostOptions> options, CancellationToken ct)
+    private static async Task<int> RunHostAsync(TextWriter output, TextWriter error, Func<(ExecutorFactoryRegistry Registry, IDisposable? Owner)> runtime,
+        Func<ExecutorFactoryRegistry, SpindleHostOptions> options, CancellationToken ct)
     {
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
         using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, c => { c.Cancel = true; stop.Cancel(); });
         using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c => { c.Cancel = true; stop.Cancel(); });
         SpindleHost host;
+        IDisposable? owner = null;
         try
         {
-            host = await SpindleHost.StartAsync(options(), stop.Token);
+            var (registry, created) = runtime();
+            owner = created;
+            host = await SpindleHost.StartAsync(options(registry), stop.Token);
         }
         catch (SpindleStartupException e)
         {
+            owner?.Dispose();
             await error.WriteLineAsync("Error: " + e.Message);
             return 1;
         }
@@ -141,9 +180,18 @@ public static class SpindleCommandLine
         {
         }
         await host.DisposeAsync();
+        owner?.Dispose();
         await output.FlushAsync();
         return 0;
     }
+
+    private static long? Positive(long? value, string flag) => value is not (null or > 0)
+        ? throw new SpindleStartupException($"{flag}: {value} is not a number of bytes (1 or more)")
+        : value;
+
+    private static long? EnvLong(string name) => NonEmptyEnv(name) is not { } text ? null
+        : long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n
+        : throw new SpindleStartupException($"{name}='{text}': expected a number of bytes");
 
     private static int? EnvInt(string name) => NonEmptyEnv(name) is not { } text ? null
         : int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n

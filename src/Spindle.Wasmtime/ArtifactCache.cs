@@ -45,6 +45,12 @@ public static class ArtifactCache
     /// </summary>
     public static WasmModule LoadOrCompile(WasmEngine engine, ReadOnlySpan<byte> wasm, IProgress<string>? progress = null)
     {
+        ArgumentNullException.ThrowIfNull(engine);
+        if (!engine.Options.UseArtifactCache)
+        {
+            progress?.Report(string.Create(CultureInfo.InvariantCulture, $"compiling {wasm.Length / 1048576.0:0.0} MB of WebAssembly (artifact cache off)..."));
+            return WasmModule.Compile(engine, wasm);
+        }
         var path = PathFor(engine, wasm);
         if (File.Exists(path) && !IsPrivate(path))
         {

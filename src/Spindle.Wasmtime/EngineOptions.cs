@@ -81,6 +81,16 @@ public sealed record EngineOptions
     /// <summary>Directory for <see cref="ArtifactCache"/> (null = <c>$SPINDLE_CACHE_DIR</c>, else XDG cache dir).</summary>
     public string? CacheDirectory { get; init; }
 
+    /// <summary>Whether <see cref="ArtifactCache"/> reads and writes compiled artifacts (on by default); off, every load compiles.</summary>
+    public bool UseArtifactCache { get; init; } = true;
+
+    /// <summary>
+    /// Largest size in bytes any linear memory of a store may grow to (Spin's <c>--max-instance-memory</c>): a
+    /// <c>memory.grow</c> past it fails (returns -1) in the guest, nothing else happens. Null: no limit beyond the
+    /// engine's own.
+    /// </summary>
+    public long? StoreMemoryLimit { get; init; }
+
     /// <summary>Compile functions in parallel (on by default).</summary>
     public bool ParallelCompilation { get; init; } = true;
 }

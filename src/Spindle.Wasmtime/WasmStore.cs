@@ -40,6 +40,7 @@ public sealed class WasmStore : IDisposable
         _handle = new StoreHandle(store);
         _context = Native.wasmtime_store_context(store);
         Native.wasmtime_context_set_epoch_deadline(_context, DefaultEpochDeadline);
+        if (engine.Options.StoreMemoryLimit is { } limit) SetLimiter(memorySize: limit);
     }
 
     private readonly IntPtr _context;

@@ -27,6 +27,21 @@ public sealed class ArtifactCacheTests : IDisposable
     }
 
     [Fact]
+    public async Task WithTheCacheOffNothingIsReadOrWritten()
+    {
+        using var engine = new WasmEngine(new EngineOptions { CacheDirectory = _dir, UseArtifactCache = false });
+        var wasm = Wat.ToWasm(TestModules.Main);
+        for (var i = 0; i < 2; i++)
+        {
+            var log = new Log();
+            using (var module = ArtifactCache.LoadOrCompile(engine, wasm, log))
+                Assert.Equal(6, await Run(engine, module));
+            Assert.Contains(log.Lines, l => l.Contains("artifact cache off", StringComparison.Ordinal)); // compiled both times
+        }
+        Assert.False(Directory.Exists(_dir) && Directory.EnumerateFileSystemEntries(_dir).Any());
+    }
+
+    [Fact]
     public async Task SecondLoadIsACacheHitAndCorruptArtifactsAreRecompiled()
     {
         using var engine = new WasmEngine(new EngineOptions { CacheDirectory = _dir });

@@ -154,4 +154,24 @@ public sealed class LinkerTests : IDisposable
         memory.Grow(store, 1);
         Assert.Throws<WasmtimeException>(() => memory.Grow(store, 1));
     }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task An_engines_store_memory_limit_fails_memory_grow_in_the_guest_without_a_trap(bool pooling)
+    {
+        using var engine = new WasmEngine(new EngineOptions { Pooling = pooling, TotalCoreInstances = 4, StoreMemoryLimit = 4 * WasmMemory.PageSize });
+        using var store = new WasmStore(engine);
+        using var module = TestModules.Compile(engine, """
+            (module
+              (memory 1)
+              (func (export "grow") (param i32) (result i32) (memory.grow (local.get 0))))
+            """);
+        using var linker = new WasmLinker(engine);
+        var instance = await linker.InstantiateAsync(store, module);
+        var grow = instance.GetFunc(store, "grow");
+        Assert.Equal(1, (await grow.CallAsync(store, [WasmValue.I32(3)], 1))[0].AsI32()); // 1 → 4 pages: at the limit
+        Assert.Equal(-1, (await grow.CallAsync(store, [WasmValue.I32(1)], 1))[0].AsI32()); // past it: fails, no trap
+        Assert.Equal(4, (await grow.CallAsync(store, [WasmValue.I32(0)], 1))[0].AsI32()); // and the instance goes on
+    }
 }

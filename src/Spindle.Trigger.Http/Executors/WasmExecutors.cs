@@ -50,6 +50,24 @@ public sealed class WasmExecutors : IDisposable
         }
     }
 
+    /// <summary>
+    /// The executors <c>spindle up</c> runs with <paramref name="settings"/> applied to every engine (main pool and
+    /// lanes): pooling off means no lanes; the cache directory, the cache switch and the memory limit apply to all.
+    /// </summary>
+    public static WasmExecutors Create(RuntimeSettings settings)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        EngineOptions? Apply(EngineOptions? options) => options is null ? null : options with
+        {
+            CacheDirectory = settings.CacheDirectory ?? options.CacheDirectory,
+            UseArtifactCache = settings.UseArtifactCache,
+            StoreMemoryLimit = settings.MaxInstanceMemory,
+        };
+        var main = Apply(DefaultEngineOptions())!;
+        if (!settings.Pooling) return new WasmExecutors(main with { Pooling = false }, hotLane: null);
+        return new WasmExecutors(main, Apply(DefaultHotLaneOptions()), residentLane: Apply(DefaultResidentLaneOptions()));
+    }
+
     // Every wasi-libc (C, Rust) module has at least two pages: data plus a 64 KiB shadow stack that crosses into
     // the second page. Keeping 128 KiB of memory resident resets such a module with one memset instead of madvise,
     // a TLB shootdown across cores and fresh page faults on every request (Wagi hello +36%, bench/README.md).

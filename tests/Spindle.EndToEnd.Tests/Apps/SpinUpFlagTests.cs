@@ -3,13 +3,15 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Spindle.EndToEnd.Tests.Support;
 using Spindle.Hosting;
+using Spindle.Testing;
+using Spindle.Trigger.Http.Executors;
 
 namespace Spindle.EndToEnd.Tests.Apps;
 
 /// <summary>
 /// Spin's <c>spin up</c> flags that Spindle takes with the same names: <c>--find-free-port</c>, <c>--format</c>,
 /// <c>--http1-max-buf-size</c>, <c>-c/--component-id</c> (here through <see cref="SpindleHostOptions"/>, which the
-/// CLI fills from them).
+/// CLI fills from them), and <c>--max-instance-memory</c> (through <see cref="RuntimeSettings"/>).
 /// </summary>
 public sealed class SpinUpFlagTests(SharedRuntime runtime)
 {
@@ -125,5 +127,47 @@ public sealed class SpinUpFlagTests(SharedRuntime runtime)
 
         var unknown = await Assert.ThrowsAsync<SpindleStartupException>(() => app.StartAsync(runtime, configure: o => o with { ComponentIds = ["nope"] }));
         Assert.Equal("--component-id 'nope': the application has no such component (it has: hello, other, proxy)", unknown.Message);
+    }
+
+    [Fact]
+    public async Task Max_instance_memory_fails_a_guests_memory_grow_and_the_server_keeps_serving()
+    {
+        // The WAT hello, growing its memory by 320 pages (20 MiB) before it answers; a failed grow traps (500).
+        var hello = File.ReadAllText(Path.Combine(Paths.FixtureSources, "wat", "http-hello.wat"));
+        const string Anchor = "(call $request-drop (local.get $request))";
+        Assert.Contains(Anchor, hello);
+        var grower = hello.Replace(Anchor, Anchor + " (if (i32.eq (memory.grow (i32.const 320)) (i32.const -1)) (then unreachable))");
+        using var app = new TestApp("""
+            spin_manifest_version = 2
+            [application]
+            name = "grow"
+            [[trigger.http]]
+            route = "/grow"
+            component = "grow"
+            [[trigger.http]]
+            route = "/hello"
+            component = "hello"
+            [component.grow]
+            source = "grow.wasm"
+            [component.hello]
+            source = "{fixture:wat/http-hello.wasm}"
+            """);
+        app.WriteFile("grow.wasm", Spindle.Wasmtime.Wat.ToWasm(grower));
+
+        await using (var unlimited = await app.StartAsync(runtime))
+        {
+            using var client = TestApp.Client(unlimited.BaseUrl);
+            Assert.Equal("Hello, world!\n", await client.GetStringAsync("/grow", Ct));
+        }
+        using var limited = WasmExecutors.Create(new RuntimeSettings { Pooling = false, MaxInstanceMemory = 16 << 20 });
+        var log = new CapturedLog();
+        await using (var host = await app.StartAsync(runtime, log, o => o with { Executors = limited.CreateRegistry() }))
+        {
+            using var client = TestApp.Client(host.BaseUrl);
+            for (var i = 0; i < 3; i++)
+                Assert.Equal(HttpStatusCode.InternalServerError, (await client.GetAsync("/grow", Ct)).StatusCode);
+            Assert.Contains(log.Lines, l => l.Contains("Component grow failed") && l.Contains("unreachable"));
+            Assert.Equal("Hello, world!\n", await client.GetStringAsync("/hello", Ct));
+        }
     }
 }

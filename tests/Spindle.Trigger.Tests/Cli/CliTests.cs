@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using Spindle.Cli;
+using Spindle.Hosting;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Tests.Support;
 
@@ -73,7 +74,44 @@ public sealed class CliTests
         Assert.Equal(16384, parse.GetValue<int?>("--http1-max-buf-size"));
         Assert.Equal(["a", "b"], parse.GetValue<string[]>("--component-id")!);
         Assert.Equal("plain", root.Parse(["up"]).GetValue<string>("--format"));
+        var engine = root.Parse(["up", "--disable-pooling", "--cache-dir", "/tmp/c", "--disable-cache", "--max-instance-memory", "1048576"]);
+        Assert.Empty(engine.Errors);
+        Assert.True(engine.GetValue<bool>("--disable-pooling"));
+        Assert.Equal("/tmp/c", engine.GetValue<string?>("--cache-dir"));
+        Assert.True(engine.GetValue<bool>("--disable-cache"));
+        Assert.Equal(1048576L, engine.GetValue<long?>("--max-instance-memory"));
         Assert.NotEmpty(root.Parse(["up", "--format", "xml"]).Errors);
+    }
+
+    [Fact]
+    public async Task The_engine_flags_make_the_runtime_the_host_uses()
+    {
+        using var app = new TempApp(StaticManifest);
+        RuntimeSettings? seen = null;
+        var (code, _, err) = await RunWith(settings => { seen = settings; throw new SpindleStartupException("stop here"); },
+            "up", "-f", app.ManifestPath, "--disable-pooling", "--disable-cache", "--cache-dir", "/tmp/x", "--max-instance-memory", "65536");
+        Assert.Equal(1, code);
+        Assert.Contains("stop here", err);
+        Assert.Equal(new RuntimeSettings { Pooling = false, UseArtifactCache = false, CacheDirectory = "/tmp/x", MaxInstanceMemory = 65536 }, seen);
+
+        var (bad, _, message) = await RunWith(_ => throw new InvalidOperationException("not reached"), "up", "-f", app.ManifestPath, "--max-instance-memory", "0");
+        Assert.Equal(1, bad);
+        Assert.Contains("--max-instance-memory: 0 is not a number of bytes (1 or more)", message);
+
+        using var unpooled = WasmExecutors.Create(new RuntimeSettings { Pooling = false, UseArtifactCache = false, MaxInstanceMemory = 1 << 20 });
+        Assert.False(unpooled.Engine.Options.Pooling);
+        Assert.Null(unpooled.HotLane);
+        Assert.False(unpooled.Engine.Options.UseArtifactCache);
+        Assert.Equal(1 << 20, unpooled.Engine.Options.StoreMemoryLimit);
+        Assert.Empty(unpooled.Lanes);
+    }
+
+    private static async Task<(int Code, string Out, string Err)> RunWith(Func<RuntimeSettings, WasmExecutors> runtime, params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var code = await SpindleCommandLine.RunAsync(args, runtime, output, error);
+        return (code, output.ToString(), error.ToString());
     }
 
     [Fact]
