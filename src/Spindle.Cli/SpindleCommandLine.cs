@@ -87,6 +87,8 @@ public static class SpindleCommandLine
             HelpName = "BYTES",
         };
         var componentIds = new Option<string[]>("--component-id", "-c") { Description = "Run only this component (repeatable); the others' routes are not served" };
+        var logDir = new Option<string?>("--log-dir", "-L") { Description = "Append each component's stdout and stderr to <component>_stdout.txt / _stderr.txt in this folder [env: SPIN_LOG_DIR]" };
+        var follow = new Option<string[]>("--follow") { Description = "Show only this component's output on the console (repeatable; default: all)" };
         var disablePooling = new Option<bool>("--disable-pooling") { Description = "Allocate instances on demand instead of from pre-reserved pools (no warm instances)" };
         var cacheDir = new Option<string?>("--cache-dir") { Description = "Where compiled components are kept [env: SPINDLE_CACHE_DIR; default: ~/.cache/spindle]" };
         var disableCache = new Option<bool>("--disable-cache") { Description = "Compile every component at every start; keep no compiled artifacts" };
@@ -99,7 +101,7 @@ public static class SpindleCommandLine
         var up = new Command("up", "Run a Spin application")
         {
             from, listen, tlsCert, tlsKey, env, variable, timeout, maxBody, quiet, runtimeConfig, instanceReuse, stateDir, keyValue, sqlite,
-            findFreePort, format, http1MaxBuf, componentIds, disablePooling, cacheDir, disableCache, maxInstanceMemory,
+            findFreePort, format, http1MaxBuf, componentIds, disablePooling, cacheDir, disableCache, maxInstanceMemory, logDir, follow,
         };
         up.SetAction((parse, ct) => RunHostAsync(output, error, () => runtime(new RuntimeSettings
         {
@@ -128,6 +130,8 @@ public static class SpindleCommandLine
             RouteListing = parse.GetValue(format) == "json" ? RouteListingFormat.Json : RouteListingFormat.Plain,
             Http1MaxBufferSize = parse.GetValue(http1MaxBuf) ?? EnvInt("SPIN_HTTP1_MAX_BUF_SIZE"),
             ComponentIds = parse.GetValue(componentIds) ?? [],
+            LogDirectory = parse.GetValue(logDir) ?? NonEmptyEnv("SPIN_LOG_DIR"),
+            FollowComponents = parse.GetValue(follow) ?? [],
             Executors = executors,
             Output = output,
         }, ct));

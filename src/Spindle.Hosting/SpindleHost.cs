@@ -19,6 +19,7 @@ using Spindle.Spin.KeyValue;
 using Spindle.Spin.Sqlite;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Server;
+using Spindle.Wasi;
 
 namespace Spindle.Hosting;
 
@@ -34,12 +35,14 @@ public sealed class SpindleHost : IAsyncDisposable
 
     private readonly WebApplication _web;
     private readonly KeyValueStores _keyValue;
+    private readonly ComponentLogFiles? _logFiles;
     private int _stopped;
 
-    private SpindleHost(WebApplication web, SpinHttpApplication application, KeyValueStores keyValue, Uri baseUrl)
+    private SpindleHost(WebApplication web, SpinHttpApplication application, KeyValueStores keyValue, ComponentLogFiles? logFiles, Uri baseUrl)
     {
         _web = web;
         _keyValue = keyValue;
+        _logFiles = logFiles;
         Application = application;
         BaseUrl = baseUrl;
     }
@@ -59,6 +62,9 @@ public sealed class SpindleHost : IAsyncDisposable
         if (options.Http1MaxBufferSize is < MinHttp1BufferSize)
             throw new SpindleStartupException($"--http1-max-buf-size: {options.Http1MaxBufferSize} is below the minimum of {MinHttp1BufferSize} bytes");
         var app = OnlyComponents(LoadApp(options), options.ComponentIds);
+        foreach (var id in options.FollowComponents)
+            if (!app.Components.ContainsKey(id))
+                throw new SpindleStartupException($"--follow '{id}': the application runs no such component (it runs: {string.Join(", ", app.Components.Keys.Order(StringComparer.Ordinal))})");
         var runtimeConfig = LoadRuntimeConfig(options);
         var listen = ListenAddress.Parse(options.ListenAddress);
         var ip = listen.Resolve();
@@ -79,7 +85,16 @@ public sealed class SpindleHost : IAsyncDisposable
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss ";
         });
-        builder.Logging.SetMinimumLevel(options.Quiet ? LogLevel.Warning : LogLevel.Information);
+        var minimum = options.Quiet ? LogLevel.Warning : LogLevel.Information;
+        builder.Logging.SetMinimumLevel(minimum);
+        // Guest output has a category per component (GuestOutput): the log files take all of it, the other providers
+        // what --quiet and --follow leave.
+        var follow = options.FollowComponents.Count == 0 ? null : options.FollowComponents.ToHashSet(StringComparer.Ordinal);
+        var files = options.LogDirectory is { Length: > 0 } dir ? new ComponentLogFiles(dir) : null;
+        builder.Logging.AddFilter((provider, category, level) =>
+            category is null || !category.StartsWith(GuestOutput.CategoryPrefix, StringComparison.Ordinal) ? level >= minimum
+            : provider == typeof(ComponentLogFiles).FullName
+              || (level >= minimum && (follow is null || follow.Contains(category[GuestOutput.CategoryPrefix.Length..]))));
         builder.Logging.AddFilter("Microsoft", LogLevel.Warning);
         // A bind failure becomes our one-line SpindleStartupException; the host's own stack-trace log adds nothing.
         builder.Logging.AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical);
@@ -88,6 +103,7 @@ public sealed class SpindleHost : IAsyncDisposable
         // Tracing listeners (ActivitySource, DiagnosticListener) still get their activities.
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         options.ConfigureLogging?.Invoke(builder.Logging);
+        if (files is not null) builder.Logging.AddProvider(files); // after the caller's configuration, which may clear providers
         if (tls is not null) builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -180,7 +196,7 @@ public sealed class SpindleHost : IAsyncDisposable
         var bound = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
         var baseUrl = BaseUrlFrom(bound, tls is not null, ip, listen.Port);
         spin.Outbound.Self = SelfOriginOf(baseUrl, tls?.Certificate);
-        var host = new SpindleHost(web, spin, keyValue, baseUrl);
+        var host = new SpindleHost(web, spin, keyValue, files, baseUrl);
         foreach (var line in keyValue.Summary) loggerFactory.CreateLogger("Spindle.KeyValue").LogInformation("Key-value store {Store}", line);
         if (!options.Quiet) host.PrintRoutes(options.Output ?? Console.Out, options.RouteListing);
         return host;
@@ -272,6 +288,7 @@ public sealed class SpindleHost : IAsyncDisposable
         await _web.StopAsync(cancellationToken);
         await Application.DisposeAsync();
         _keyValue.Dispose();
+        _logFiles?.Dispose(); // added as an instance, so the logger factory leaves it open
     }
 
     /// <inheritdoc />

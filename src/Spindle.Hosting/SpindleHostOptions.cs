@@ -39,6 +39,15 @@ public sealed record SpindleHostOptions
     /// </summary>
     public IReadOnlyList<string> ComponentIds { get; init; } = [];
 
+    /// <summary>
+    /// <c>-L/--log-dir</c> (<c>SPIN_LOG_DIR</c>): the folder where each component's stdout and stderr are appended to
+    /// <c>&lt;component&gt;_stdout.txt</c> and <c>&lt;component&gt;_stderr.txt</c>, whatever the console shows. Null: none.
+    /// </summary>
+    public string? LogDirectory { get; init; }
+
+    /// <summary><c>--follow</c>: the components whose guest output the console shows (empty: all).</summary>
+    public IReadOnlyList<string> FollowComponents { get; init; } = [];
+
     /// <summary>PEM certificate chain; with <see cref="TlsKeyPath"/> enables HTTPS (HTTP/1.1 and HTTP/2 by ALPN).</summary>
     public string? TlsCertificatePath { get; init; }
 

@@ -66,7 +66,7 @@ public sealed class WagiExecutorTests
         Assert.Equal("curl/8", One("HTTP_USER_AGENT"));
         Assert.Equal("text/plain; charset=utf-8", One("HTTP_CONTENT_TYPE"));
         Assert.False(env.ContainsKey("HTTP_AUTHORIZATION"));
-        Assert.Contains(server.Logs.Lines, l => l.Contains("[wagi-test] stderr: env: starting")); // stderr → ILogger
+        Assert.Contains(server.Logs.Lines, l => l.Contains("[wagi-test stderr] env: starting")); // stderr → ILogger
         Assert.True(env.ContainsKey("HTTP_HOST"));
 
         // Two header lines with the same name (HttpClient would fold them): the last value wins. HTTP/1.0: no chunking.

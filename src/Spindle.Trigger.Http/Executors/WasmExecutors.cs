@@ -203,6 +203,9 @@ public sealed class WasmExecutors : IDisposable
         Engine.Dispose();
     }
 
+    /// <summary>The logger of a component's guest output: its own category (<see cref="GuestOutput.Category"/>), apart from the host's messages about it.</summary>
+    private static ILogger OutputLogger(ExecutorContext context) => context.Logging.CreateLogger(GuestOutput.Category(context.Component.Id));
+
     private static IProgress<string> CompileProgress(ILogger logger, string componentId) =>
         new Progress<string>(message => logger.LogInformation("{Component}: {Message}", componentId, message));
 
@@ -235,7 +238,7 @@ public sealed class WasmExecutors : IDisposable
                 var preopens = ComponentFiles.Stage(context.App, context.Component)
                     .Select(m => new WasiPreopen(m.HostPath, m.GuestPath)).ToArray();
                 return WasiHttpExecutor.Create(runtime.Engine, component, id, [.. context.Component.Environment],
-                    logger, context.RequestTimeout, context.OutboundHttp, preopens, context.Variables, lanes, context.State);
+                    logger, context.RequestTimeout, context.OutboundHttp, preopens, context.Variables, lanes, context.State, OutputLogger(context));
             }
             catch (Exception e) when (e is ComponentLoadException or InvalidOperationException or WasmtimeException)
             {
@@ -245,7 +248,7 @@ public sealed class WasmExecutors : IDisposable
             SpinInboundExecutor CreateSpinInbound(Component component) =>
                 SpinInboundExecutor.Create(runtime.Engine, component, id, [.. context.Component.Environment],
                     [.. ComponentFiles.Stage(context.App, context.Component).Select(m => new WasiFileMount(m.HostPath, m.GuestPath))],
-                    logger, context.OutboundHttp, context.Variables, context.State);
+                    logger, context.OutboundHttp, context.Variables, context.State, OutputLogger(context));
         }
     }
 
@@ -274,6 +277,7 @@ public sealed class WasmExecutors : IDisposable
                     Entrypoint = context.Executor.Entrypoint,
                     Files = [.. ComponentFiles.Stage(context.App, context.Component).Select(m => new WasiFileMount(m.HostPath, m.GuestPath))],
                     Logger = logger,
+                    OutputLogger = OutputLogger(context),
                     RequestTimeout = context.RequestTimeout,
                 };
                 // A wasi:cli/run component gets the same CGI contract through WASI 0.2 stdio.

@@ -147,29 +147,16 @@ public sealed class NullWasiOutput : IWasiOutput
 }
 
 /// <summary>
-/// stderr (or stdout, for a module whose stdout is not its response) as log lines: bytes are split at <c>\n</c> and
-/// each line is logged with the component id and <paramref name="stream"/>'s name. A partial line is kept until the
-/// next newline or <see cref="Dispose"/>; lines are capped so a guest cannot grow host memory without bound.
+/// stderr (or stdout, for a module whose stdout is not its response) as log lines (<see cref="GuestOutput"/>): bytes
+/// are split at <c>\n</c>, a partial line is kept until the next newline or <see cref="Dispose"/>, and lines are
+/// capped so a guest cannot grow host memory without bound (<see cref="Preview2.Io.LineLogger"/>).
 /// </summary>
 public sealed class LoggerWasiOutput(ILogger logger, string componentId, string stream = "stderr") : IWasiOutput, IDisposable
 {
-    private const int MaxLine = 16 * 1024;
-    private readonly ArrayBufferWriter<byte> _line = new();
+    private readonly Preview2.Io.LineLogger _lines = new(logger, componentId, stream, GuestOutput.LevelOf(stream));
 
     /// <inheritdoc />
-    public void Write(ReadOnlySpan<byte> data)
-    {
-        while (!data.IsEmpty)
-        {
-            var nl = data.IndexOf((byte)'\n');
-            var part = nl < 0 ? data : data[..nl];
-            var room = MaxLine - _line.WrittenCount;
-            _line.Write(part[..Math.Min(part.Length, room)]);
-            if (nl < 0) break;
-            EmitLine();
-            data = data[(nl + 1)..];
-        }
-    }
+    public void Write(ReadOnlySpan<byte> data) => _lines.Append(data);
 
     /// <inheritdoc />
     public bool FlushPending => false;
@@ -178,15 +165,5 @@ public sealed class LoggerWasiOutput(ILogger logger, string componentId, string 
     public ValueTask FlushAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     /// <summary>Logs a trailing partial line.</summary>
-    public void Dispose()
-    {
-        if (_line.WrittenCount > 0) EmitLine();
-    }
-
-    private void EmitLine()
-    {
-        var text = Encoding.UTF8.GetString(_line.WrittenSpan).TrimEnd('\r');
-        _line.Clear();
-        logger.LogInformation("[{Component}] {Stream}: {Line}", componentId, stream, text);
-    }
+    public void Dispose() => _lines.FlushPartial();
 }

@@ -47,10 +47,10 @@ public class WasiContext : IDisposable
     public int? ExitStatus { get; internal set; }
 
     /// <summary>stdout lines.</summary>
-    public LineLogger Stdout => _stdout ??= new(Logger, ComponentId, "stdout", LogLevel.Information);
+    public LineLogger Stdout => _stdout ??= new(Logger, ComponentId, "stdout", GuestOutput.LevelOf("stdout"));
 
     /// <summary>stderr lines.</summary>
-    public LineLogger Stderr => _stderr ??= new(Logger, ComponentId, "stderr", LogLevel.Warning);
+    public LineLogger Stderr => _stderr ??= new(Logger, ComponentId, "stderr", GuestOutput.LevelOf("stderr"));
 
     /// <summary>Logs any partial stdio line.</summary>
     public virtual void Dispose()

@@ -170,4 +170,44 @@ public sealed class SpinUpFlagTests(SharedRuntime runtime)
             Assert.Equal("Hello, world!\n", await client.GetStringAsync("/hello", Ct));
         }
     }
+
+    [Fact]
+    public async Task Log_dir_keeps_every_components_output_and_follow_limits_what_the_console_shows()
+    {
+        using var app = new TestApp("""
+            spin_manifest_version = 2
+            [application]
+            name = "logs"
+            [[trigger.http]]
+            route = "/a/..."
+            component = "a"
+            [[trigger.http]]
+            route = "/b/..."
+            component = "b"
+            [component.a]
+            source = "{fixture:legacy/spin-v1.wasm}"
+            [component.b]
+            source = "{fixture:legacy/spin-v2.wasm}"
+            """);
+        var logs = Path.Combine(app.Dir, "logs");
+        var console = new CapturedLog(); // stands for the console: every provider but the log files is filtered alike
+        await using (var host = await app.StartAsync(runtime, console, o => o with { LogDirectory = logs, FollowComponents = ["a"] }))
+        {
+            using var client = TestApp.Client(host.BaseUrl);
+            for (var i = 0; i < 2; i++)
+            {
+                await client.GetStringAsync("/a/env", Ct);
+                await client.GetStringAsync("/b/env", Ct);
+            }
+        }
+        Assert.Equal("legacy stdout line\nlegacy stdout line\n", File.ReadAllText(Path.Combine(logs, "a_stdout.txt")));
+        Assert.Equal("legacy stderr line\nlegacy stderr line\n", File.ReadAllText(Path.Combine(logs, "a_stderr.txt")));
+        Assert.Equal("legacy stdout line\nlegacy stdout line\n", File.ReadAllText(Path.Combine(logs, "b_stdout.txt")));
+        Assert.Equal("legacy stderr line\nlegacy stderr line\n", File.ReadAllText(Path.Combine(logs, "b_stderr.txt")));
+        Assert.Equal(2, console.Lines.Count(l => l.Contains("[a stdout] legacy stdout line")));
+        Assert.DoesNotContain(console.Lines, l => l.Contains("[b "));
+
+        var unknown = await Assert.ThrowsAsync<SpindleStartupException>(() => app.StartAsync(runtime, configure: o => o with { FollowComponents = ["c"] }));
+        Assert.Equal("--follow 'c': the application runs no such component (it runs: a, b)", unknown.Message);
+    }
 }

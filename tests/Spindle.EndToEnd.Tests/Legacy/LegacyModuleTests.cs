@@ -206,8 +206,8 @@ public sealed class LegacyModuleTests(SharedRuntime runtime)
     {
         await using var s = await StartAsync();
         Assert.Equal($"hello {gen}\n", (await GetAsync(s.Client, $"/{gen}/env")).Body);
-        Assert.Contains(s.Log.Lines, l => l.Contains($"[{gen}] stdout: legacy stdout line"));
-        Assert.Contains(s.Log.Lines, l => l.Contains($"[{gen}] stderr: legacy stderr line"));
+        Assert.Contains(s.Log.Lines, l => l.Contains($"[{gen} stdout] legacy stdout line"));
+        Assert.Contains(s.Log.Lines, l => l.Contains($"[{gen} stderr] legacy stderr line"));
         var (status, file, _) = await GetAsync(s.Client, $"/{gen}/file");
         Assert.True(status == HttpStatusCode.OK, file);
         Assert.Equal("a mounted file\n", file);

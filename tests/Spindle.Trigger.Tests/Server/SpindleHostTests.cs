@@ -217,7 +217,7 @@ public sealed class SpindleHostTests
             Executors = RunningHost.Registry(new EchoExecutorFactory()),
             Output = TextWriter.Null,
         }, Ct));
-        Assert.Equal($"cannot listen on 127.0.0.1:{port}: address already in use", ex.Message);
+        Assert.Equal($"cannot listen on 127.0.0.1:{port}: address already in use (--find-free-port tries the next 9 ports)", ex.Message);
     }
 
     [Fact]

@@ -31,14 +31,16 @@ public sealed class SpinInboundExecutor : IPooledExecutor
     private readonly IReadOnlyList<KeyValuePair<string, string>> _environment;
     private readonly IReadOnlyList<WasiFileMount> _files;
     private readonly ILogger _logger;
+    private readonly ILogger _outputLogger;
     private readonly OutboundHttpHandler? _outbound;
     private readonly VariableResolver? _variables;
     private readonly ComponentState? _state;
 
     private SpinInboundExecutor(WasmEngine engine, Component component, ComponentExport handle, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, IReadOnlyList<WasiFileMount> files, ILogger logger,
-        OutboundHttpHandler? outbound, VariableResolver? variables, ComponentState? state)
+        OutboundHttpHandler? outbound, VariableResolver? variables, ComponentState? state, ILogger? outputLogger)
     {
+        _outputLogger = outputLogger ?? logger;
         Engine = engine;
         _component = component;
         _handle = handle;
@@ -71,15 +73,16 @@ public sealed class SpinInboundExecutor : IPooledExecutor
     /// <param name="outbound">Sends outbound requests (null: every one is <c>destination-not-allowed</c>).</param>
     /// <param name="variables">What <c>get-config</c> resolves through.</param>
     /// <param name="state">The key-value stores and SQLite databases the component may open.</param>
+    /// <param name="outputLogger">Receives the module's stdout and stderr lines (<see cref="Spindle.Wasi.GuestOutput"/>); null: <paramref name="logger"/>.</param>
     public static SpinInboundExecutor Create(WasmEngine engine, Component component, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, IReadOnlyList<WasiFileMount> files, ILogger logger,
-        OutboundHttpHandler? outbound = null, VariableResolver? variables = null, ComponentState? state = null)
+        OutboundHttpHandler? outbound = null, VariableResolver? variables = null, ComponentState? state = null, ILogger? outputLogger = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(component);
         var handle = component.FindExport(LegacySpinModule.InboundInterface, LegacySpinModule.HandleRequest)
             ?? throw new InvalidOperationException($"component '{componentId}' does not export {LegacySpinModule.InboundInterface}#{LegacySpinModule.HandleRequest}");
-        return new SpinInboundExecutor(engine, component, handle, componentId, environment, files, logger, outbound, variables, state);
+        return new SpinInboundExecutor(engine, component, handle, componentId, environment, files, logger, outbound, variables, state, outputLogger);
     }
 
     /// <inheritdoc />
@@ -109,13 +112,13 @@ public sealed class SpinInboundExecutor : IPooledExecutor
             return; // the client went away, or the deadline passed, before the body arrived: there is no one to answer
         }
 
-        var stdout = new LoggerWasiOutput(_logger, _componentId, "stdout");
-        var stderr = new LoggerWasiOutput(_logger, _componentId);
+        var stdout = new LoggerWasiOutput(_outputLogger, _componentId, "stdout");
+        var stderr = new LoggerWasiOutput(_outputLogger, _componentId);
         using var context = new SpinWasiHttpContext
         {
             ComponentId = _componentId,
             Environment = _environment,
-            Logger = _logger,
+            Logger = _outputLogger,
             Cancellation = cancellation,
             Outbound = _outbound,
             Variables = _variables,

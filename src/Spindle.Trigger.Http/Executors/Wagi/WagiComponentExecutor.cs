@@ -151,7 +151,7 @@ public sealed class WagiComponentExecutor : IRequestExecutor, IDisposable
                 Environment = WagiCgiEnvironment.Build(request, _options.Environment, contentLength),
                 Arguments = WagiCgiEnvironment.BuildArgv(_options.Argv, WagiCgiEnvironment.RawPath(http), WagiCgiEnvironment.RawQuery(http)),
                 Preopens = _preopens,
-                Logger = _logger,
+                Logger = _options.OutputLogger ?? _logger,
                 Stdin = () => body,
                 StdoutStream = () => stdout,
                 Cancellation = cancellation.Token,

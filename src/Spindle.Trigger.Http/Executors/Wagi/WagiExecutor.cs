@@ -140,7 +140,7 @@ public sealed class WagiExecutor : IPooledExecutor, IDisposable
             // Built only if the guest asks (environ_get / args_get): many modules read neither.
             IReadOnlyList<KeyValuePair<string, string>> Env() => WagiCgiEnvironment.Build(request, _options.Environment, contentLength);
             IReadOnlyList<string> Argv() => WagiCgiEnvironment.BuildArgv(_options.Argv, WagiCgiEnvironment.RawPath(http), WagiCgiEnvironment.RawQuery(http));
-            using var stderr = new LoggerWasiOutput(_logger, _options.ComponentId);
+            using var stderr = new LoggerWasiOutput(_options.OutputLogger ?? _logger, _options.ComponentId);
             wasi = new WasiPreview1Context(Argv, Env, stdin, writer, stderr, _options.Files, cancellation.Token);
             // Time slices; the deadline is the cancellation's (wall-clock), checked at every slice.
             using var store = new WasmStore(_options.Engine, wasi) { CancellationToken = cancellation.Token };

@@ -41,6 +41,9 @@ public sealed class WagiOptions
     /// <summary>Where guest stderr and failures are logged.</summary>
     public ILogger Logger { get; init; } = NullLogger.Instance;
 
+    /// <summary>Receives the module's stderr lines (<see cref="Spindle.Wasi.GuestOutput"/>); null: <see cref="Logger"/>.</summary>
+    public ILogger? OutputLogger { get; init; }
+
     /// <summary>Ends a request that runs longer (guest code by epoch deadline, host waits by cancellation): 500 or abort.</summary>
     public TimeSpan? RequestTimeout { get; init; }
 }

@@ -29,6 +29,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     private readonly string _componentId;
     private readonly IReadOnlyList<KeyValuePair<string, string>> _environment;
     private readonly ILogger _logger;
+    private readonly ILogger _outputLogger;
     private readonly TimeSpan? _timeout;
     private readonly OutboundHttpHandler? _outbound;
     private readonly IReadOnlyList<WasiPreopen> _preopens;
@@ -41,8 +42,9 @@ public sealed class WasiHttpExecutor : IPooledExecutor
 
     private WasiHttpExecutor(WasmEngine engine, Component component, ComponentExport handle, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? timeout, OutboundHttpHandler? outbound,
-        IReadOnlyList<WasiPreopen>? preopens, VariableResolver? variables, HotRoute[] lanes, ComponentState? state)
+        IReadOnlyList<WasiPreopen>? preopens, VariableResolver? variables, HotRoute[] lanes, ComponentState? state, ILogger? outputLogger)
     {
+        _outputLogger = outputLogger ?? logger;
         _lanes = lanes;
         _state = state;
         _variables = variables;
@@ -90,11 +92,12 @@ public sealed class WasiHttpExecutor : IPooledExecutor
     /// <param name="variables">What the Spin variables interfaces resolve through (null: they answer <c>other</c>).</param>
     /// <param name="lanes">The same component loaded into <see cref="HotLane"/> engines (<see cref="Component.LoadResettable"/>, or as built for fresh instances): requests run on warm instances of the first lane with room, in order.</param>
     /// <param name="state">The key-value stores and SQLite databases the component may open (null: none).</param>
+    /// <param name="outputLogger">Receives the guest's stdout and stderr lines (<see cref="GuestOutput"/>); null: <paramref name="logger"/>.</param>
     /// <exception cref="InvalidOperationException">The component has no <c>handle</c> export of the right interface.</exception>
     public static WasiHttpExecutor Create(WasmEngine engine, Component component, string componentId,
         IReadOnlyList<KeyValuePair<string, string>> environment, ILogger logger, TimeSpan? requestTimeout = null,
         OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null, VariableResolver? variables = null,
-        IReadOnlyList<(HotLane Lane, Component Component)>? lanes = null, ComponentState? state = null)
+        IReadOnlyList<(HotLane Lane, Component Component)>? lanes = null, ComponentState? state = null, ILogger? outputLogger = null)
     {
         ArgumentNullException.ThrowIfNull(engine);
         ArgumentNullException.ThrowIfNull(component);
@@ -102,7 +105,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         var routes = (lanes ?? []).Select(l => new HotRoute(l.Lane, l.Lane.Register(l.Component), FindHandle(l.Component, componentId))).ToArray();
         if (lanes is [{ Component.ResetBlocker: { } blocker }, ..])
             logger.LogDebug("Component {ComponentId} gets a fresh instance per request: {Reason}", componentId, blocker);
-        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables, routes, state);
+        return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables, routes, state, outputLogger);
     }
 
     private static ComponentExport FindHandle(Component component, string componentId) =>
@@ -140,7 +143,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
             Sqlite = _state?.Sqlite,
             ComponentId = _componentId,
             Environment = _environment,
-            Logger = _logger,
+            Logger = _outputLogger,
             Cancellation = cancellation,
             Outbound = _outbound,
             Preopens = _preopens,

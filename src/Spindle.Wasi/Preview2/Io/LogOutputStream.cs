@@ -4,8 +4,9 @@ using Microsoft.Extensions.Logging;
 namespace Spindle.Wasi.Preview2.Io;
 
 /// <summary>
-/// Collects a component's stdout or stderr and logs it line by line, tagged with the component id.
-/// Shared by every <see cref="LogOutputStream"/> handed out for the same store.
+/// Collects a component's stdout or stderr and logs it line by line (<see cref="GuestOutput"/>), tagged with the
+/// component id. Shared by every <see cref="LogOutputStream"/> handed out for the same store, and behind preview1's
+/// <see cref="Preview1.LoggerWasiOutput"/>.
 /// </summary>
 public sealed class LineLogger(ILogger logger, string componentId, string streamName, LogLevel level)
 {
@@ -48,8 +49,7 @@ public sealed class LineLogger(ILogger logger, string componentId, string stream
             count--;
         var line = Encoding.UTF8.GetString(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(_pending)[..count]);
         _pending.Clear();
-        if (logger.IsEnabled(level))
-            logger.Log(level, "[{ComponentId} {Stream}] {Line}", componentId, streamName, line);
+        GuestOutput.Line(logger, level, componentId, streamName, line);
     }
 }
 
