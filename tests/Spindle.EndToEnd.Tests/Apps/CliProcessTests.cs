@@ -14,7 +14,8 @@ public sealed class CliProcessTests
     [Fact]
     public async Task Spindle_up_serves_real_components_with_flag_overrides_and_stops_on_SIGTERM()
     {
-        foreach (var fixture in new[] { "js/echo.wasm", "wagi/env.wasm", "js-spin/variables.wasm", "legacy/spin-v1.wasm", "legacy/spin-v2.wasm" })
+        foreach (var fixture in new[] { "js/echo.wasm", "wagi/env.wasm", "js-spin/variables.wasm", "legacy/spin-v1.wasm", "legacy/spin-v2.wasm",
+            "legacy/spin-v1-command.wasm", "legacy/spin-v1-hello.wasm", "legacy/spin-v2-hello.wasm" })
             Paths.Fixture(fixture); // fails with the build command when missing
         var manifest = Path.Combine(Paths.FixtureSources, "apps", "cli", "spin.toml");
         var psi = new ProcessStartInfo("dotnet", [Path.Combine(AppContext.BaseDirectory, "spindle.dll"), "up", "-f", manifest,
@@ -53,6 +54,9 @@ public sealed class CliProcessTests
             Assert.Equal("from-the-flag", await client.GetStringAsync("/legacy1/config", Ct));
             Assert.Equal("Hello from a Spin 1.4 module\n", await client.GetStringAsync("/legacy2/hello", Ct));
             Assert.Equal("from-the-flag", await client.GetStringAsync("/legacy2/config", Ct));
+            Assert.Equal("Hello from a Spin 1.x module\n", await client.GetStringAsync("/legacy1-command/hello", Ct));
+            Assert.Equal("Hello from WAT 1.x\n", await client.GetStringAsync("/legacy-wat1/x", Ct));
+            Assert.Equal("Hello from WAT\n", await client.GetStringAsync("/legacy-wat2/x", Ct));
 
             Assert.Equal(HttpStatusCode.NotFound, (await client.GetAsync("/nothing-here", Ct)).StatusCode);
 
