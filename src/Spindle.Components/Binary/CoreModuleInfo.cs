@@ -1,15 +1,18 @@
 namespace Spindle.Components.Binary;
 
-/// <summary>What planning needs to know about a core module: its imports, in order, with their kinds.</summary>
+/// <summary>What planning needs to know about a core module: its imports, in order, with their kinds, and its export names.</summary>
 internal sealed class CoreModuleInfo
 {
     public required ReadOnlyMemory<byte> Bytes { get; init; }
     public required (string Module, string Name, CoreSort Kind)[] Imports { get; init; }
 
+    /// <summary>The names of its exports.</summary>
+    public required IReadOnlySet<string> Exports { get; init; }
+
     /// <summary>The module has a start section: instantiating it runs guest code.</summary>
     public bool HasStart { get; init; }
 
-    /// <summary>Reads the import section of a core module (the rest is left to Wasmtime).</summary>
+    /// <summary>Reads the import and export sections of a core module (the rest is left to Wasmtime).</summary>
     public static CoreModuleInfo Read(ReadOnlyMemory<byte> bytes, int baseOffset)
     {
         var c = new BinaryCursor(bytes, baseOffset, "core module");
@@ -17,6 +20,7 @@ internal sealed class CoreModuleInfo
             throw c.Error("nested core module has no wasm magic");
         c.Skip(4);
         var imports = new List<(string, string, CoreSort)>();
+        var exports = new HashSet<string>(StringComparer.Ordinal);
         var hasStart = false;
         while (!c.AtEnd)
         {
@@ -24,6 +28,18 @@ internal sealed class CoreModuleInfo
             var size = c.ReadIndex();
             var body = c.Sub(size, "core module");
             hasStart |= id == 8;
+            if (id == 7)
+            {
+                body.Section = "core module export";
+                var count = body.ReadCount();
+                for (var i = 0; i < count; i++)
+                {
+                    exports.Add(body.ReadName());
+                    body.ReadByte(); // kind
+                    body.ReadIndex();
+                }
+                continue;
+            }
             if (id != 2) continue;
             body.Section = "core module import";
             var n = body.ReadCount();
@@ -37,6 +53,6 @@ internal sealed class CoreModuleInfo
                 imports.Add((module, name, (CoreSort)kind));
             }
         }
-        return new CoreModuleInfo { Bytes = bytes, Imports = imports.ToArray(), HasStart = hasStart };
+        return new CoreModuleInfo { Bytes = bytes, Imports = imports.ToArray(), Exports = exports, HasStart = hasStart };
     }
 }

@@ -50,7 +50,7 @@ internal static class CoreModulePlanner
         }
         plan.Steps.Add(new InstantiateStep(0, 0, imports.ToArray()));
 
-        var exported = ExportNames(module);
+        var exported = info.Exports;
         foreach (var e in binding.Exports)
         {
             if (!exported.Contains(e.CoreName))
@@ -65,29 +65,5 @@ internal static class CoreModulePlanner
             plan.Exports.Add((e.Interface, e.Function, lifted));
         }
         return plan;
-    }
-
-    /// <summary>The names of a core module's exports (the planner reads nothing else of the export section).</summary>
-    public static HashSet<string> ExportNames(ReadOnlyMemory<byte> bytes)
-    {
-        var names = new HashSet<string>(StringComparer.Ordinal);
-        var c = new BinaryCursor(bytes, 0, "core module");
-        c.Skip(8);
-        while (!c.AtEnd)
-        {
-            var id = c.ReadByte();
-            var size = c.ReadIndex();
-            var body = c.Sub(size, "core module");
-            if (id != 7) continue;
-            body.Section = "core module export";
-            var n = body.ReadCount();
-            for (var i = 0; i < n; i++)
-            {
-                names.Add(body.ReadName());
-                body.ReadByte();
-                body.ReadIndex();
-            }
-        }
-        return names;
     }
 }

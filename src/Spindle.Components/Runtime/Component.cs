@@ -94,7 +94,7 @@ public sealed class Component : IDisposable
     }
 
     /// <summary>The export names of a core module (to tell which conventions it was built with before binding it).</summary>
-    public static IReadOnlySet<string> CoreModuleExports(ReadOnlySpan<byte> module) => CoreModulePlanner.ExportNames(module.ToArray());
+    public static IReadOnlySet<string> CoreModuleExports(ReadOnlySpan<byte> module) => CoreModuleInfo.Read(module.ToArray(), 0).Exports;
 
     /// <summary>Defines the core-level host imports (<see cref="CoreHostItem"/>) on a step's linker.</summary>
     internal Action<WasmLinker, WasmModule>? CoreHost { get; private init; }
