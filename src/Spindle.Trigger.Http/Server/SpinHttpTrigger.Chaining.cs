@@ -1,0 +1,72 @@
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Net.Http.Headers;
+using Spindle.Outbound.Http;
+using Spindle.Trigger.Http.Chaining;
+using Spindle.Trigger.Http.Routing;
+using Spindle.Wasi.Http;
+
+namespace Spindle.Trigger.Http.Server;
+
+// The chaining entry of the pipeline: how a request to <id>.spin.internal enters it without a client connection.
+public sealed partial class SpinHttpTrigger : ILocalServiceChain
+{
+    /// <summary>
+    /// Runs a service-chained request (<c>http://&lt;id&gt;.spin.internal/...</c>) in-process, bypassing the router
+    /// (spec §8): private components are reachable; the component sees route <c>/...</c>, the full path as
+    /// <c>spin-path-info</c>, client <c>0.0.0.0:0</c> and scheme <c>http</c>. The caller builds
+    /// <paramref name="context"/> (e.g. a <see cref="DefaultHttpContext"/> whose response body it reads).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">No HTTP-triggered component <paramref name="componentId"/>.</exception>
+    public Task ExecuteChainedAsync(HttpContext context, string componentId) => ExecuteChainedAsync(context, componentId, 1, "http");
+
+    private async Task ExecuteChainedAsync(HttpContext context, string componentId, int depth, string scheme)
+    {
+        // Guests build their URL from the request's authority (JavaScript traps without one): the target's name.
+        var authority = context.Request.Host.HasValue ? context.Request.Host.Value : $"{componentId}.spin.internal";
+        context.Request.Headers.Remove(HeaderNames.Host);
+        context.Request.Headers.Remove(HeaderNames.Connection);
+        var (path, pathAndQuery) = RawRequestTarget.RawPathAndQuery(context);
+        if (_app.GetStaticResponse(componentId) is { } fixedResponse)
+        {
+            await StaticResponseWriter.WriteAsync(context, fixedResponse);
+            return;
+        }
+        var executor = _app.GetExecutor(componentId)
+            ?? throw new InvalidOperationException($"component '{componentId}' has no HTTP trigger and cannot be reached by service chaining");
+        var match = _app.Router.ChainedMatch(componentId, path);
+        await ExecuteAsync(context, executor, match, new ChainedCall(SpinRequestHeaders.ComputeFullUrl("http", null, pathAndQuery), depth, scheme, authority));
+    }
+
+    /// <summary>
+    /// <see cref="ILocalServiceChain"/>: runs the callee on the thread pool (never on the caller's fiber) with an
+    /// in-memory exchange; the caller's admission covers its chain, so a callee never queues behind the very slot
+    /// its caller holds (if the instance pool has no room left the callee fails fast with a 500 instead).
+    /// </summary>
+    Task<IncomingResponse> ILocalServiceChain.SendAsync(string componentId, OutgoingRequest request, int chainDepth, string? inboundScheme,
+        CancellationToken cancellation)
+    {
+        if (_app.GetStaticResponse(componentId) is null && _app.GetExecutor(componentId) is null)
+        {
+            _log.LogWarning("Service chaining to '{Component}': no such HTTP component in the application", componentId);
+            throw new HttpErrorCodeException(HttpErrorCode.Of("destination-not-found"), $"no HTTP component '{componentId}' to chain to");
+        }
+        var exchange = new ChainedExchange(request, cancellation);
+        _ = Task.Run(async () =>
+        {
+            try
+            {
+                await ExecuteChainedAsync(exchange.Http, componentId, chainDepth, inboundScheme ?? "http");
+                await exchange.CompleteAsync();
+            }
+            catch (Exception e)
+            {
+                exchange.Fail(e);
+            }
+        }, CancellationToken.None);
+        return exchange.Response;
+    }
+
+    /// <summary>What a chained request carries instead of a client connection.</summary>
+    private sealed record ChainedCall(string FullUrl, int Depth, string Scheme, string Authority);
+}
