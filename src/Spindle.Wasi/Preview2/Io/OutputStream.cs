@@ -69,23 +69,35 @@ public abstract class OutputStream : IDisposable
 }
 
 /// <summary>
-/// An output stream into a <see cref="PipeWriter"/>. Each write is flushed at once; while the flush waits for
-/// the reader (backpressure) <c>check-write</c> answers 0 and the pollable is not ready.
+/// The back-pressure state machine of an output stream whose writes start a flush toward a slower reader (a
+/// client socket): <c>check-write</c> grants <c>budget</c> bytes while no flush is pending and nothing while one
+/// is, so a slow reader suspends the guest through the stream's pollable instead of blocking a thread. The first
+/// failure (a write that throws, a flush that faults, the reader gone) ends the stream with that error.
 /// </summary>
-/// <param name="writer">The destination.</param>
 /// <param name="budget">The most bytes granted by one <c>check-write</c>.</param>
-/// <param name="flushed">Called when the guest flushes: whoever reads the pipe should pass on what it holds now.</param>
-public sealed class PipeOutputStream(PipeWriter writer, int budget = 64 * 1024, Action? flushed = null) : OutputStream
+public abstract class BackpressuredOutputStream(int budget) : OutputStream
 {
     private Task<FlushResult>? _pendingFlush;
     private StreamError? _error;
-    private bool _completed;
 
-    /// <summary>True once <see cref="Complete"/> was called.</summary>
-    public bool IsCompleted => _completed;
+    /// <summary>Why the stream failed (the first reason), or null; a stream closed by its reader has no failure.</summary>
+    public string? Failure { get; private set; }
+
+    /// <summary>The flush still in progress, or null.</summary>
+    protected Task? PendingFlush => _pendingFlush;
+
+    /// <summary>
+    /// Passes <paramref name="data"/> to the destination and starts the flush the guest must wait for before
+    /// writing more (a completed <c>default</c> when nothing needs to wait). A flush result that is completed or
+    /// cancelled means the reader is gone: the stream is then closed. May throw: the stream fails with the message.
+    /// </summary>
+    protected abstract ValueTask<FlushResult> WriteCore(ReadOnlySpan<byte> data);
+
+    /// <summary>The guest asked for a flush (the stream has no error).</summary>
+    protected virtual void OnFlushRequested() { }
 
     /// <inheritdoc />
-    public override (ulong Permit, StreamError? Error) CheckWrite()
+    public sealed override (ulong Permit, StreamError? Error) CheckWrite()
     {
         Observe();
         if (_error is not null)
@@ -94,40 +106,44 @@ public sealed class PipeOutputStream(PipeWriter writer, int budget = 64 * 1024, 
     }
 
     /// <inheritdoc />
-    public override StreamError? Write(ReadOnlySpan<byte> data)
+    public sealed override StreamError? Write(ReadOnlySpan<byte> data)
     {
         Observe();
         if (_error is not null)
             return _error;
         if (_pendingFlush is not null)
-            return _error = StreamError.Failed("write while a flush is in progress (check-write granted no budget)");
+            return Fail("write while a flush is in progress (check-write granted no budget)");
         if (data.Length > budget)
-            return _error = StreamError.Failed($"write of {data.Length} bytes exceeds the check-write budget of {budget}");
+            return Fail($"write of {data.Length} bytes exceeds the check-write budget of {budget}");
         if (data.IsEmpty)
             return null;
         try
         {
-            writer.Write(data);
-            Track(writer.FlushAsync());
+            var flush = WriteCore(data);
+            if (flush.IsCompletedSuccessfully)
+                Apply(flush.Result);
+            else
+                _pendingFlush = flush.AsTask();
         }
         catch (Exception e)
         {
-            _error = StreamError.Failed(e.Message);
+            return Fail(e.Message);
         }
+        Observe();
         return _error;
     }
 
     /// <inheritdoc />
-    public override StreamError? Flush()
+    public sealed override StreamError? Flush()
     {
         Observe();
         if (_error is null)
-            flushed?.Invoke();
+            OnFlushRequested();
         return _error;
     }
 
     /// <inheritdoc />
-    public override bool IsWritable
+    public sealed override bool IsWritable
     {
         get
         {
@@ -137,33 +153,14 @@ public sealed class PipeOutputStream(PipeWriter writer, int budget = 64 * 1024, 
     }
 
     /// <inheritdoc />
-    public override ValueTask WaitWritableAsync(CancellationToken cancellation) =>
+    public sealed override ValueTask WaitWritableAsync(CancellationToken cancellation) =>
         _pendingFlush is { IsCompleted: false } pending ? new(Task.WhenAny(pending).WaitAsync(cancellation)) : default;
 
-    /// <summary>Ends the stream (the writer is completed once any pending flush finishes).</summary>
-    public void Complete(Exception? error = null)
-    {
-        if (_completed)
-            return;
-        _completed = true;
-        _error ??= StreamError.Closed;
-        if (_pendingFlush is { IsCompleted: false } pending)
-            pending.ContinueWith(_ => writer.Complete(error), TaskScheduler.Default);
-        else
-            writer.Complete(error);
-    }
+    /// <summary>Ends the stream: later operations answer <c>closed</c> (an earlier error stays).</summary>
+    protected void Close() => _error ??= StreamError.Closed;
 
-    private void Track(ValueTask<FlushResult> flush)
-    {
-        if (flush.IsCompletedSuccessfully)
-        {
-            Apply(flush.Result);
-            return;
-        }
-        _pendingFlush = flush.AsTask();
-    }
-
-    private void Observe()
+    /// <summary>Takes in the outcome of a flush that has completed.</summary>
+    protected void Observe()
     {
         if (_pendingFlush is not { IsCompleted: true } done)
             return;
@@ -171,13 +168,57 @@ public sealed class PipeOutputStream(PipeWriter writer, int budget = 64 * 1024, 
         if (done.IsCompletedSuccessfully)
             Apply(done.Result);
         else
-            _error ??= StreamError.Failed(done.Exception?.InnerException?.Message ?? "flush cancelled");
+            Fail(done.Exception?.InnerException?.Message ?? "the flush was cancelled");
     }
 
     // The reader completing (client gone) closes the stream.
     private void Apply(FlushResult result)
     {
         if (result.IsCompleted || result.IsCanceled)
-            _error ??= StreamError.Closed;
+            Close();
+    }
+
+    private StreamError Fail(string reason)
+    {
+        Failure ??= reason;
+        return _error ??= StreamError.Failed(reason);
+    }
+}
+
+/// <summary>
+/// An output stream into a <see cref="PipeWriter"/>. Each write is flushed at once; while the flush waits for
+/// the reader (backpressure) <c>check-write</c> answers 0 and the pollable is not ready.
+/// </summary>
+/// <param name="writer">The destination.</param>
+/// <param name="budget">The most bytes granted by one <c>check-write</c>.</param>
+/// <param name="flushed">Called when the guest flushes: whoever reads the pipe should pass on what it holds now.</param>
+public sealed class PipeOutputStream(PipeWriter writer, int budget = 64 * 1024, Action? flushed = null) : BackpressuredOutputStream(budget)
+{
+    private bool _completed;
+
+    /// <summary>True once <see cref="Complete"/> was called.</summary>
+    public bool IsCompleted => _completed;
+
+    /// <inheritdoc />
+    protected override ValueTask<FlushResult> WriteCore(ReadOnlySpan<byte> data)
+    {
+        writer.Write(data);
+        return writer.FlushAsync();
+    }
+
+    /// <inheritdoc />
+    protected override void OnFlushRequested() => flushed?.Invoke();
+
+    /// <summary>Ends the stream (the writer is completed once any pending flush finishes).</summary>
+    public void Complete(Exception? error = null)
+    {
+        if (_completed)
+            return;
+        _completed = true;
+        Close();
+        if (PendingFlush is { IsCompleted: false } pending)
+            pending.ContinueWith(_ => writer.Complete(error), TaskScheduler.Default);
+        else
+            writer.Complete(error);
     }
 }
