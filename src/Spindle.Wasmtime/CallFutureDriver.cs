@@ -50,7 +50,30 @@ internal static class CallFutureDriver
         }
     }
 
-    public static async ValueTask<WasmInstance> InstantiateAsync(StoreState state, NativeCall call, HandleRefs refs)
+    /// <summary>
+    /// Starts an instantiation future with <paramref name="start"/> (given the call's slots) while
+    /// <paramref name="held"/> stay referenced, then drives it to the instance.
+    /// </summary>
+    public static ValueTask<WasmInstance> StartInstantiation(WasmStore store, SafeHandle[] held, Func<NativeCall, IntPtr> start)
+    {
+        ArgumentNullException.ThrowIfNull(store);
+        var call = new NativeCall(store, 0, 0);
+        var refs = new HandleRefs();
+        try
+        {
+            foreach (var handle in held) refs.Add(handle);
+            call.Future = start(call);
+        }
+        catch
+        {
+            refs.Dispose();
+            call.Dispose();
+            throw;
+        }
+        return InstantiateAsync(store.State, call, refs);
+    }
+
+    private static async ValueTask<WasmInstance> InstantiateAsync(StoreState state, NativeCall call, HandleRefs refs)
     {
         using (refs)
         using (call)

@@ -175,15 +175,10 @@ public sealed unsafe class HostCallerInfo
 /// </summary>
 internal static unsafe class HostTrampolines
 {
-    internal sealed class SyncEntry(SyncHostCallback callback, WasmFuncType type)
+    /// <summary>What a host function's GCHandle points to: its callback and the result kinds it must produce.</summary>
+    internal sealed class Entry<TCallback>(TCallback callback, WasmFuncType type) where TCallback : Delegate
     {
-        public readonly SyncHostCallback Callback = callback;
-        public readonly WasmValueKind[] Results = type.Results.ToArray();
-    }
-
-    internal sealed class AsyncEntry(AsyncHostCallback callback, WasmFuncType type)
-    {
-        public readonly AsyncHostCallback Callback = callback;
+        public readonly TCallback Callback = callback;
         public readonly WasmValueKind[] Results = type.Results.ToArray();
     }
 
@@ -193,7 +188,7 @@ internal static unsafe class HostTrampolines
         public required WasmValue[] ManagedResults;
         public required WasmValue* NativeResults;
         public required IntPtr* TrapRet;
-        public required AsyncEntry Entry;
+        public required Entry<AsyncHostCallback> Entry;
         public required StoreState State;
         public required HostCallerInfo Caller;
     }
@@ -205,7 +200,7 @@ internal static unsafe class HostTrampolines
         StoreState? state = null;
         try
         {
-            var entry = (SyncEntry)GCHandle.FromIntPtr(env).Target!;
+            var entry = (Entry<SyncHostCallback>)GCHandle.FromIntPtr(env).Target!;
             var context = Native.wasmtime_caller_context(caller);
             state = StoreState.FromContext(context);
             var resultSpan = new Span<WasmValue>(results, (int)nresults);
@@ -243,7 +238,7 @@ internal static unsafe class HostTrampolines
         HostCallerInfo? info = null;
         try
         {
-            var entry = (AsyncEntry)GCHandle.FromIntPtr(env).Target!;
+            var entry = (Entry<AsyncHostCallback>)GCHandle.FromIntPtr(env).Target!;
             var context = Native.wasmtime_caller_context(caller);
             state = StoreState.FromContext(context);
             info = new HostCallerInfo(caller, context, state);

@@ -23,7 +23,7 @@ public readonly unsafe struct WasmFunc : IEquatable<WasmFunc>
         ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(type);
         ArgumentNullException.ThrowIfNull(callback);
-        var env = GCHandle.ToIntPtr(GCHandle.Alloc(new HostTrampolines.SyncEntry(callback, type)));
+        var env = GCHandle.ToIntPtr(GCHandle.Alloc(new HostTrampolines.Entry<SyncHostCallback>(callback, type)));
         var ft = type.ToNative();
         try
         {

@@ -52,22 +52,8 @@ public sealed unsafe class WasmLinker : IDisposable
     /// <summary>Defines a synchronous host function <paramref name="module"/>.<paramref name="name"/>.</summary>
     public void DefineFunc(string module, string name, WasmFuncType type, SyncHostCallback callback)
     {
-        ArgumentNullException.ThrowIfNull(type);
         ArgumentNullException.ThrowIfNull(callback);
-        var env = GCHandle.ToIntPtr(GCHandle.Alloc(new HostTrampolines.SyncEntry(callback, type)));
-        var ft = type.ToNative();
-        var m = Utf8.Bytes(module);
-        var n = Utf8.Bytes(name);
-        IntPtr error;
-        fixed (byte* pm = m)
-        fixed (byte* pn = n)
-        {
-            // On failure Wasmtime drops the definition and runs the finalizer, freeing the GCHandle.
-            error = Native.wasmtime_linker_define_func(Handle, pm, (nuint)m.Length, pn, (nuint)n.Length, ft,
-                &HostTrampolines.Sync, env, &GCHandleFinalizer.Free);
-        }
-        Native.wasm_functype_delete(ft);
-        NativeErrors.Check(error, $"defining host function {module}.{name}");
+        DefineHostFunc(module, name, type, async: false, t => new HostTrampolines.Entry<SyncHostCallback>(callback, t));
     }
 
     /// <summary>
@@ -76,9 +62,14 @@ public sealed unsafe class WasmLinker : IDisposable
     /// </summary>
     public void DefineAsyncFunc(string module, string name, WasmFuncType type, AsyncHostCallback callback)
     {
-        ArgumentNullException.ThrowIfNull(type);
         ArgumentNullException.ThrowIfNull(callback);
-        var env = GCHandle.ToIntPtr(GCHandle.Alloc(new HostTrampolines.AsyncEntry(callback, type)));
+        DefineHostFunc(module, name, type, async: true, t => new HostTrampolines.Entry<AsyncHostCallback>(callback, t));
+    }
+
+    private void DefineHostFunc(string module, string name, WasmFuncType type, bool async, Func<WasmFuncType, object> entry)
+    {
+        ArgumentNullException.ThrowIfNull(type);
+        var env = GCHandle.ToIntPtr(GCHandle.Alloc(entry(type)));
         var ft = type.ToNative();
         var m = Utf8.Bytes(module);
         var n = Utf8.Bytes(name);
@@ -86,11 +77,15 @@ public sealed unsafe class WasmLinker : IDisposable
         fixed (byte* pm = m)
         fixed (byte* pn = n)
         {
-            error = Native.wasmtime_linker_define_async_func(Handle, pm, (nuint)m.Length, pn, (nuint)n.Length, ft,
-                &HostTrampolines.Async, env, &GCHandleFinalizer.Free);
+            // On failure Wasmtime drops the definition and runs the finalizer, freeing the GCHandle.
+            error = async
+                ? Native.wasmtime_linker_define_async_func(Handle, pm, (nuint)m.Length, pn, (nuint)n.Length, ft,
+                    &HostTrampolines.Async, env, &GCHandleFinalizer.Free)
+                : Native.wasmtime_linker_define_func(Handle, pm, (nuint)m.Length, pn, (nuint)n.Length, ft,
+                    &HostTrampolines.Sync, env, &GCHandleFinalizer.Free);
         }
         Native.wasm_functype_delete(ft);
-        NativeErrors.Check(error, $"defining async host function {module}.{name}");
+        NativeErrors.Check(error, $"defining {(async ? "async " : "")}host function {module}.{name}");
     }
 
     /// <summary>Defines an extern that belongs to <paramref name="store"/> (only usable with that store).</summary>
@@ -167,24 +162,10 @@ public sealed unsafe class WasmLinker : IDisposable
     /// </summary>
     public ValueTask<WasmInstance> InstantiateAsync(WasmStore store, WasmModule module)
     {
-        ArgumentNullException.ThrowIfNull(store);
         ArgumentNullException.ThrowIfNull(module);
-        var call = new NativeCall(store, 0, 0);
-        var refs = new HandleRefs();
-        try
-        {
-            refs.Add(_handle);
-            refs.Add(module.ModuleHandle);
-            call.Future = Native.wasmtime_linker_instantiate_async(_handle.DangerousGetHandle(), call.Context,
-                module.ModuleHandle.DangerousGetHandle(), call.Instance, call.TrapSlot, call.ErrorSlot);
-        }
-        catch
-        {
-            refs.Dispose();
-            call.Dispose();
-            throw;
-        }
-        return CallFutureDriver.InstantiateAsync(store.State, call, refs);
+        return CallFutureDriver.StartInstantiation(store, [_handle, module.ModuleHandle], call =>
+            Native.wasmtime_linker_instantiate_async(_handle.DangerousGetHandle(), call.Context,
+                module.ModuleHandle.DangerousGetHandle(), call.Instance, call.TrapSlot, call.ErrorSlot));
     }
 
     /// <summary>Type-checks <paramref name="module"/>'s imports once, for fast repeated instantiation.</summary>
@@ -215,25 +196,10 @@ public sealed unsafe class WasmInstancePre : IDisposable
     public WasmModule Module { get; }
 
     /// <summary>Instantiates in <paramref name="store"/> (see <see cref="WasmLinker.InstantiateAsync(WasmStore, WasmModule)"/>).</summary>
-    public ValueTask<WasmInstance> InstantiateAsync(WasmStore store)
-    {
-        ArgumentNullException.ThrowIfNull(store);
-        var call = new NativeCall(store, 0, 0);
-        var refs = new HandleRefs();
-        try
-        {
-            refs.Add(_handle);
-            call.Future = Native.wasmtime_instance_pre_instantiate_async(_handle.DangerousGetHandle(), call.Context,
-                call.Instance, call.TrapSlot, call.ErrorSlot);
-        }
-        catch
-        {
-            refs.Dispose();
-            call.Dispose();
-            throw;
-        }
-        return CallFutureDriver.InstantiateAsync(store.State, call, refs);
-    }
+    public ValueTask<WasmInstance> InstantiateAsync(WasmStore store) =>
+        CallFutureDriver.StartInstantiation(store, [_handle], call =>
+            Native.wasmtime_instance_pre_instantiate_async(_handle.DangerousGetHandle(), call.Context,
+                call.Instance, call.TrapSlot, call.ErrorSlot));
 
     /// <summary>
     /// Instantiates in <paramref name="store"/> on the calling thread, without a fiber or a future, if Wasmtime
