@@ -6,7 +6,7 @@
 # target by its median req/s: the machine is shared and noisy, and ratios from one short sample swing by ±20%.
 # Targets: raw-kestrel wat-hello js-hello wat-1mib js-1mib js-sleep-1000 wagi-hello hello-while-busy, outbound HTTP: aspnet-forwarder
 # js-fetch wat-fetch js-fetch-wait-1000 chain self, key-value: kv-hello kv-sqlite kv-redis (default: all these, about
-# 7 minutes), and chain-js self-js.
+# 7 minutes), and chain-js self-js, kv-js-hello kv-js-sqlite kv-js-redis.
 # SPINDLE_BENCH_ENV="NAME=value ..." is put in the environment of every Spindle server (engine tuning knobs).
 # SPINDLE_BENCH_BASELINE=<git revision> also runs each Spindle target on that build, right before this one.
 set -euo pipefail
@@ -20,7 +20,7 @@ targets=("$@")
 command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk: apt-get install wrk" >&2; exit 1; }
 fx="$root/artifacts/fixtures"
 [ -f "$fx/js/sleep.wasm" ] && [ -f "$fx/wat/http-big.wasm" ] && [ -f "$fx/js/fetch-hello.wasm" ] && [ -f "$fx/wat/http-outbound.wasm" ] &&
-  [ -f "$fx/js-spin/kv-bench.wasm" ] || bash scripts/build-fixtures.sh >/dev/null
+  [ -f "$fx/js-spin/kv-bench.wasm" ] && [ -f "$fx/wat/kv-bench.wasm" ] || bash scripts/build-fixtures.sh >/dev/null
 mkdir -p "$root/artifacts/bench"
 wagi="$root/artifacts/bench/wagi-hello.wasm"
 [ "$wagi" -nt bench/wagi/hello.c ] || clang-14 --target=wasm32-wasi --sysroot=/usr -O2 -fuse-ld=/usr/bin/wasm-ld-14 -o "$wagi" bench/wagi/hello.c
@@ -200,10 +200,12 @@ source = "$fx/wat/http-hello.wasm"
 TOML
 done
 
-# Key-value: one JavaScript component (tests/fixtures/js-spin/kv-bench.js) answering hello without a store
-# (kv-hello, the baseline), or doing one get and one set per request on the SQLite default store (kv-sqlite, in a
-# fresh state directory) or on Redis (kv-redis).
-cat > "$results/kv.toml" <<TOML
+# Key-value: one component answering hello without a store (kv-hello, the baseline), or doing one get and one set
+# per request on the SQLite default store (kv-sqlite, in a fresh state directory) or on Redis (kv-redis). The kv-*
+# targets use the WAT component (tests/fixtures/wat/kv-bench.wat: Spindle's own cost), the kv-js-* targets the
+# JavaScript one (tests/fixtures/js-spin/kv-bench.js, where the guest's own work dominates).
+for kv in wat js-spin; do
+cat > "$results/kv-$kv.toml" <<TOML
 spin_manifest_version = 2
 [application]
 name = "bench"
@@ -211,9 +213,10 @@ name = "bench"
 route = "/..."
 component = "kv"
 [component.kv]
-source = "$fx/js-spin/kv-bench.wasm"
+source = "$fx/$kv/kv-bench.wasm"
 key_value_stores = ["default", "shared"]
 TOML
+done
 cat > "$results/kv-runtime.toml" <<TOML
 [key_value_store.shared]
 type = "redis"
@@ -281,11 +284,12 @@ for variant in "${variants[@]}"; do
     chain-js|self-js)   start "${spindle[@]}" up -f "$results/hop-js.toml" --listen "127.0.0.1:$((port + 1))" --quiet
                         if [ "$t" = chain-js ]; then measure_hop "$t$tag" /front "x-target: http://backend.spin.internal/backend"
                         else measure_hop "$t$tag" /front "x-target: http://self.alt/backend"; fi ;;
-    kv-hello|kv-sqlite|kv-redis)
+    kv-hello|kv-sqlite|kv-redis|kv-js-hello|kv-js-sqlite|kv-js-redis)
                         start_redis; rm -rf "$results/state"
-                        start "${spindle[@]}" up -f "$results/kv.toml" --runtime-config-file "$results/kv-runtime.toml" \
+                        case $t in kv-js-*) app=kv-js-spin ;; *) app=kv-wat ;; esac
+                        start "${spindle[@]}" up -f "$results/$app.toml" --runtime-config-file "$results/kv-runtime.toml" \
                           --state-dir "$results/state" --listen "127.0.0.1:$((port + 1))" --quiet
-                        case $t in kv-hello) path=/hello ;; kv-sqlite) path=/kv ;; *) path="/kv?store=shared" ;; esac
+                        case $t in *-hello) path=/hello ;; *-sqlite) path=/kv ;; *) path="/kv?store=shared" ;; esac
                         measure "$t$tag" 64 "$path" ;;
     hello-while-busy)   start "${spindle[@]}" up -f "$results/busy.toml" --listen "127.0.0.1:$((port + 1))" --quiet --request-timeout 2s
                         busy_guests; measure "$t$tag" 8 / ;;
@@ -320,6 +324,8 @@ ratio aspnet-forwarder wat-fetch "aspnet-forwarder" " (target >= 50%)"
   printf '%-12s %8.0f req/s (target >= 3,000, p99 < 1 s: see its line)\n' js-fetch-wait-1000 "$(median "$results/js-fetch-wait-1000.rps")"
 ratio kv-hello kv-sqlite "kv-hello (the same component without a store)" " (target >= 50%)"
 ratio kv-hello kv-redis "kv-hello (the same component without a store)"
+ratio kv-js-hello kv-js-sqlite "kv-js-hello (the same component without a store)"
+ratio kv-js-hello kv-js-redis "kv-js-hello (the same component without a store)"
 # A hop's cost: its p50 at 1 connection minus the backend's own (per round, then the median), and its throughput
 # at 64 connections against the backend called directly.
 for n in chain self chain-js self-js chain-base self-base chain-js-base self-js-base; do

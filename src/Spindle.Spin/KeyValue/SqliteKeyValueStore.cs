@@ -20,14 +20,14 @@ internal sealed class SqliteKeyValueStore(SqliteKeyValueDatabase database, strin
     public ValueTask<bool> ExistsAsync(string key, CancellationToken cancellationToken = default) =>
         new(database.Run(c =>
         {
-            using var cmd = Command(c, "SELECT 1 FROM spin_key_value WHERE store = $store AND key = $key", key);
+            var cmd = Command(c, "SELECT 1 FROM spin_key_value WHERE store = $store AND key = $key", key);
             return cmd.ExecuteScalar() is not null;
         }));
 
     public ValueTask<IReadOnlyList<string>> GetKeysAsync(CancellationToken cancellationToken = default) =>
         new(database.Run<IReadOnlyList<string>>(c =>
         {
-            using var cmd = Command(c, "SELECT key FROM spin_key_value WHERE store = $store");
+            var cmd = Command(c, "SELECT key FROM spin_key_value WHERE store = $store");
             using var r = cmd.ExecuteReader();
             var keys = new List<string>();
             while (r.Read()) keys.Add(r.GetString(0));
@@ -76,22 +76,21 @@ internal sealed class SqliteKeyValueStore(SqliteKeyValueDatabase database, strin
             { Value: { } old } => Execute(c, "UPDATE spin_key_value SET value = $value WHERE store = $store AND key = $key AND value = $old", key, value, old) == 1,
         }));
 
-    private byte[]? Get(SqliteConnection c, string key)
+    private byte[]? Get(SqliteSession c, string key)
     {
-        using var cmd = Command(c, "SELECT value FROM spin_key_value WHERE store = $store AND key = $key", key);
+        var cmd = Command(c, "SELECT value FROM spin_key_value WHERE store = $store AND key = $key", key);
         return cmd.ExecuteScalar() as byte[];
     }
 
-    private int Execute(SqliteConnection c, string sql, string key, ReadOnlyMemory<byte>? value = null, byte[]? old = null)
+    private int Execute(SqliteSession c, string sql, string key, ReadOnlyMemory<byte>? value = null, byte[]? old = null)
     {
-        using var cmd = Command(c, sql, key, value, old);
+        var cmd = Command(c, sql, key, value, old);
         return cmd.ExecuteNonQuery();
     }
 
-    private SqliteCommand Command(SqliteConnection c, string sql, string? key = null, ReadOnlyMemory<byte>? value = null, byte[]? old = null)
+    private SqliteCommand Command(SqliteSession c, string sql, string? key = null, ReadOnlyMemory<byte>? value = null, byte[]? old = null)
     {
-        var cmd = c.CreateCommand();
-        cmd.CommandText = sql;
+        var cmd = c.Statement(sql);
         cmd.Parameters.AddWithValue("$store", label);
         if (key is not null) cmd.Parameters.AddWithValue("$key", key);
         // Spin's column is NOT NULL: an empty value is an empty blob, never NULL.
