@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Spindle.Outbound.Http;
+using Spindle.Outbound.Telemetry;
 using Spindle.Trigger.Http.Chaining;
 using Spindle.Trigger.Http.Routing;
 using Spindle.Wasi.Http;
@@ -52,6 +53,9 @@ public sealed partial class SpinHttpTrigger : ILocalServiceChain
             throw new HttpErrorCodeException(HttpErrorCode.Of("destination-not-found"), $"no HTTP component '{componentId}' to chain to");
         }
         var exchange = new ChainedExchange(request, cancellation);
+        // As over the network: the callee (its span, and its guest, which sees the headers) continues the outbound span.
+        if (OutboundTelemetry.CurrentClientSpan is { } span)
+            OutboundTelemetry.Inject(span, exchange.Http.Request.Headers);
         _ = Task.Run(async () =>
         {
             try

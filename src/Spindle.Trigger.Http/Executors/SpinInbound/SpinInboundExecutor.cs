@@ -134,6 +134,7 @@ public sealed class SpinInboundExecutor : IPooledExecutor
             using var store = new WasmStore(Engine, context) { CancellationToken = cancellation, WaitObserver = request.WaitObserver };
             // A busy guest yields every epoch tick; the deadline (wall-clock, in the cancellation) is checked at each slice.
             store.ShareCpu();
+            Telemetry.TriggerTelemetry.InstanceUsed(_componentId, reused: false);
             using var instance = await _component.InstantiateAsync(store, context, cancellation).ConfigureAwait(false);
             if (_initialize is not null) await instance.CallAsync(_initialize).ConfigureAwait(false);
             object?[] record = [method, RawRequestTarget.RawPathAndQuery(http).PathAndQuery, Headers(request), Array.Empty<object?>(), new Some(body.ToArray())];
@@ -144,6 +145,8 @@ public sealed class SpinInboundExecutor : IPooledExecutor
             var when = !cancellation.IsCancellationRequested ? ""
                 : http.RequestAborted.IsCancellationRequested ? ", the client went away" : ", request timeout";
             _logger.LogError("Component {ComponentId} failed ({Request}{When}): {Error}", _componentId, request.Describe(), when, e.Message);
+            if (!http.RequestAborted.IsCancellationRequested)
+                Telemetry.TriggerTelemetry.GuestFailed(_componentId, e, timedOut: cancellation.IsCancellationRequested);
             if (!http.Response.HasStarted) http.Response.StatusCode = StatusCodes.Status500InternalServerError;
             return;
         }

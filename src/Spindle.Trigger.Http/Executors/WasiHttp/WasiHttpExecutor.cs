@@ -7,6 +7,7 @@ using Spindle.App.Variables;
 using Spindle.Spin;
 using Spindle.Trigger.Http.Routing;
 using Spindle.Trigger.Http.Spin;
+using Spindle.Trigger.Http.Telemetry;
 using Spindle.Wasi;
 using Spindle.Wasi.Http;
 using Spindle.Wasi.Preview2.Filesystem;
@@ -166,6 +167,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         catch (OperationCanceledException)
         {
             _logger.LogError("Component {ComponentId} failed ({Request}): no instance was free before its deadline", _componentId, request.Describe());
+            TriggerTelemetry.GuestFailed(_componentId, null, timedOut: true);
             context.Dispose();
             await exchange.CompleteAsync(new TimeoutException("no instance was free in time")).ConfigureAwait(false);
             return;
@@ -183,6 +185,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
             // A busy guest yields every epoch tick: it cannot hold a thread Kestrel or another request needs, and
             // the request's deadline (wall-clock, in the cancellation) is checked at each slice.
             store.ShareCpu();
+            TriggerTelemetry.InstanceUsed(_componentId, reused: instance is not null);
             if (instance is not null) instance.Rebind(context, cancellation);
             else
             {
@@ -207,6 +210,8 @@ public sealed class WasiHttpExecutor : IPooledExecutor
             var when = !cancellation.IsCancellationRequested ? ""
                 : request.Http.RequestAborted.IsCancellationRequested ? ", the client went away and it did not finish" : ", request timeout";
             _logger.LogError("Component {ComponentId} failed ({Request}{When}): {Error}", _componentId, request.Describe(), when, e.Message);
+            if (!request.Http.RequestAborted.IsCancellationRequested)
+                TriggerTelemetry.GuestFailed(_componentId, e, timedOut: cancellation.IsCancellationRequested);
         }
         finally
         {
