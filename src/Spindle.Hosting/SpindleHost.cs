@@ -104,6 +104,7 @@ public sealed class SpindleHost : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         options.ConfigureLogging?.Invoke(builder.Logging);
         if (files is not null) builder.Logging.AddProvider(files); // after the caller's configuration, which may clear providers
+        Telemetry.TelemetrySetup.AddSpindleTelemetry(builder, app.Name); // OTLP export, only when an endpoint is configured
         if (tls is not null) builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
         {
