@@ -198,7 +198,7 @@ public sealed class SpindleHost : IAsyncDisposable
         var baseUrl = BaseUrlFrom(bound, tls is not null, ip, listen.Port);
         spin.Outbound.Self = SelfOriginOf(baseUrl, tls?.Certificate);
         var host = new SpindleHost(web, spin, keyValue, files, baseUrl);
-        foreach (var line in keyValue.Summary) loggerFactory.CreateLogger("Spindle.KeyValue").LogInformation("Key-value store {Store}", line);
+        foreach (var line in keyValue.Summary) loggerFactory.CreateLogger("Spindle.KeyValue").KeyValueStore(line);
         if (!options.Quiet) host.PrintRoutes(options.Output ?? Console.Out, options.RouteListing);
         return host;
     }

@@ -159,7 +159,7 @@ public sealed class OutboundDispatcher : IDisposable
             var depth = (outboundCaller?.ChainDepth ?? 0) + 1;
             if (depth > _options.MaxChainDepth)
             {
-                _log.LogWarning("Component '{Component}': service chain to '{Callee}' stopped at {Depth} hops (loop?)", componentId, callee, depth - 1);
+                _log.ChainTooDeep(componentId, callee, depth - 1);
                 throw new HttpErrorCodeException(HttpErrorCode.Of("loop-detected"), $"service chain deeper than {_options.MaxChainDepth}");
             }
             if (Chain is not { } chain)
@@ -200,7 +200,7 @@ public sealed class OutboundDispatcher : IDisposable
         // The query may carry secrets (tokens, keys): never logged.
         var cut = url.IndexOfAny(['?', '#']);
         var shown = cut < 0 ? url : url[..cut];
-        _log.LogWarning("Component '{Component}' may not send a request to {Url}: not allowed by its allowed_outbound_hosts", componentId, shown);
+        _log.RequestDenied(componentId, shown);
         return new HttpErrorCodeException(HttpErrorCode.RequestDenied(), $"{shown} is not allowed by allowed_outbound_hosts");
     }
 

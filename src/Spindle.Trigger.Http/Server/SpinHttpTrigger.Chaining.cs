@@ -49,7 +49,7 @@ public sealed partial class SpinHttpTrigger : ILocalServiceChain
     {
         if (_app.GetStaticResponse(componentId) is null && _app.GetExecutor(componentId) is null)
         {
-            _log.LogWarning("Service chaining to '{Component}': no such HTTP component in the application", componentId);
+            _log.NoChainTarget(componentId);
             throw new HttpErrorCodeException(HttpErrorCode.Of("destination-not-found"), $"no HTTP component '{componentId}' to chain to");
         }
         var exchange = new ChainedExchange(request, cancellation);

@@ -64,7 +64,7 @@ public sealed partial class SpinHttpTrigger
         if (!hadHost)
         {
             // Spin cannot build the request URI without an authority and drops the connection without a response.
-            _log.LogDebug("Request for {Path} has no Host header; closing the connection", path);
+            _log.NoHostHeader(path);
             context.Abort();
             return;
         }
@@ -85,8 +85,7 @@ public sealed partial class SpinHttpTrigger
         if (RequestBody.DeclaredTooLarge(context, out var limit))
         {
             // Reading it would fail at once: no guest runs for a body it could never read whole.
-            _log.LogInformation("Request for {Path}: Content-Length {Length} is over the {Limit}-byte request body limit; answering 413",
-                path, context.Request.ContentLength, limit);
+            _log.BodyTooLarge(path, context.Request.ContentLength, limit);
             context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
             context.Response.ContentLength = 0;
             return;
@@ -145,7 +144,7 @@ public sealed partial class SpinHttpTrigger
     {
         if (context.RequestAborted.IsCancellationRequested) return;
         TriggerTelemetry.Refused(componentId);
-        _log.LogDebug("Component '{Component}': no room in time, answering 503", componentId);
+        _log.AdmissionRefused(componentId);
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.Headers.RetryAfter = _admission.RetryAfterHeader;
         context.Response.ContentLength = 0;
@@ -174,9 +173,9 @@ public sealed partial class SpinHttpTrigger
         {
             var timedOut = deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested;
             if (timedOut)
-                _log.LogError("Component '{Component}' exceeded the request timeout", match.ComponentId);
+                _log.RequestTimedOut(match.ComponentId);
             else
-                _log.LogError(e, "Component '{Component}' failed", match.ComponentId);
+                _log.ComponentFailed(e, match.ComponentId);
             if (e is not BadHttpRequestException)
                 TriggerTelemetry.GuestFailed(match.ComponentId, e, timedOut);
             Fail(context, e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);

@@ -103,7 +103,7 @@ public sealed class SpinInboundExecutor : IPooledExecutor
         }
         catch (BadHttpRequestException e)
         {
-            _logger.LogWarning("Component {ComponentId}: the request body could not be read ({Request}): {Error}", _componentId, request.Describe(), e.Message);
+            _logger.SpinRequestBodyUnreadable(_componentId, request.Describe(), e.Message);
             if (!http.Response.HasStarted) http.Response.StatusCode = e.StatusCode;
             return;
         }
@@ -144,7 +144,7 @@ public sealed class SpinInboundExecutor : IPooledExecutor
         {
             var when = !cancellation.IsCancellationRequested ? ""
                 : http.RequestAborted.IsCancellationRequested ? ", the client went away" : ", request timeout";
-            _logger.LogError("Component {ComponentId} failed ({Request}{When}): {Error}", _componentId, request.Describe(), when, e.Message);
+            _logger.GuestFailed(_componentId, request.Describe(), when, e.Message);
             if (!http.RequestAborted.IsCancellationRequested)
                 Telemetry.TriggerTelemetry.GuestFailed(_componentId, e, timedOut: cancellation.IsCancellationRequested);
             if (!http.Response.HasStarted) http.Response.StatusCode = StatusCodes.Status500InternalServerError;
@@ -190,7 +190,7 @@ public sealed class SpinInboundExecutor : IPooledExecutor
             }
         if (problem is not null)
         {
-            _logger.LogError("Component {ComponentId} failed ({Request}): {Problem}", _componentId, request.Describe(), problem);
+            _logger.SpinInvalidResponse(_componentId, request.Describe(), problem);
             http.Response.StatusCode = StatusCodes.Status500InternalServerError;
             return;
         }
