@@ -62,7 +62,8 @@ public sealed class OutboundDispatcher : IDisposable
             activity.SetTag("server.address", host);
             activity.SetTag("server.port", port);
             activity.SetTag("url.scheme", scheme);
-            activity.SetTag("url.full", $"{scheme}://{request.Authority}{PathOnly(request.PathWithQuery)}");
+            if (!string.IsNullOrEmpty(request.Authority))
+                activity.SetTag("url.full", $"{scheme}://{request.Authority}{PathOnly(request.PathWithQuery)}");
             activity.SetTag("spindle.component.id", componentId);
             if (ServiceChaining.TargetOfHost(host) is { } callee)
                 activity.SetTag("spindle.chain.callee", callee);

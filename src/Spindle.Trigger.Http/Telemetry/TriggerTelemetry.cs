@@ -138,7 +138,7 @@ public static class TriggerTelemetry
     /// <summary>An executor ran the request on a warm instance it reset (<paramref name="reused"/>) or on a fresh one.</summary>
     public static void InstanceUsed(string componentId, bool reused)
     {
-        CurrentGuest?.SetTag("spindle.instance.reused", reused);
+        if (Source.HasListeners()) CurrentGuest?.SetTag("spindle.instance.reused", reused);
         if (Instances.Enabled)
             Instances.Add(1, new KeyValuePair<string, object?>("spindle.component.id", componentId), new KeyValuePair<string, object?>("spindle.instance.reused", reused));
     }

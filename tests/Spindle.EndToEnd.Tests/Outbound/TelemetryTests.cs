@@ -52,6 +52,8 @@ public sealed class TelemetryTests(SharedRuntime runtime)
         request.Headers.Add("traceparent", traceParent);
         request.Headers.Add("x-target", "http://tel-mid.spin.internal/mid");
         request.Headers.Add("x-up-x-target", upstream.BaseUrl + "/up");
+        // mid's guest sets a traceparent of its own on the fetch: the outbound span's replaces it.
+        request.Headers.Add("x-up-x-up-traceparent", $"00-{ActivityTraceId.CreateRandom()}-{ActivitySpanId.CreateRandom()}-01");
         using var response = await client.SendAsync(request, Ct);
         Assert.True(response.StatusCode == HttpStatusCode.OK, log.Text);
         Assert.Equal("from upstream", await response.Content.ReadAsStringAsync(Ct));
@@ -76,7 +78,7 @@ public sealed class TelemetryTests(SharedRuntime runtime)
         Assert.Equal(midServer.SpanId, midGuest.ParentSpanId);
         Assert.Equal(midGuest.SpanId, upstreamCall.ParentSpanId);
 
-        // Exactly one traceparent reached the upstream: the outbound span's.
+        // Exactly one traceparent reached the upstream: the outbound span's, not the guest's.
         var headers = Assert.Single(received);
         Assert.Equal($"00-{traceId}-{upstreamCall.SpanId}-01", Assert.Single(headers));
 
@@ -165,5 +167,48 @@ public sealed class TelemetryTests(SharedRuntime runtime)
         await TelemetryCapture.WaitUntilAsync(() => capture.Of("spindle.requests").Any(m => m.Tag("spindle.status_class") == "5xx"), "the 5xx request count");
         Assert.Contains(capture.Of("spindle.guest.traps"), m => m.Tag("spindle.component.id") == "tel-trap" && m.Value == 1);
         Assert.DoesNotContain(capture.Of("spindle.guest.timeouts"), m => m.Tag("spindle.component.id") == "tel-trap");
+    }
+
+    [Fact]
+    public async Task With_ASP_NET_Cores_request_activity_present_the_request_span_is_its_child()
+    {
+        using var capture = new TelemetryCapture("tel-hello");
+        var (traceParent, traceId, clientSpanId) = capture.Trace();
+        var hosting = new ConcurrentQueue<Activity>();
+        // Something else listening to ASP.NET Core makes it create its request activity (continuing the client's context).
+        using var listener = new ActivityListener
+        {
+            ShouldListenTo = s => s.Name == "Microsoft.AspNetCore",
+            Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a =>
+            {
+                if (a.TraceId == traceId) hosting.Enqueue(a);
+            },
+        };
+        ActivitySource.AddActivityListener(listener);
+        using var app = new TestApp("""
+            spin_manifest_version = 2
+            [application]
+            name = "telemetry-hosting"
+            [[trigger.http]]
+            route = "/hello"
+            component = "tel-hello"
+            [component.tel-hello]
+            source = "{fixture:wat/http-hello.wasm}"
+            """);
+        await using var host = await app.StartAsync(runtime);
+        using var client = TestApp.Client(host.BaseUrl);
+
+        var request = new HttpRequestMessage(HttpMethod.Get, "/hello");
+        request.Headers.Add("traceparent", traceParent);
+        using var response = await client.SendAsync(request, Ct);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+
+        await TelemetryCapture.WaitUntilAsync(() => capture.Spans(traceId).Count >= 2 && !hosting.IsEmpty, "the request, guest and hosting spans");
+        var aspNetCore = Assert.Single(hosting);
+        var server = Assert.Single(capture.Spans(traceId), s => s.Kind == ActivityKind.Server);
+        Assert.Equal(clientSpanId, aspNetCore.ParentSpanId);
+        Assert.Equal(aspNetCore.SpanId, server.ParentSpanId);
+        Assert.Equal("GET /hello", server.DisplayName);
     }
 }
