@@ -211,4 +211,35 @@ public sealed class TelemetryTests(SharedRuntime runtime)
         Assert.Equal(aspNetCore.SpanId, server.ParentSpanId);
         Assert.Equal("GET /hello", server.DisplayName);
     }
+
+    [Fact]
+    public async Task A_guest_stopped_at_the_request_timeout_marks_its_guest_span_as_a_timeout_and_is_counted()
+    {
+        using var capture = new TelemetryCapture("tel-loop");
+        using var app = new TestApp("""
+            spin_manifest_version = 2
+            [application]
+            name = "telemetry-timeout"
+            [[trigger.http]]
+            route = "/loop"
+            component = "tel-loop"
+            [component.tel-loop]
+            source = "{fixture:wat/http-loop.wasm}"
+            """);
+        await using var host = await app.StartAsync(runtime, configure: o => o with { RequestTimeout = TimeSpan.FromMilliseconds(300) });
+        using var client = TestApp.Client(host.BaseUrl);
+
+        var (traceParent, traceId, _) = capture.Trace();
+        var request = new HttpRequestMessage(HttpMethod.Get, "/loop");
+        request.Headers.Add("traceparent", traceParent);
+        using var response = await client.SendAsync(request, Ct);
+        Assert.Equal(HttpStatusCode.InternalServerError, response.StatusCode);
+
+        await TelemetryCapture.WaitUntilAsync(() => capture.Spans(traceId).Count >= 2, "the request and guest spans");
+        var guest = Assert.Single(capture.Spans(traceId), s => s.Kind == ActivityKind.Internal);
+        Assert.Equal(ActivityStatusCode.Error, guest.Status);
+        Assert.Equal("timeout", guest.GetTagItem("error.type"));
+        Assert.Contains(capture.Of("spindle.guest.timeouts"), m => m.Tag("spindle.component.id") == "tel-loop");
+        Assert.DoesNotContain(capture.Of("spindle.guest.traps"), m => m.Tag("spindle.component.id") == "tel-loop");
+    }
 }
