@@ -104,6 +104,7 @@ public sealed class SpindleHost : IAsyncDisposable
         builder.Logging.AddFilter("Microsoft.AspNetCore.Hosting.Diagnostics", LogLevel.None);
         options.ConfigureLogging?.Invoke(builder.Logging);
         if (files is not null) builder.Logging.AddProvider(files); // after the caller's configuration, which may clear providers
+        Telemetry.TelemetrySetup.AddSpindleTelemetry(builder, app.Name); // OTLP export, only when an endpoint is configured
         if (tls is not null) builder.WebHost.UseKestrelHttpsConfiguration();
         builder.WebHost.ConfigureKestrel(k =>
         {
@@ -197,7 +198,7 @@ public sealed class SpindleHost : IAsyncDisposable
         var baseUrl = BaseUrlFrom(bound, tls is not null, ip, listen.Port);
         spin.Outbound.Self = SelfOriginOf(baseUrl, tls?.Certificate);
         var host = new SpindleHost(web, spin, keyValue, files, baseUrl);
-        foreach (var line in keyValue.Summary) loggerFactory.CreateLogger("Spindle.KeyValue").LogInformation("Key-value store {Store}", line);
+        foreach (var line in keyValue.Summary) loggerFactory.CreateLogger("Spindle.KeyValue").KeyValueStore(line);
         if (!options.Quiet) host.PrintRoutes(options.Output ?? Console.Out, options.RouteListing);
         return host;
     }

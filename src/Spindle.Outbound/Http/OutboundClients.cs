@@ -73,6 +73,9 @@ internal sealed class OutboundClients : IDisposable
             // The connect callback applies each request's own connect timeout.
             ConnectTimeout = Timeout.InfiniteTimeSpan,
             EnableMultipleHttp2Connections = true,
+            // The dispatcher sets traceparent itself, from its outbound span and only when there is one: .NET's
+            // DiagnosticsHandler would otherwise add one of whatever activity is current (ASP.NET Core's request).
+            ActivityHeadersPropagator = null,
         };
         if (!_options.ConnectionPooling)
         {

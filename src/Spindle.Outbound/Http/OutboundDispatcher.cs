@@ -1,7 +1,9 @@
+using System.Diagnostics;
 using System.Net;
 using Microsoft.Extensions.Logging;
 using Spindle.App.Variables;
 using Spindle.Outbound.AllowedHosts;
+using Spindle.Outbound.Telemetry;
 using Spindle.Wasi.Http;
 
 namespace Spindle.Outbound.Http;
@@ -38,8 +40,82 @@ public sealed class OutboundDispatcher : IDisposable
     public OutboundHttpHandler ForComponent(string componentId, OutboundAllowList allowList, VariableResolver? variables)
     {
         Func<string, string>? resolve = variables is null ? null : variables.GetAppVariable;
-        return (request, options, caller, cancellation) => SendAsync(componentId, allowList, resolve, request, options, caller, cancellation);
+        return (request, options, caller, cancellation) => OutboundTelemetry.Enabled
+            ? SendTracedAsync(componentId, allowList, resolve, request, options, caller, cancellation)
+            : SendAsync(componentId, allowList, resolve, request, options, caller, cancellation, null);
     }
+
+    /// <summary>
+    /// <see cref="SendAsync"/> inside a client span (the current activity meanwhile, so a chained callee continues
+    /// it), measured until the response head: only when something listens (<see cref="OutboundTelemetry"/>).
+    /// </summary>
+    private async Task<IncomingResponse> SendTracedAsync(string componentId, OutboundAllowList allowList, Func<string, string>? resolve,
+        OutgoingRequest request, RequestOptions? options, WasiHttpContext caller, CancellationToken cancellation)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var scheme = request.Scheme ?? "https";
+        var (host, port) = string.IsNullOrEmpty(request.Authority) ? ("self", scheme == "https" ? 443 : 80) : SplitAuthority(request.Authority, scheme);
+        using var activity = OutboundTelemetry.Source.StartActivity(request.Method, ActivityKind.Client);
+        if (activity is not null)
+        {
+            activity.SetTag("http.request.method", request.Method);
+            activity.SetTag("server.address", host);
+            activity.SetTag("server.port", port);
+            activity.SetTag("url.scheme", scheme);
+            if (!string.IsNullOrEmpty(request.Authority))
+                activity.SetTag("url.full", $"{scheme}://{request.Authority}{PathOnly(request.PathWithQuery)}");
+            activity.SetTag("spindle.component.id", componentId);
+            if (ServiceChaining.TargetOfHost(host) is { } callee)
+                activity.SetTag("spindle.chain.callee", callee);
+        }
+        var tags = new TagList
+        {
+            { "http.request.method", request.Method }, { "server.address", host }, { "server.port", port }, { "url.scheme", scheme },
+            { "spindle.component.id", componentId },
+        };
+        try
+        {
+            var response = await SendAsync(componentId, allowList, resolve, request, options, caller, cancellation, activity).ConfigureAwait(false);
+            activity?.SetTag("http.response.status_code", (int)response.Status);
+            if (response.Status >= 400)
+            {
+                activity?.SetTag("error.type", response.Status.ToString(System.Globalization.CultureInfo.InvariantCulture));
+                activity?.SetStatus(ActivityStatusCode.Error);
+            }
+            tags.Add("http.response.status_code", (int)response.Status);
+            Record(start, tags, host, componentId, OutboundTelemetry.StatusClass(response.Status));
+            return response;
+        }
+        catch (Exception e)
+        {
+            var error = OutboundTelemetry.ErrorType(e);
+            activity?.SetTag("error.type", error);
+            activity?.SetStatus(ActivityStatusCode.Error, e.Message);
+            tags.Add("error.type", error);
+            Record(start, tags, host, componentId, error);
+            throw;
+        }
+    }
+
+    private static void Record(long start, in TagList durationTags, string host, string componentId, string outcome)
+    {
+        OutboundTelemetry.Duration.Record(Stopwatch.GetElapsedTime(start).TotalSeconds, durationTags);
+        OutboundTelemetry.Requests.Add(1, new KeyValuePair<string, object?>("server.address", host),
+            new KeyValuePair<string, object?>("spindle.outbound.outcome", outcome), new KeyValuePair<string, object?>("spindle.component.id", componentId));
+    }
+
+    private static (string Host, int Port) SplitAuthority(string authority, string scheme)
+    {
+        var defaultPort = scheme == "https" ? 443 : 80;
+        var colon = authority.LastIndexOf(':');
+        if (colon > 0 && authority.IndexOf(']', colon) < 0 && int.TryParse(authority.AsSpan(colon + 1), out var port))
+            return (authority[..colon].Trim('[', ']'), port);
+        return (authority.Trim('[', ']'), defaultPort);
+    }
+
+    // The query may carry secrets: never recorded (as never logged).
+    private static string PathOnly(string? pathWithQuery) =>
+        pathWithQuery is null ? "/" : pathWithQuery.IndexOfAny(['?', '#']) is var cut and >= 0 ? pathWithQuery[..cut] : pathWithQuery;
 
     /// <summary>
     /// Sends one guest request:
@@ -49,9 +125,12 @@ public sealed class OutboundDispatcher : IDisposable
     ///    without the query, <c>HTTP-request-denied</c>);
     /// 3. <c>&lt;id&gt;.spin.internal</c> runs in process through <see cref="Chain"/> (<c>loop-detected</c> past
     ///    <see cref="OutboundHttpOptions.MaxChainDepth"/>); 4. the rest goes out through the pool of its TLS identity.
+    /// With a span (<paramref name="activity"/>), a request leaving over the network carries its <c>traceparent</c>
+    /// (the guest's own replaced); a chained call runs with it as the current activity, and the trigger puts it in
+    /// the callee's request headers.
     /// </summary>
     private Task<IncomingResponse> SendAsync(string componentId, OutboundAllowList allowList, Func<string, string>? resolve,
-        OutgoingRequest request, RequestOptions? options, WasiHttpContext caller, CancellationToken cancellation)
+        OutgoingRequest request, RequestOptions? options, WasiHttpContext caller, CancellationToken cancellation, Activity? activity)
     {
         var outboundCaller = caller as IOutboundCaller;
         var authority = string.IsNullOrEmpty(request.Authority) ? null : request.Authority;
@@ -69,6 +148,7 @@ public sealed class OutboundDispatcher : IDisposable
                 throw new HttpErrorCodeException(HttpErrorCode.Of("HTTP-request-URI-invalid"), "a self-request needs an inbound request to take its origin from");
             var selfMessage = HttpClientOutbound.ToRequestMessage(request, origin.Scheme, origin.Authority);
             SetVersion(selfMessage);
+            if (activity is not null) OutboundTelemetry.Inject(activity, selfMessage);
             return HttpClientOutbound.SendAsync(_clients.ForSelf(Self.Certificate), selfMessage, options, cancellation);
         }
 
@@ -80,7 +160,7 @@ public sealed class OutboundDispatcher : IDisposable
             var depth = (outboundCaller?.ChainDepth ?? 0) + 1;
             if (depth > _options.MaxChainDepth)
             {
-                _log.LogWarning("Component '{Component}': service chain to '{Callee}' stopped at {Depth} hops (loop?)", componentId, callee, depth - 1);
+                _log.ChainTooDeep(componentId, callee, depth - 1);
                 throw new HttpErrorCodeException(HttpErrorCode.Of("loop-detected"), $"service chain deeper than {_options.MaxChainDepth}");
             }
             if (Chain is not { } chain)
@@ -90,6 +170,7 @@ public sealed class OutboundDispatcher : IDisposable
 
         var message = HttpClientOutbound.ToRequestMessage(request);
         SetVersion(message);
+        if (activity is not null) OutboundTelemetry.Inject(activity, message);
         var invoker = _clients.For(componentId, message.RequestUri!.IdnHost, message.RequestUri.Port);
         return HttpClientOutbound.SendAsync(invoker, message, options, cancellation);
     }
@@ -120,7 +201,7 @@ public sealed class OutboundDispatcher : IDisposable
         // The query may carry secrets (tokens, keys): never logged.
         var cut = url.IndexOfAny(['?', '#']);
         var shown = cut < 0 ? url : url[..cut];
-        _log.LogWarning("Component '{Component}' may not send a request to {Url}: not allowed by its allowed_outbound_hosts", componentId, shown);
+        _log.RequestDenied(componentId, shown);
         return new HttpErrorCodeException(HttpErrorCode.RequestDenied(), $"{shown} is not allowed by allowed_outbound_hosts");
     }
 

@@ -43,6 +43,22 @@ internal sealed class RequestAdmission(AdmissionOptions options)
 
     public AdmissionOptions Options { get; } = options;
 
+    /// <summary>Core instances held by admitted requests, over every engine's pool (the <c>spindle.pool.instances.in_use</c> metric).</summary>
+    internal static int PoolInstancesInUse()
+    {
+        var sum = 0;
+        foreach (var (_, pool) in Pools) sum += pool.InUse;
+        return sum;
+    }
+
+    /// <summary>The size of every engine's pool, in core instances (<c>spindle.pool.instances.capacity</c>).</summary>
+    internal static int PoolInstancesCapacity()
+    {
+        var sum = 0;
+        foreach (var (_, pool) in Pools) sum += pool.Capacity;
+        return sum;
+    }
+
     /// <summary>The <c>Retry-After</c> header value, formatted once.</summary>
     public string RetryAfterHeader { get; } = Math.Max(0, options.RetryAfterSeconds).ToString(System.Globalization.CultureInfo.InvariantCulture);
 
@@ -80,6 +96,10 @@ internal sealed class RequestAdmission(AdmissionOptions options)
         private readonly Lock _lock = new();
         private readonly List<ComponentShare> _waiting = []; // components with a non-empty queue
         private int _free = capacity;
+
+        public int Capacity { get; } = capacity;
+
+        public int InUse => Capacity - Volatile.Read(ref _free);
 
         public async ValueTask<Admission?> EnterAsync(ComponentShare share, int permits, AdmissionOptions options,
             CancellationToken deadline, CancellationToken clientGone)

@@ -90,7 +90,7 @@ public sealed class SpinHttpApplication : IAsyncDisposable
     {
         options ??= new SpinHttpTriggerOptions();
         var log = logging.CreateLogger("Spindle.Trigger.Http");
-        foreach (var w in app.Warnings) log.LogWarning("{Warning}", w);
+        foreach (var w in app.Warnings) log.ManifestWarning(w);
 
         var outbound = ComponentOutboundPolicy.Build(app);
 
@@ -116,11 +116,9 @@ public sealed class SpinHttpApplication : IAsyncDisposable
         }
         var router = Router.Build(app.HttpBase, definitions);
         if (router.Duplicates.Count > 0)
-            log.LogError("The following component routes are duplicates and will never be used: {Duplicates}",
-                string.Join("; ", router.Duplicates.Select(d => $"'{d.Replaced}' (route '{d.Route}', replaced by '{d.Effective}')")));
+            log.DuplicateRoutes(string.Join("; ", router.Duplicates.Select(d => $"'{d.Replaced}' (route '{d.Route}', replaced by '{d.Effective}')")));
         foreach (var r in router.UnreachableReserved)
-            log.LogError("Route '{Route}' of '{Target}' is under the reserved /.well-known/spin/ prefix and will never be reached",
-                r.Pattern.Raw, r.Target);
+            log.ReservedRoute(r.Pattern.Raw, r.Target);
 
         var created = new Dictionary<string, IRequestExecutor>(StringComparer.Ordinal);
         OutboundDispatcher dispatcher;

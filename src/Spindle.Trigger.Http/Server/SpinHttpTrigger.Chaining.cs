@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Net.Http.Headers;
 using Spindle.Outbound.Http;
+using Spindle.Outbound.Telemetry;
 using Spindle.Trigger.Http.Chaining;
 using Spindle.Trigger.Http.Routing;
 using Spindle.Wasi.Http;
@@ -48,10 +49,13 @@ public sealed partial class SpinHttpTrigger : ILocalServiceChain
     {
         if (_app.GetStaticResponse(componentId) is null && _app.GetExecutor(componentId) is null)
         {
-            _log.LogWarning("Service chaining to '{Component}': no such HTTP component in the application", componentId);
+            _log.NoChainTarget(componentId);
             throw new HttpErrorCodeException(HttpErrorCode.Of("destination-not-found"), $"no HTTP component '{componentId}' to chain to");
         }
         var exchange = new ChainedExchange(request, cancellation);
+        // As over the network: the callee (its span, and its guest, which sees the headers) continues the outbound span.
+        if (OutboundTelemetry.CurrentClientSpan is { } span)
+            OutboundTelemetry.Inject(span, exchange.Http.Request.Headers);
         _ = Task.Run(async () =>
         {
             try

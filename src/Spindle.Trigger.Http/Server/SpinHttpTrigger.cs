@@ -1,9 +1,11 @@
+using System.Diagnostics;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Net.Http.Headers;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Routing;
+using Spindle.Trigger.Http.Telemetry;
 using Spindle.Wasmtime;
 
 namespace Spindle.Trigger.Http.Server;
@@ -62,7 +64,7 @@ public sealed partial class SpinHttpTrigger
         if (!hadHost)
         {
             // Spin cannot build the request URI without an authority and drops the connection without a response.
-            _log.LogDebug("Request for {Path} has no Host header; closing the connection", path);
+            _log.NoHostHeader(path);
             context.Abort();
             return;
         }
@@ -83,8 +85,7 @@ public sealed partial class SpinHttpTrigger
         if (RequestBody.DeclaredTooLarge(context, out var limit))
         {
             // Reading it would fail at once: no guest runs for a body it could never read whole.
-            _log.LogInformation("Request for {Path}: Content-Length {Length} is over the {Limit}-byte request body limit; answering 413",
-                path, context.Request.ContentLength, limit);
+            _log.BodyTooLarge(path, context.Request.ContentLength, limit);
             context.Response.StatusCode = StatusCodes.Status413PayloadTooLarge;
             context.Response.ContentLength = 0;
             return;
@@ -94,7 +95,25 @@ public sealed partial class SpinHttpTrigger
         await ExecuteAsync(context, executor, match, chained: null);
     }
 
-    private async Task ExecuteAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, ChainedCall? chained)
+    private Task ExecuteAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, ChainedCall? chained) =>
+        TriggerTelemetry.Enabled ? ExecuteTracedAsync(context, executor, match, chained) : ExecuteCoreAsync(context, executor, match, chained);
+
+    /// <summary><see cref="ExecuteCoreAsync"/> in the request's server span, measured (only when something listens).</summary>
+    private async Task ExecuteTracedAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, ChainedCall? chained)
+    {
+        var start = Stopwatch.GetTimestamp();
+        var activity = TriggerTelemetry.StartRequest(context, match.RawRoute, match.ComponentId, chained?.Depth ?? 0);
+        try
+        {
+            await ExecuteCoreAsync(context, executor, match, chained);
+        }
+        finally
+        {
+            TriggerTelemetry.EndRequest(activity, context, match.RawRoute, match.ComponentId, start);
+        }
+    }
+
+    private async Task ExecuteCoreAsync(HttpContext context, IRequestExecutor executor, RouteMatch match, ChainedCall? chained)
     {
         // The one deadline of the request, owned here and started when the request arrives (time spent waiting for
         // admission counts): the request timeout; for a chained call, its caller's cancellation (the chained
@@ -124,7 +143,8 @@ public sealed partial class SpinHttpTrigger
     private void RefuseBusy(HttpContext context, string componentId)
     {
         if (context.RequestAborted.IsCancellationRequested) return;
-        _log.LogDebug("Component '{Component}': no room in time, answering 503", componentId);
+        TriggerTelemetry.Refused(componentId);
+        _log.AdmissionRefused(componentId);
         context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
         context.Response.Headers.RetryAfter = _admission.RetryAfterHeader;
         context.Response.ContentLength = 0;
@@ -140,6 +160,8 @@ public sealed partial class SpinHttpTrigger
                 ChainDepth = c.Depth, Scheme = c.Scheme, Authority = c.Authority,
             }
             : new InboundRequest { Http = context, Route = match, Aborted = deadline, WaitObserver = waitObserver };
+        var guestStart = TriggerTelemetry.GuestDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        using var guest = TriggerTelemetry.StartGuest(match.ComponentId);
         try
         {
             await executor.ExecuteAsync(inbound);
@@ -149,11 +171,20 @@ public sealed partial class SpinHttpTrigger
         }
         catch (Exception e)
         {
-            if (deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested)
-                _log.LogError("Component '{Component}' exceeded the request timeout", match.ComponentId);
+            var timedOut = deadline.IsCancellationRequested && !context.RequestAborted.IsCancellationRequested;
+            if (timedOut)
+                _log.RequestTimedOut(match.ComponentId);
             else
-                _log.LogError(e, "Component '{Component}' failed", match.ComponentId);
+                _log.ComponentFailed(e, match.ComponentId);
+            if (e is not BadHttpRequestException)
+                TriggerTelemetry.GuestFailed(match.ComponentId, e, timedOut);
             Fail(context, e is BadHttpRequestException bad ? bad.StatusCode : StatusCodes.Status500InternalServerError);
+        }
+        finally
+        {
+            if (guestStart != 0)
+                TriggerTelemetry.GuestDuration.Record(Stopwatch.GetElapsedTime(guestStart).TotalSeconds,
+                    new KeyValuePair<string, object?>("spindle.component.id", match.ComponentId));
         }
     }
 

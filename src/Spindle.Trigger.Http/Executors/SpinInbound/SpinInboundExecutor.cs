@@ -103,7 +103,7 @@ public sealed class SpinInboundExecutor : IPooledExecutor
         }
         catch (BadHttpRequestException e)
         {
-            _logger.LogWarning("Component {ComponentId}: the request body could not be read ({Request}): {Error}", _componentId, request.Describe(), e.Message);
+            _logger.SpinRequestBodyUnreadable(_componentId, request.Describe(), e.Message);
             if (!http.Response.HasStarted) http.Response.StatusCode = e.StatusCode;
             return;
         }
@@ -134,6 +134,7 @@ public sealed class SpinInboundExecutor : IPooledExecutor
             using var store = new WasmStore(Engine, context) { CancellationToken = cancellation, WaitObserver = request.WaitObserver };
             // A busy guest yields every epoch tick; the deadline (wall-clock, in the cancellation) is checked at each slice.
             store.ShareCpu();
+            Telemetry.TriggerTelemetry.InstanceUsed(_componentId, reused: false);
             using var instance = await _component.InstantiateAsync(store, context, cancellation).ConfigureAwait(false);
             if (_initialize is not null) await instance.CallAsync(_initialize).ConfigureAwait(false);
             object?[] record = [method, RawRequestTarget.RawPathAndQuery(http).PathAndQuery, Headers(request), Array.Empty<object?>(), new Some(body.ToArray())];
@@ -143,7 +144,9 @@ public sealed class SpinInboundExecutor : IPooledExecutor
         {
             var when = !cancellation.IsCancellationRequested ? ""
                 : http.RequestAborted.IsCancellationRequested ? ", the client went away" : ", request timeout";
-            _logger.LogError("Component {ComponentId} failed ({Request}{When}): {Error}", _componentId, request.Describe(), when, e.Message);
+            _logger.GuestFailed(_componentId, request.Describe(), when, e.Message);
+            if (!http.RequestAborted.IsCancellationRequested)
+                Telemetry.TriggerTelemetry.GuestFailed(_componentId, e, timedOut: cancellation.IsCancellationRequested);
             if (!http.Response.HasStarted) http.Response.StatusCode = StatusCodes.Status500InternalServerError;
             return;
         }
@@ -187,7 +190,7 @@ public sealed class SpinInboundExecutor : IPooledExecutor
             }
         if (problem is not null)
         {
-            _logger.LogError("Component {ComponentId} failed ({Request}): {Problem}", _componentId, request.Describe(), problem);
+            _logger.SpinInvalidResponse(_componentId, request.Describe(), problem);
             http.Response.StatusCode = StatusCodes.Status500InternalServerError;
             return;
         }

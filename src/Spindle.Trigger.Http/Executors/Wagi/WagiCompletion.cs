@@ -30,35 +30,35 @@ public static class WagiCompletion
         if (writer.HeadersSent && !(clientError && !http.Response.HasStarted))
         {
             if (failure is null) return; // Kestrel completes the body when the request ends
-            logger.LogError("Wagi component {Component} failed after its response started ({Reason}); aborting the response ({Request})", componentId, failure, request);
+            logger.WagiFailedAfterStart(componentId, failure, request);
             http.Abort();
             return;
         }
         if (clientError)
         {
             // The module's headers (if any) never left: the client's own error is the answer.
-            logger.LogWarning("Wagi component {Component}: {Reason}; answering {Status} ({Request})", componentId, failure, failureStatus, request);
+            logger.WagiClientError(componentId, failure!, failureStatus, request);
             if (!http.Response.HasStarted) http.Response.Clear();
             await RespondAsync(http, failureStatus, "").ConfigureAwait(false);
         }
         else if (failure is not null)
         {
-            logger.LogError("Wagi component {Component} failed: {Reason} ({Request})", componentId, failure, request);
+            logger.WagiFailed(componentId, failure, request);
             await RespondAsync(http, failureStatus, "").ConfigureAwait(false);
         }
         else if (writer.Problem is { } problem)
         {
-            logger.LogError("Wagi component {Component} produced invalid output: {Reason} ({Request})", componentId, problem.Reason, request);
+            logger.WagiInvalidOutput(componentId, problem.Reason, request);
             await RespondAsync(http, problem.Status, problem.Body).ConfigureAwait(false);
         }
         else if (!writer.AnyOutput)
         {
-            logger.LogError("Wagi component {Component} wrote nothing to stdout ({Request})", componentId, request);
+            logger.WagiNoOutput(componentId, request);
             await RespondAsync(http, 500, "").ConfigureAwait(false);
         }
         else
         {
-            logger.LogError("Wagi component {Component} output has no blank line ending the headers ({Request})", componentId, request);
+            logger.WagiNoHeaderEnd(componentId, request);
             await RespondAsync(http, 500, WagiResponseWriter.InsufficientHeaders).ConfigureAwait(false);
         }
     }

@@ -161,6 +161,7 @@ public sealed class WagiComponentExecutor : IRequestExecutor, IDisposable
             store.ShareCpu(); // time slices; the deadline is the cancellation's (wall-clock)
             try
             {
+                Telemetry.TriggerTelemetry.InstanceUsed(id, reused: false);
                 instance = await _component.InstantiateAsync(store, context, cancellation.Token).ConfigureAwait(false);
                 var result = await instance.CallAsync(_run).ConfigureAwait(false);
                 if (result is ResultValue { IsOk: false })
@@ -176,6 +177,8 @@ public sealed class WagiComponentExecutor : IRequestExecutor, IDisposable
         }
         catch (Exception e) when (e is ComponentTrapException or WasmtimeException or OperationCanceledException or IOException)
         {
+            if (!http.RequestAborted.IsCancellationRequested && e is not BadHttpRequestException)
+                Telemetry.TriggerTelemetry.GuestFailed(_options.ComponentId, e, timedOut: cancellation.IsCancellationRequested);
             failure = cancellation.IsCancellationRequested
                 ? (http.RequestAborted.IsCancellationRequested ? "the client went away" : $"timed out after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms")
                 : e is ComponentTrapException ? "trapped: " + e.Message

@@ -147,6 +147,7 @@ public sealed class WagiExecutor : IPooledExecutor, IDisposable
             store.ShareCpu();
             try
             {
+                Telemetry.TriggerTelemetry.InstanceUsed(_options.ComponentId, reused: false);
                 var instance = await _pre.InstantiateAsync(store).ConfigureAwait(false);
                 var entry = instance.GetFunc(store, _options.Entrypoint);
                 await entry.CallAsync(store, Array.Empty<WasmValue>(), _entryResults).ConfigureAwait(false);
@@ -159,6 +160,8 @@ public sealed class WagiExecutor : IPooledExecutor, IDisposable
         }
         catch (Exception e) when (e is WasmtimeException or OperationCanceledException or IOException)
         {
+            if (!http.RequestAborted.IsCancellationRequested && e is not BadHttpRequestException)
+                Telemetry.TriggerTelemetry.GuestFailed(_options.ComponentId, e, timedOut: cancellation.IsCancellationRequested);
             failure = cancellation.IsCancellationRequested
                 ? (http.RequestAborted.IsCancellationRequested ? "the client went away" : $"timed out after {Stopwatch.GetElapsedTime(started).TotalMilliseconds:0} ms")
                 : e is WasmTrapException ? "trapped: " + e.Message

@@ -67,10 +67,9 @@ public sealed class KestrelExchange
             // client's error (400, 413...) when the guest failed over a request body that could not be read.
             var clientError = RequestBody.ClientErrorStatus(_bodyFailure);
             if (fault is null && clientError is { } status)
-                _logger.LogWarning("Component {ComponentId} ({Request}): the request body could not be read ({Reason}); answering {Status}", _componentId,
-                    _inbound.Describe(), _bodyFailure!.Message, status);
+                _logger.RequestBodyUnreadable(_componentId, _inbound.Describe(), _bodyFailure!.Message, status);
             else if (fault is null)
-                _logger.LogError("Component {ComponentId} ({Request}) returned without setting a response{Error}", _componentId, _inbound.Describe(),
+                _logger.NoResponseSet(_componentId, _inbound.Describe(),
                     GuestError is { } e ? $" (error-code {HttpErrorCode.NameOf(e)})" : "");
             _response?.Body.Abort("guest failed before the response was sent");
             RespondEmpty(clientError ?? StatusCodes.Status500InternalServerError);
@@ -98,7 +97,7 @@ public sealed class KestrelExchange
     {
         if (_response is { Body.IsFinished: false } response)
         {
-            _logger.LogDebug("Component {ComponentId} returned without finishing its response body", _componentId);
+            _logger.BodyUnfinished(_componentId);
             response.Body.Finish(null);
         }
         Send();
@@ -162,7 +161,7 @@ public sealed class KestrelExchange
         catch (Exception e)
         {
             // Kestrel refused a status or header: the guest's response cannot be sent as is.
-            _logger.LogError(e, "Component {ComponentId} set a response Kestrel cannot send", _componentId);
+            _logger.ResponseRejected(e, _componentId);
             _http.Response.Clear();
             response.Body.Abort("response rejected");
             return;
@@ -226,13 +225,13 @@ public sealed class KestrelExchange
             if (!_http.Response.HasStarted && !_http.RequestAborted.IsCancellationRequested)
             {
                 // Nothing was sent (Kestrel refused the status or a header value): answer 500 instead.
-                _logger.LogError("Component {ComponentId} set a response Kestrel cannot send: {Reason}", _componentId, e.Message);
+                _logger.ResponseInvalid(_componentId, e.Message);
                 RespondEmpty500();
                 return;
             }
             // A guest failure was logged by the executor; log only what it could not see.
             if (e is not (OperationCanceledException or OutgoingBodyAbortedException))
-                _logger.LogWarning("Component {ComponentId}: response body aborted: {Reason}", _componentId, e.Message);
+                _logger.ResponseBodyAborted(_componentId, e.Message);
             await AbortResponseAsync().ConfigureAwait(false);
         }
     }

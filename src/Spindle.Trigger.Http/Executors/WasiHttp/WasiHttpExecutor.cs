@@ -7,6 +7,7 @@ using Spindle.App.Variables;
 using Spindle.Spin;
 using Spindle.Trigger.Http.Routing;
 using Spindle.Trigger.Http.Spin;
+using Spindle.Trigger.Http.Telemetry;
 using Spindle.Wasi;
 using Spindle.Wasi.Http;
 using Spindle.Wasi.Preview2.Filesystem;
@@ -104,7 +105,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         var handle = FindHandle(component, componentId);
         var routes = (lanes ?? []).Select(l => new HotRoute(l.Lane, l.Lane.Register(l.Component), FindHandle(l.Component, componentId))).ToArray();
         if (lanes is [{ Component.ResetBlocker: { } blocker }, ..])
-            logger.LogDebug("Component {ComponentId} gets a fresh instance per request: {Reason}", componentId, blocker);
+            logger.FreshInstancePerRequest(componentId, blocker);
         return new WasiHttpExecutor(engine, component, handle, componentId, environment, logger, requestTimeout, outbound, preopens, variables, routes, state, outputLogger);
     }
 
@@ -165,7 +166,8 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         }
         catch (OperationCanceledException)
         {
-            _logger.LogError("Component {ComponentId} failed ({Request}): no instance was free before its deadline", _componentId, request.Describe());
+            _logger.NoInstanceInTime(_componentId, request.Describe());
+            TriggerTelemetry.GuestFailed(_componentId, null, timedOut: true);
             context.Dispose();
             await exchange.CompleteAsync(new TimeoutException("no instance was free in time")).ConfigureAwait(false);
             return;
@@ -183,6 +185,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
             // A busy guest yields every epoch tick: it cannot hold a thread Kestrel or another request needs, and
             // the request's deadline (wall-clock, in the cancellation) is checked at each slice.
             store.ShareCpu();
+            TriggerTelemetry.InstanceUsed(_componentId, reused: instance is not null);
             if (instance is not null) instance.Rebind(context, cancellation);
             else
             {
@@ -197,7 +200,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         catch (Exception e) when (context.ExitStatus == 0 && exchange.ResponseSet)
         {
             // wasi:cli/exit(ok) after the response was set ends the guest without error.
-            _logger.LogDebug(e, "Component {ComponentId} exited", _componentId);
+            _logger.GuestExited(e, _componentId);
             exchange.GuestReturned();
         }
         catch (Exception e)
@@ -206,7 +209,9 @@ public sealed class WasiHttpExecutor : IPooledExecutor
             // The one line for this failure (the trigger logs nothing more).
             var when = !cancellation.IsCancellationRequested ? ""
                 : request.Http.RequestAborted.IsCancellationRequested ? ", the client went away and it did not finish" : ", request timeout";
-            _logger.LogError("Component {ComponentId} failed ({Request}{When}): {Error}", _componentId, request.Describe(), when, e.Message);
+            _logger.GuestFailed(_componentId, request.Describe(), when, e.Message);
+            if (!request.Http.RequestAborted.IsCancellationRequested)
+                TriggerTelemetry.GuestFailed(_componentId, e, timedOut: cancellation.IsCancellationRequested);
         }
         finally
         {
