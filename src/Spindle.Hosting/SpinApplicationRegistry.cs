@@ -11,9 +11,13 @@ using Spindle.Trigger.Http.Server;
 namespace Spindle.Hosting;
 
 /// <summary>One application mapped into the host: loaded and serving, or the reason it is not.</summary>
-internal sealed class MappedSpinApplication(string name, string manifestPath, LoadedSpinApplication? loaded, SpinHttpTrigger? trigger, string? error)
+internal sealed class MappedSpinApplication(string? name, string manifestPath, LoadedSpinApplication? loaded, SpinHttpTrigger? trigger, string? error)
 {
-    public string Name { get; } = name;
+    /// <summary>The application's name, or its manifest path when the manifest could not be read.</summary>
+    public string Name { get; } = name ?? manifestPath;
+
+    /// <summary>How messages name it: <c>'name' (path)</c>, or the path alone.</summary>
+    public string Display => Name == ManifestPath ? ManifestPath : $"'{Name}' ({ManifestPath})";
     public string ManifestPath { get; } = manifestPath;
     public LoadedSpinApplication? Loaded { get; } = loaded;
     public SpinHttpTrigger? Trigger { get; } = trigger;
@@ -72,9 +76,11 @@ internal sealed class SpinApplicationRegistry : IAsyncDisposable
         ObjectDisposedException.ThrowIf(_disposed != 0, this);
         var path = Path.GetFullPath(manifestPath, _environment?.ContentRootPath ?? Environment.CurrentDirectory);
         MappedSpinApplication mapped;
+        string? name = null;
         try
         {
             var app = ManifestLoader.Load(path);
+            name = app.Name;
             var runtimeConfig = options.RuntimeConfigPath is { } rc
                 ? RuntimeConfigLoader.Load(Path.GetFullPath(rc, _environment?.ContentRootPath ?? Environment.CurrentDirectory))
                 : RuntimeConfig.Empty;
@@ -96,7 +102,7 @@ internal sealed class SpinApplicationRegistry : IAsyncDisposable
         }
         catch (Exception e) when (e is SpindleStartupException or ManifestException)
         {
-            mapped = new MappedSpinApplication(Path.GetFileName(Path.GetDirectoryName(path)) ?? path, path, null, null, e.Message);
+            mapped = new MappedSpinApplication(name, path, null, null, e.Message);
             _log.LogError("Spin application {Manifest} cannot be served: {Error}", path, e.Message);
         }
         lock (_lock) _apps.Add(mapped);

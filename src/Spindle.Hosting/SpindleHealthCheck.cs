@@ -17,7 +17,7 @@ internal sealed class SpindleHealthCheck(SpinApplicationRegistry registry) : IHe
         var failed = apps.Where(a => a.Error is not null).ToArray();
         if (failed.Length > 0)
             return Task.FromResult(HealthCheckResult.Unhealthy(
-                string.Join("; ", failed.Select(a => $"Spin application '{a.Name}' ({a.ManifestPath}) is not serving: {a.Error}")), data: data));
+                string.Join("; ", failed.Select(a => $"Spin application {a.Display} is not serving: {a.Error}")), data: data));
         return Task.FromResult(HealthCheckResult.Healthy(apps.Count == 0
             ? "no Spin application mapped"
             : $"serving {string.Join(", ", apps.Select(a => $"'{a.Name}'"))}", data));
