@@ -60,7 +60,8 @@ public sealed record SpindleServerOptions
     public int? Http1MaxBufferSize { get; set; }
 
     /// <summary>
-    /// How long in-flight requests may take to finish when stopping (null: the host's own, 30 s for <c>spindle up</c>).
+    /// How long in-flight requests may take to finish when stopping (null: the host's own <c>HostOptions.ShutdownTimeout</c>,
+    /// 30 s for <c>spindle up</c>). Set, it becomes the host's shutdown timeout.
     /// </summary>
     public TimeSpan? ShutdownTimeout { get; set; }
 

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Spindle.Engine;
 using Spindle.Trigger.Http.Executors;
@@ -31,6 +32,11 @@ public static class SpindleServiceCollectionExtensions
         services.TryAddSingleton(sp => SpindleEngine.Create(sp.GetRequiredService<IOptions<SpindleOptions>>().Value.Engine));
         services.TryAddSingleton(sp => sp.GetRequiredService<SpindleEngine>().CreateRegistry());
         services.AddSingleton<SpinApplicationRegistry>();
+        // Spindle:Server:ShutdownTimeout, when set, is how long the host lets in-flight requests drain.
+        services.AddOptions<HostOptions>().Configure<IOptions<SpindleOptions>>((host, spindle) =>
+        {
+            if (spindle.Value.Server.ShutdownTimeout is { } timeout) host.ShutdownTimeout = timeout;
+        });
         services.AddHealthChecks().AddCheck<SpindleHealthCheck>("spindle");
         return services;
     }
