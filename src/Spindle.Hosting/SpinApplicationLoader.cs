@@ -36,8 +36,11 @@ internal sealed class LoadedSpinApplication(SpinHttpApplication application, Key
 
     public KeyValueStores KeyValue { get; } = keyValue;
 
+    private int _disposed;
+
     public async ValueTask DisposeAsync()
     {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
         await Application.DisposeAsync();
         KeyValue.Dispose();
     }

@@ -4,7 +4,6 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Spindle.App.Manifest;
 using Spindle.App.RuntimeConfiguration;
-using Spindle.Engine;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Server;
 
@@ -25,8 +24,9 @@ internal sealed class MappedSpinApplication(string? name, string manifestPath, L
 }
 
 /// <summary>
-/// Loads and owns the applications mapped into an ASP.NET Core host. Depends on the engine and executors, so the
-/// container creates them first and disposes them after it. When the host stops, Kestrel drains the in-flight
+/// Loads and owns the applications of a host (mapped with <c>MapSpinApplication</c>, or the one <c>spindle up</c>
+/// serves). Depends on the executors, whose registration depends on the engine, so the container creates both first
+/// and disposes them after it (a caller's own executors, as <c>spindle up</c> passes, leave the engine uncreated). When the host stops, Kestrel drains the in-flight
 /// requests first (<see cref="IHostApplicationLifetime.ApplicationStopping"/> marks the applications as stopping, for
 /// the health check), then <see cref="IHostApplicationLifetime.ApplicationStopped"/> releases the applications.
 /// </summary>
@@ -42,10 +42,9 @@ internal sealed class SpinApplicationRegistry : IAsyncDisposable
     private readonly ILogger _log;
     private int _disposed;
 
-    public SpinApplicationRegistry(SpindleEngine engine, ExecutorFactoryRegistry executors, IOptions<SpindleOptions> options, ILoggerFactory logging,
+    public SpinApplicationRegistry(ExecutorFactoryRegistry executors, IOptions<SpindleOptions> options, ILoggerFactory logging,
         IHostApplicationLifetime? lifetime = null, IConfiguration? configuration = null, IHostEnvironment? environment = null)
     {
-        ArgumentNullException.ThrowIfNull(engine); // created (and so disposed) around the applications
         _executors = executors;
         _options = options.Value;
         _logging = logging;
@@ -105,6 +104,15 @@ internal sealed class SpinApplicationRegistry : IAsyncDisposable
             mapped = new MappedSpinApplication(name, path, null, null, e.Message);
             _log.LogError("Spin application {Manifest} cannot be served: {Error}", path, e.Message);
         }
+        lock (_lock) _apps.Add(mapped);
+        return mapped;
+    }
+
+    /// <summary>Adds an application loaded elsewhere (<c>spindle up</c>), which the registry then owns.</summary>
+    public MappedSpinApplication Add(string manifestPath, LoadedSpinApplication loaded, SpinHttpTrigger? trigger = null)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        var mapped = new MappedSpinApplication(loaded.Application.App.Name, manifestPath, loaded, trigger, null);
         lock (_lock) _apps.Add(mapped);
         return mapped;
     }

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Spindle.App.Manifest;
 using Spindle.App.Model;
@@ -34,16 +35,16 @@ public sealed class SpindleHost : IAsyncDisposable
     private static readonly System.Text.Encoding StrictUtf8 = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true);
 
     private readonly WebApplication _web;
-    private readonly KeyValueStores _keyValue;
+    private readonly LoadedSpinApplication _loaded;
     private readonly ComponentLogFiles? _logFiles;
     private int _stopped;
 
-    private SpindleHost(WebApplication web, SpinHttpApplication application, KeyValueStores keyValue, ComponentLogFiles? logFiles, Uri baseUrl)
+    private SpindleHost(WebApplication web, LoadedSpinApplication loaded, ComponentLogFiles? logFiles, Uri baseUrl)
     {
         _web = web;
-        _keyValue = keyValue;
+        _loaded = loaded;
         _logFiles = logFiles;
-        Application = application;
+        Application = loaded.Application;
         BaseUrl = baseUrl;
     }
 
@@ -77,6 +78,11 @@ public sealed class SpindleHost : IAsyncDisposable
             ContentRootPath = app.AppDirectory,
         });
         builder.Services.AddSingleton<IHostLifetime, CallerControlledLifetime>();
+        // The same registration as an ASP.NET Core application's (AddSpindle): the settings, the registry that owns the
+        // loaded application and releases it when the host has stopped, the health check. The executors are the
+        // caller's, so no engine is created here.
+        builder.Services.AddSingleton(options.Executors);
+        builder.Services.AddSpindle(o => o.Server = server);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = server.ShutdownTimeout ?? TimeSpan.FromSeconds(30));
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
@@ -163,11 +169,18 @@ public sealed class SpindleHost : IAsyncDisposable
             throw;
         }
         var (spin, keyValue) = (loaded.Application, loaded.KeyValue);
+        web.Services.GetRequiredService<SpinApplicationRegistry>().Add(options.ManifestPath ?? options.ComponentPath ?? app.AppDirectory, loaded);
 
         web.RunSpinApplication(spin, web.Services.GetRequiredService<ILogger<SpinHttpTrigger>>());
         try
         {
             await web.StartAsync(cancellationToken);
+        }
+        catch (OptionsValidationException e)
+        {
+            await loaded.DisposeAsync();
+            await web.DisposeAsync();
+            throw new SpindleStartupException(string.Join("; ", e.Failures), e);
         }
         catch (IOException e)
         {
@@ -183,7 +196,7 @@ public sealed class SpindleHost : IAsyncDisposable
         var bound = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
         var baseUrl = BaseUrlFrom(bound, tls is not null, ip, listen.Port);
         spin.Outbound.Self = SelfOriginOf(baseUrl, tls?.Certificate);
-        var host = new SpindleHost(web, spin, keyValue, files, baseUrl);
+        var host = new SpindleHost(web, loaded, files, baseUrl);
         foreach (var line in keyValue.Summary) loggerFactory.CreateLogger("Spindle.KeyValue").LogInformation("Key-value store {Store}", line);
         if (!options.Quiet) host.PrintRoutes(options.Output ?? Console.Out, options.RouteListing);
         return host;
@@ -272,9 +285,8 @@ public sealed class SpindleHost : IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
-        await _web.StopAsync(cancellationToken);
-        await Application.DisposeAsync();
-        _keyValue.Dispose();
+        await _web.StopAsync(cancellationToken); // the registry releases the application once the host has stopped
+        await _loaded.DisposeAsync(); // (no-op then; here in case stopping was cut short)
         _logFiles?.Dispose(); // added as an instance, so the logger factory leaves it open
     }
 

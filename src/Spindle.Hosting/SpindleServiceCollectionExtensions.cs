@@ -18,7 +18,8 @@ public static class SpindleServiceCollectionExtensions
     /// applications that <see cref="SpinApplicationEndpoints.MapSpinApplication(Microsoft.AspNetCore.Routing.IEndpointRouteBuilder, string, Action{SpinApplicationOptions}?)"/>
     /// maps (stopped with the host: in-flight requests drain with the server, then the applications are released);
     /// 5. the health check <c>spindle</c> (healthy when every mapped application loaded and is serving).
-    /// An engine or <see cref="ExecutorFactoryRegistry"/> registered before this call is used instead of a new one.
+    /// An engine or <see cref="ExecutorFactoryRegistry"/> registered before this call is used instead of a new one (no
+    /// engine is created when the executors are the caller's).
     /// </summary>
     public static IServiceCollection AddSpindle(this IServiceCollection services, Action<SpindleOptions>? configure = null)
     {
