@@ -1,6 +1,6 @@
 using Spindle.Cli;
-using Spindle.Trigger.Http.Executors;
+using Spindle.Engine;
 
-// One Wasm runtime for the process (engines, pools, lanes), made from the engine flags once they are parsed; it
-// serves wasi:http components, Wagi modules and Spin's first-generation modules.
-return await SpindleCommandLine.RunAsync(args, WasmExecutors.Create);
+// One Wasm engine for the process (engines, pools, lanes), made from the engine flags and SPINDLE_* variables once
+// they are parsed; it serves wasi:http components, Wagi modules and Spin's first-generation modules.
+return await SpindleCommandLine.RunAsync(args, SpindleEngine.Create);

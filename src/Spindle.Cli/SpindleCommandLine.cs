@@ -1,5 +1,6 @@
 using System.CommandLine;
 using System.Runtime.InteropServices;
+using Spindle.Engine;
 using Spindle.Hosting;
 using Spindle.Trigger.Http.Executors;
 
@@ -12,38 +13,45 @@ namespace Spindle.Cli;
 public static class SpindleCommandLine
 {
     /// <summary>
-    /// Parses <paramref name="args"/> and runs the command until Ctrl-C/SIGTERM (then drains and returns 0). The Wasm
-    /// runtime is created from the engine flags (<c>--disable-pooling</c>, <c>--cache-dir</c>, <c>--disable-cache</c>,
-    /// <c>--max-instance-memory</c>) and disposed when the host has stopped.
+    /// Parses <paramref name="args"/> and runs the command until Ctrl-C/SIGTERM (then drains and returns 0). The engine
+    /// is created by <paramref name="runtime"/> from the <see cref="SpindleEngineOptions"/> that the engine flags
+    /// (<c>--disable-pooling</c>, <c>--cache-dir</c>, <c>--disable-cache</c>, <c>--max-instance-memory</c>) and the
+    /// <c>SPINDLE_*</c> tuning variables (<see cref="EngineVariables"/>) make, and disposed when the host has stopped.
+    /// <paramref name="environment"/> reads environment variables (default: the process environment).
     /// </summary>
-    public static Task<int> RunAsync(string[] args, Func<RuntimeSettings, WasmExecutors> runtime, TextWriter? output = null, TextWriter? error = null)
+    public static Task<int> RunAsync(string[] args, Func<SpindleEngineOptions, SpindleEngine> runtime, TextWriter? output = null, TextWriter? error = null,
+        Func<string, string?>? environment = null)
     {
         ArgumentNullException.ThrowIfNull(runtime);
         return RunAsync(args, settings =>
         {
-            var wasm = runtime(settings);
-            return (wasm.CreateRegistry(), wasm);
-        }, output, error);
+            var engine = runtime(settings);
+            return (engine.CreateRegistry(), engine);
+        }, output, error, environment);
     }
 
-    /// <summary>As the other overload, with a fixed set of executors (tests; the engine flags are parsed but not used).</summary>
+    /// <summary>As the other overload, with a fixed set of executors (tests; the engine flags are parsed and checked but not used).</summary>
     public static Task<int> RunAsync(string[] args, ExecutorFactoryRegistry executors, TextWriter? output = null, TextWriter? error = null) =>
-        RunAsync(args, _ => (executors, null), output, error);
+        RunAsync(args, _ => (executors, null), output, error, null);
 
-    private static async Task<int> RunAsync(string[] args, Func<RuntimeSettings, (ExecutorFactoryRegistry, IDisposable?)> runtime, TextWriter? output, TextWriter? error)
+    private static async Task<int> RunAsync(string[] args, Func<SpindleEngineOptions, (ExecutorFactoryRegistry, IDisposable?)> runtime, TextWriter? output, TextWriter? error,
+        Func<string, string?>? environment)
     {
         output ??= Console.Out;
         error ??= Console.Error;
-        var root = Build(runtime, output, error);
+        var root = Build(runtime, output, error, environment ?? Environment.GetEnvironmentVariable);
         // We handle signals ourselves so that draining in-flight requests is not cut short.
         return await root.Parse(args).InvokeAsync(new InvocationConfiguration { ProcessTerminationTimeout = null, Output = output, Error = error });
     }
 
     /// <summary>Builds the command tree with fixed executors (exposed for tests of flag parsing).</summary>
-    public static RootCommand Build(ExecutorFactoryRegistry executors, TextWriter output, TextWriter error) => Build(_ => (executors, null), output, error);
+    public static RootCommand Build(ExecutorFactoryRegistry executors, TextWriter output, TextWriter error) =>
+        Build(_ => (executors, null), output, error, Environment.GetEnvironmentVariable);
 
-    private static RootCommand Build(Func<RuntimeSettings, (ExecutorFactoryRegistry Registry, IDisposable? Owner)> runtime, TextWriter output, TextWriter error)
+    private static RootCommand Build(Func<SpindleEngineOptions, (ExecutorFactoryRegistry Registry, IDisposable? Owner)> runtime, TextWriter output, TextWriter error,
+        Func<string, string?> environment)
     {
+        string? NonEmptyEnv(string name) => environment(name) is { Length: > 0 } v ? v : null;
         var from = new Option<string>("--from", "-f", "--file")
         {
             Description = "The application to run: a spin.toml file or a folder holding one",
@@ -103,13 +111,18 @@ public static class SpindleCommandLine
             from, listen, tlsCert, tlsKey, env, variable, timeout, maxBody, quiet, runtimeConfig, instanceReuse, stateDir, keyValue, sqlite,
             findFreePort, format, http1MaxBuf, componentIds, disablePooling, cacheDir, disableCache, maxInstanceMemory, logDir, follow,
         };
-        up.SetAction((parse, ct) => RunHostAsync(output, error, () => runtime(new RuntimeSettings
+        up.SetAction((parse, ct) => RunHostAsync(output, error, () =>
         {
-            Pooling = !parse.GetValue(disablePooling),
-            CacheDirectory = parse.GetValue(cacheDir),
-            UseArtifactCache = !parse.GetValue(disableCache),
-            MaxInstanceMemory = Positive(parse.GetValue(maxInstanceMemory) ?? EnvLong("SPIN_MAX_INSTANCE_MEMORY"), "--max-instance-memory"),
-        }), executors => new SpindleHostOptions
+            var engine = EngineSettings(environment);
+            // The flags win over the variables.
+            if (parse.GetValue(disablePooling)) engine.Pooling = false;
+            if (parse.GetValue(cacheDir) is { } dir) engine.CacheDirectory = dir;
+            if (parse.GetValue(disableCache)) engine.UseArtifactCache = false;
+            engine.MaxInstanceMemory = Positive(parse.GetValue(maxInstanceMemory), "--max-instance-memory")
+                ?? Positive(EnvLong(environment, "SPIN_MAX_INSTANCE_MEMORY"), "SPIN_MAX_INSTANCE_MEMORY");
+            Check(engine);
+            return runtime(engine);
+        }, executors => new SpindleHostOptions
         {
             ManifestPath = parse.GetValue(from),
             ListenAddress = parse.GetValue(listen)!,
@@ -117,10 +130,19 @@ public static class SpindleCommandLine
             TlsKeyPath = parse.GetValue(tlsKey) ?? NonEmptyEnv("SPIN_TLS_KEY"),
             Environment = Pairs(parse.GetValue(env), "--env"),
             Variables = VariablePairs(parse.GetValue(variable)),
-            RequestTimeout = Duration(parse.GetValue(timeout)),
-            MaxRequestBodySize = parse.GetValue(maxBody),
+            Server = new SpindleServerOptions
+            {
+                RequestTimeout = Duration(parse.GetValue(timeout)),
+                MaxRequestBodySize = parse.GetValue(maxBody) is < 0 and var body
+                    ? throw new SpindleStartupException($"--max-request-body-size: {body} is not a number of bytes (0 or more)")
+                    : parse.GetValue(maxBody),
+                InstanceReuse = parse.GetValue(instanceReuse) == "on",
+                Http1MaxBufferSize = parse.GetValue(http1MaxBuf) is < SpindleHost.MinHttp1BufferSize and var head
+                    ? throw new SpindleStartupException($"--http1-max-buf-size: {head} is below the minimum of {SpindleHost.MinHttp1BufferSize} bytes")
+                    : parse.GetValue(http1MaxBuf) ?? EnvInt(environment, "SPIN_HTTP1_MAX_BUF_SIZE"),
+            },
+            EnvironmentVariables = environment,
             Quiet = parse.GetValue(quiet),
-            InstanceReuse = parse.GetValue(instanceReuse) == "on",
             RuntimeConfigPath = parse.GetValue(runtimeConfig) ?? NonEmptyEnv("RUNTIME_CONFIG_FILE"),
             StateDirectory = parse.GetValue(stateDir),
             KeyValueSeeds = Pairs(parse.GetValue(keyValue), "--key-value"),
@@ -128,7 +150,6 @@ public static class SpindleCommandLine
             OutboundH2cPriorKnowledge = NonEmptyEnv("SPIN_OUTBOUND_H2C_PRIOR_KNOWLEDGE"),
             FindFreePort = parse.GetValue(findFreePort),
             RouteListing = parse.GetValue(format) == "json" ? RouteListingFormat.Json : RouteListingFormat.Plain,
-            Http1MaxBufferSize = parse.GetValue(http1MaxBuf) ?? EnvInt("SPIN_HTTP1_MAX_BUF_SIZE"),
             ComponentIds = parse.GetValue(componentIds) ?? [],
             LogDirectory = parse.GetValue(logDir) ?? NonEmptyEnv("SPIN_LOG_DIR"),
             FollowComponents = parse.GetValue(follow) ?? [],
@@ -139,8 +160,14 @@ public static class SpindleCommandLine
         var component = new Argument<string>("component") { Description = "The .wasm component to serve on every path" };
         var serveListen = ListenOption();
         var serve = new Command("serve", "Serve one component on every path (route /...)") { component, serveListen };
-        serve.SetAction((parse, ct) => RunHostAsync(output, error, () => runtime(new RuntimeSettings()), executors => new SpindleHostOptions
+        serve.SetAction((parse, ct) => RunHostAsync(output, error, () =>
         {
+            var engine = EngineSettings(environment);
+            Check(engine);
+            return runtime(engine);
+        }, executors => new SpindleHostOptions
+        {
+            EnvironmentVariables = environment,
             ComponentPath = parse.GetValue(component),
             ListenAddress = parse.GetValue(serveListen)!,
             Executors = executors,
@@ -148,13 +175,13 @@ public static class SpindleCommandLine
         }, ct));
 
         return new RootCommand("Spindle: run Spin applications on .NET") { up, serve };
-    }
 
-    private static Option<string> ListenOption() => new("--listen")
-    {
-        Description = "Address to listen on, HOST:PORT [env: SPIN_HTTP_LISTEN_ADDR]",
-        DefaultValueFactory = _ => NonEmptyEnv("SPIN_HTTP_LISTEN_ADDR") ?? SpindleHostOptions.DefaultListenAddress,
-    };
+        Option<string> ListenOption() => new("--listen")
+        {
+            Description = "Address to listen on, HOST:PORT [env: SPIN_HTTP_LISTEN_ADDR]",
+            DefaultValueFactory = _ => NonEmptyEnv("SPIN_HTTP_LISTEN_ADDR") ?? SpindleHostOptions.DefaultListenAddress,
+        };
+    }
 
     private static async Task<int> RunHostAsync(TextWriter output, TextWriter error, Func<(ExecutorFactoryRegistry Registry, IDisposable? Owner)> runtime,
         Func<ExecutorFactoryRegistry, SpindleHostOptions> options, CancellationToken ct)
@@ -193,15 +220,71 @@ public static class SpindleCommandLine
         ? throw new SpindleStartupException($"{flag}: {value} is not a number of bytes (1 or more)")
         : value;
 
-    private static long? EnvLong(string name) => NonEmptyEnv(name) is not { } text ? null
+    /// <summary>
+    /// The engine tuning variables and the <see cref="SpindleEngineOptions"/> setting each sets (bench/run.sh's
+    /// <c>SPINDLE_BENCH_ENV</c> passes them). Switches take <c>0</c>/<c>1</c> (or <c>false</c>/<c>true</c>), sizes a
+    /// whole number; anything else stops the start with one line naming the variable and its value.
+    /// </summary>
+    public static IReadOnlyList<(string Variable, string Setting)> EngineVariables { get; } =
+    [
+        ("SPINDLE_POOLING", nameof(SpindleEngineOptions.Pooling)),
+        ("SPINDLE_POOL_INSTANCES", nameof(SpindleEngineOptions.PoolInstances)),
+        ("SPINDLE_MEMORY_KEEP_RESIDENT", nameof(SpindleEngineOptions.MemoryKeepResident)),
+        ("SPINDLE_TABLE_KEEP_RESIDENT", nameof(SpindleEngineOptions.TableKeepResident)),
+        ("SPINDLE_MEMORY_WARMUP", nameof(SpindleEngineOptions.MemoryWarmup)),
+        ("SPINDLE_HOT_INSTANCES", nameof(SpindleEngineOptions.HotInstances)),
+        ("SPINDLE_HOT_KEEP_RESIDENT", nameof(SpindleEngineOptions.HotKeepResident)),
+        ("SPINDLE_HOT_MEMORY_WARMUP", nameof(SpindleEngineOptions.HotMemoryWarmup)),
+        ("SPINDLE_RESIDENT_INSTANCES", nameof(SpindleEngineOptions.ResidentInstances)),
+        ("SPINDLE_CACHE_DIR", nameof(SpindleEngineOptions.CacheDirectory)),
+    ];
+
+    /// <summary>The engine settings the environment gives (<see cref="EngineVariables"/>; <c>XDG_CACHE_HOME</c> for the default cache directory).</summary>
+    internal static SpindleEngineOptions EngineSettings(Func<string, string?> env)
+    {
+        var o = new SpindleEngineOptions();
+        string? Get(string name) => env(name) is { Length: > 0 } v ? v.Trim() : null;
+        bool? Switch(string name) => Get(name) switch
+        {
+            null => null,
+            "1" or "true" or "on" => true,
+            "0" or "false" or "off" => false,
+            var v => throw new SpindleStartupException($"{name}={v}: expected 0 or 1"),
+        };
+        ulong? Number(string name) => Get(name) is not { } v ? null
+            : ulong.TryParse(v, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n
+            : throw new SpindleStartupException($"{name}={v}: expected a whole number (0 or more)");
+        uint? Count(string name) => Number(name) is not { } n ? null
+            : n <= uint.MaxValue ? (uint)n : throw new SpindleStartupException($"{name}={n}: must be 0..{uint.MaxValue}");
+        if (Switch("SPINDLE_POOLING") is { } pooling) o.Pooling = pooling;
+        if (Count("SPINDLE_POOL_INSTANCES") is { } pool) o.PoolInstances = pool;
+        if (Number("SPINDLE_MEMORY_KEEP_RESIDENT") is { } memory) o.MemoryKeepResident = memory;
+        if (Number("SPINDLE_TABLE_KEEP_RESIDENT") is { } table) o.TableKeepResident = table;
+        if (Switch("SPINDLE_MEMORY_WARMUP") is { } warmup) o.MemoryWarmup = warmup;
+        if (Count("SPINDLE_HOT_INSTANCES") is { } hot) o.HotInstances = hot;
+        if (Number("SPINDLE_HOT_KEEP_RESIDENT") is { } hotResident) o.HotKeepResident = hotResident;
+        if (Switch("SPINDLE_HOT_MEMORY_WARMUP") is { } hotWarmup) o.HotMemoryWarmup = hotWarmup;
+        if (Count("SPINDLE_RESIDENT_INSTANCES") is { } resident) o.ResidentInstances = resident;
+        o.CacheDirectory = Get("SPINDLE_CACHE_DIR") ?? (Get("XDG_CACHE_HOME") is { } xdg ? Path.Combine(xdg, "spindle") : null);
+        return o;
+    }
+
+    /// <summary>Checks the engine settings; an invalid one that a variable set is reported by the variable's name.</summary>
+    private static void Check(SpindleEngineOptions engine)
+    {
+        if (engine.Validate() is not [var first, ..]) return;
+        var setting = first.Key[(first.Key.LastIndexOf(':') + 1)..];
+        var variable = EngineVariables.FirstOrDefault(v => v.Setting == setting).Variable;
+        throw new SpindleStartupException(variable is null ? first.ToString() : $"{variable}={first.Value}: {first.Rule}");
+    }
+
+    private static long? EnvLong(Func<string, string?> env, string name) => env(name) is not { Length: > 0 } text ? null
         : long.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n
         : throw new SpindleStartupException($"{name}='{text}': expected a number of bytes");
 
-    private static int? EnvInt(string name) => NonEmptyEnv(name) is not { } text ? null
+    private static int? EnvInt(Func<string, string?> env, string name) => env(name) is not { Length: > 0 } text ? null
         : int.TryParse(text, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) ? n
         : throw new SpindleStartupException($"{name}='{text}': expected a number of bytes");
-
-    private static string? NonEmptyEnv(string name) => Environment.GetEnvironmentVariable(name) is { Length: > 0 } v ? v : null;
 
     private static List<KeyValuePair<string, string>> Pairs(string[]? values, string flag)
     {

@@ -8,6 +8,7 @@ using Microsoft.AspNetCore.Server.Kestrel.Core;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 using Microsoft.Net.Http.Headers;
 using Spindle.App.Manifest;
 using Spindle.App.Model;
@@ -34,16 +35,16 @@ public sealed class SpindleHost : IAsyncDisposable
     private static readonly System.Text.Encoding StrictUtf8 = new System.Text.UTF8Encoding(false, throwOnInvalidBytes: true);
 
     private readonly WebApplication _web;
-    private readonly KeyValueStores _keyValue;
+    private readonly LoadedSpinApplication _loaded;
     private readonly ComponentLogFiles? _logFiles;
     private int _stopped;
 
-    private SpindleHost(WebApplication web, SpinHttpApplication application, KeyValueStores keyValue, ComponentLogFiles? logFiles, Uri baseUrl)
+    private SpindleHost(WebApplication web, LoadedSpinApplication loaded, ComponentLogFiles? logFiles, Uri baseUrl)
     {
         _web = web;
-        _keyValue = keyValue;
+        _loaded = loaded;
         _logFiles = logFiles;
-        Application = application;
+        Application = loaded.Application;
         BaseUrl = baseUrl;
     }
 
@@ -57,10 +58,9 @@ public sealed class SpindleHost : IAsyncDisposable
     /// <exception cref="SpindleStartupException">Anything that prevents serving, in one line.</exception>
     public static async Task<SpindleHost> StartAsync(SpindleHostOptions options, CancellationToken cancellationToken = default)
     {
-        if (options.MaxRequestBodySize is < 0)
-            throw new SpindleStartupException($"--max-request-body-size: {options.MaxRequestBodySize} is not a number of bytes (0 or more)");
-        if (options.Http1MaxBufferSize is < MinHttp1BufferSize)
-            throw new SpindleStartupException($"--http1-max-buf-size: {options.Http1MaxBufferSize} is below the minimum of {MinHttp1BufferSize} bytes");
+        var server = options.Server ?? new SpindleServerOptions();
+        if (server.Validate() is [var invalid, ..])
+            throw new SpindleStartupException(invalid.ToString());
         var app = OnlyComponents(LoadApp(options), options.ComponentIds);
         foreach (var id in options.FollowComponents)
             if (!app.Components.ContainsKey(id))
@@ -78,7 +78,12 @@ public sealed class SpindleHost : IAsyncDisposable
             ContentRootPath = app.AppDirectory,
         });
         builder.Services.AddSingleton<IHostLifetime, CallerControlledLifetime>();
-        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = options.ShutdownTimeout);
+        // The same registration as an ASP.NET Core application's (AddSpindle): the settings, the registry that owns the
+        // loaded application and releases it when the host has stopped, the health check. The executors are the
+        // caller's, so no engine is created here.
+        builder.Services.AddSingleton(options.Executors);
+        builder.Services.AddSpindle(o => o.Server = server);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = server.ShutdownTimeout ?? TimeSpan.FromSeconds(30));
         builder.Logging.ClearProviders();
         builder.Logging.AddSimpleConsole(o =>
         {
@@ -115,9 +120,9 @@ public sealed class SpindleHost : IAsyncDisposable
             k.RequestHeaderEncodingSelector = static name =>
                 string.Equals(name, HeaderNames.ContentLength, StringComparison.OrdinalIgnoreCase) ? null : StrictUtf8;
             // Spin has no request-body limit; Kestrel's default (30 MB) would cut larger uploads off.
-            k.Limits.MaxRequestBodySize = options.MaxRequestBodySize;
+            k.Limits.MaxRequestBodySize = server.MaxRequestBodySize;
             // hyper's max_buf_size bounds what it buffers of a request's head; Kestrel bounds the line and the headers.
-            if (options.Http1MaxBufferSize is { } head)
+            if (server.Http1MaxBufferSize is { } head)
             {
                 k.Limits.MaxRequestLineSize = head;
                 k.Limits.MaxRequestHeadersTotalSize = head;
@@ -140,52 +145,47 @@ public sealed class SpindleHost : IAsyncDisposable
 
         var web = builder.Build();
         var loggerFactory = web.Services.GetRequiredService<ILoggerFactory>();
-        KeyValueStores? keyValue = null;
-        SqliteDatabases sqlite;
+        LoadedSpinApplication loaded;
         try
         {
-            sqlite = SqliteDatabases.Open(app, runtimeConfig, options.StateDirectory);
-            sqlite.RunStartupStatements(options.SqliteStatements, Environment.CurrentDirectory);
-            keyValue = await KeyValueStores.OpenAsync(app, runtimeConfig, options.StateDirectory, openDefault: options.KeyValueSeeds.Count > 0);
-            await keyValue.SeedDefaultAsync(options.KeyValueSeeds);
-        }
-        catch (Exception e) when (e is KeyValueConfigurationException or KeyValueException or SqliteConfigurationException)
-        {
-            keyValue?.Dispose();
-            await web.DisposeAsync();
-            throw new SpindleStartupException(e.Message, e);
-        }
-        SpinHttpApplication spin;
-        try
-        {
-            var providers = new List<IVariableProvider> { new StaticVariableProvider(options.Variables) };
-            if (options.UseEnvironmentVariableProvider) providers.Add(new EnvironmentVariableProvider());
-            var variables = VariableResolver.Create(app, providers);
-            spin = SpinHttpApplication.Create(app, variables, options.Executors, loggerFactory, new SpinHttpTriggerOptions
+            loaded = await SpinApplicationLoader.LoadAsync(new SpinApplicationLoad
             {
-                RequestTimeout = options.RequestTimeout,
-                QuietComponentOutput = options.Quiet,
-                InstanceReuse = options.InstanceReuse,
-                Outbound = OutboundOptions(options, runtimeConfig),
-                State = new ApplicationState(keyValue, sqlite),
-            });
+                App = app,
+                RuntimeConfig = runtimeConfig,
+                StateDirectory = options.StateDirectory,
+                SqliteStatements = options.SqliteStatements,
+                KeyValueSeeds = options.KeyValueSeeds,
+                Variables = options.Variables,
+                EnvironmentVariables = options.EnvironmentVariables,
+                Executors = options.Executors,
+                Server = server,
+                OutboundH2cPriorKnowledge = options.OutboundH2cPriorKnowledge,
+                ConfigureOutbound = options.ConfigureOutbound,
+                Quiet = options.Quiet,
+            }, loggerFactory);
         }
-        catch (Exception e) when (e is ManifestException or VariableException or ExecutorCreationException)
+        catch (SpindleStartupException)
         {
-            keyValue.Dispose();
             await web.DisposeAsync();
-            throw new SpindleStartupException(e.Message, e);
+            throw;
         }
+        var (spin, keyValue) = (loaded.Application, loaded.KeyValue);
+        web.Services.GetRequiredService<SpinApplicationRegistry>().Add(options.ManifestPath ?? options.ComponentPath ?? app.AppDirectory, loaded);
 
         web.RunSpinApplication(spin, web.Services.GetRequiredService<ILogger<SpinHttpTrigger>>());
         try
         {
             await web.StartAsync(cancellationToken);
         }
+        catch (OptionsValidationException e)
+        {
+            await loaded.DisposeAsync();
+            await web.DisposeAsync();
+            throw new SpindleStartupException(string.Join("; ", e.Failures), e);
+        }
         catch (IOException e)
         {
-            await spin.DisposeAsync();
-            keyValue.Dispose();
+            await loaded.DisposeAsync();
             await web.DisposeAsync();
             var why = e.InnerException is AddressInUseException || e.Message.Contains("address already in use", StringComparison.OrdinalIgnoreCase)
                 ? "address already in use"
@@ -197,14 +197,14 @@ public sealed class SpindleHost : IAsyncDisposable
         var bound = web.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()?.Addresses.FirstOrDefault();
         var baseUrl = BaseUrlFrom(bound, tls is not null, ip, listen.Port);
         spin.Outbound.Self = SelfOriginOf(baseUrl, tls?.Certificate);
-        var host = new SpindleHost(web, spin, keyValue, files, baseUrl);
+        var host = new SpindleHost(web, loaded, files, baseUrl);
         foreach (var line in keyValue.Summary) loggerFactory.CreateLogger("Spindle.KeyValue").KeyValueStore(line);
         if (!options.Quiet) host.PrintRoutes(options.Output ?? Console.Out, options.RouteListing);
         return host;
     }
 
-    /// <summary>Fewest bytes <see cref="SpindleHostOptions.Http1MaxBufferSize"/> may be, as Spin's minimum.</summary>
-    public const int MinHttp1BufferSize = 8192;
+    /// <summary>Fewest bytes <see cref="SpindleServerOptions.Http1MaxBufferSize"/> may be, as Spin's minimum.</summary>
+    public const int MinHttp1BufferSize = SpindleServerOptions.MinHttp1BufferSize;
 
     /// <summary>Prints the base URL and the routes in precedence order, as <c>spin up</c> does (plain text, or one JSON object).</summary>
     public void PrintRoutes(TextWriter output, RouteListingFormat format = RouteListingFormat.Plain)
@@ -286,9 +286,8 @@ public sealed class SpindleHost : IAsyncDisposable
     public async Task StopAsync(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _stopped, 1) != 0) return;
-        await _web.StopAsync(cancellationToken);
-        await Application.DisposeAsync();
-        _keyValue.Dispose();
+        await _web.StopAsync(cancellationToken); // the registry releases the application once the host has stopped
+        await _loaded.DisposeAsync(); // (no-op then; here in case stopping was cut short)
         _logFiles?.Dispose(); // added as an instance, so the logger factory leaves it open
     }
 
@@ -315,12 +314,6 @@ public sealed class SpindleHost : IAsyncDisposable
         {
             throw new SpindleStartupException(e.Message, e);
         }
-    }
-
-    private static OutboundHttpOptions OutboundOptions(SpindleHostOptions options, RuntimeConfig config)
-    {
-        var outbound = OutboundHttpOptionsMapping.FromRuntimeConfig(config, options.OutboundH2cPriorKnowledge, options.MaxChainDepth);
-        return options.ConfigureOutbound?.Invoke(outbound) ?? outbound;
     }
 
     private static RuntimeConfig LoadRuntimeConfig(SpindleHostOptions options)

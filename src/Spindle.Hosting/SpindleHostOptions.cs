@@ -28,12 +28,6 @@ public sealed record SpindleHostOptions
     public RouteListingFormat RouteListing { get; init; } = RouteListingFormat.Plain;
 
     /// <summary>
-    /// <c>--http1-max-buf-size</c> (<c>SPIN_HTTP1_MAX_BUF_SIZE</c>): the most bytes an HTTP/1.1 request line and headers
-    /// may take (at least 8192; larger requests are answered 431 or 414). Null: Kestrel's defaults.
-    /// </summary>
-    public int? Http1MaxBufferSize { get; init; }
-
-    /// <summary>
     /// <c>-c/--component-id</c>: run only these components (their routes; the others' are not served, and chaining
     /// to them fails as to any component that does not exist). Empty: all.
     /// </summary>
@@ -60,8 +54,17 @@ public sealed record SpindleHostOptions
     /// <summary><c>--variable KEY=VALUE</c> (last wins; before <c>SPIN_VARIABLE_*</c> and defaults).</summary>
     public IReadOnlyList<KeyValuePair<string, string>> Variables { get; init; } = [];
 
-    /// <summary>Whether <c>SPIN_VARIABLE_&lt;NAME&gt;</c> environment variables provide values.</summary>
-    public bool UseEnvironmentVariableProvider { get; init; } = true;
+    /// <summary>
+    /// Where <c>SPIN_VARIABLE_&lt;NAME&gt;</c> values are read from (the CLI passes <see cref="System.Environment.GetEnvironmentVariable(string)"/>);
+    /// null: no environment variable provides values.
+    /// </summary>
+    public Func<string, string?>? EnvironmentVariables { get; init; }
+
+    /// <summary>
+    /// The serving settings (request timeout, body and header limits, instance reuse, admission, chain depth, shutdown
+    /// timeout): the <c>Server</c> part of <see cref="SpindleOptions"/>, checked at start.
+    /// </summary>
+    public SpindleServerOptions Server { get; init; } = new();
 
     /// <summary><c>--runtime-config-file</c> (Spin's TOML: outbound HTTP, blocked networks, client TLS); null for none.</summary>
     public string? RuntimeConfigPath { get; init; }
@@ -81,30 +84,8 @@ public sealed record SpindleHostOptions
     /// <summary>Adjusts the outbound options built from the runtime configuration (for example name resolution, <see cref="Spindle.Outbound.Http.OutboundHttpOptions.Resolve"/>).</summary>
     public Func<Spindle.Outbound.Http.OutboundHttpOptions, Spindle.Outbound.Http.OutboundHttpOptions>? ConfigureOutbound { get; init; }
 
-    /// <summary>Longest <c>*.spin.internal</c> chain before <c>loop-detected</c> (default 10).</summary>
-    public int MaxChainDepth { get; init; } = 10;
-
-    /// <summary><c>--request-timeout</c>.</summary>
-    public TimeSpan? RequestTimeout { get; init; }
-
-    /// <summary>
-    /// <c>--max-request-body-size</c>: the most bytes a request body may have; a larger one is answered 413 (before
-    /// any guest runs when its <c>Content-Length</c> says so). Null (the default, as Spin): no limit.
-    /// </summary>
-    public long? MaxRequestBodySize { get; init; }
-
-    /// <summary>
-    /// <c>--instance-reuse on|off</c> (default on): whether a wasi:http component's instance, after a request whose
-    /// guest returned normally, is reset to its just-instantiated state and serves the next request
-    /// (<see cref="HotLane"/>), or every request gets a fresh instance, as in Spin. Wagi modules always get a fresh one.
-    /// </summary>
-    public bool InstanceReuse { get; init; } = true;
-
     /// <summary><c>--quiet</c>: no route listing, only warnings and errors in the log, guest output silenced.</summary>
     public bool Quiet { get; init; }
-
-    /// <summary>How in-flight requests may take to finish when stopping.</summary>
-    public TimeSpan ShutdownTimeout { get; init; } = TimeSpan.FromSeconds(30);
 
     /// <summary>The executors this host can run (wasi:http components, Wagi modules).</summary>
     public ExecutorFactoryRegistry Executors { get; init; } = new();

@@ -96,4 +96,7 @@ internal static partial class TriggerLog
 
     [LoggerMessage(EventId = 1245, Level = LogLevel.Error, Message = "Wagi component {Component} output has no blank line ending the headers ({Request})")]
     public static partial void WagiNoHeaderEnd(this ILogger logger, string component, string request);
+
+    [LoggerMessage(EventId = 1190, Level = LogLevel.Information, Message = "{Component}: {Message}")]
+    public static partial void CompileProgress(this ILogger logger, string component, string message);
 }

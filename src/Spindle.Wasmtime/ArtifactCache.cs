@@ -9,24 +9,19 @@ namespace Spindle.Wasmtime;
 /// <see cref="WasmEngine.Fingerprint"/>. Artifacts are written atomically (temp file + rename) into a
 /// directory created with mode 0700, because Wasmtime trusts a deserialized artifact completely.
 /// A hit maps the file (milliseconds); an unreadable or mismatched artifact is deleted and recompiled.
-/// Stateless: the directory comes from the engine's options (or the environment) on every call.
+/// Stateless: the directory comes from the engine's options on every call. Reads no environment variables: a host
+/// maps its own (Spindle's CLI: <c>SPINDLE_CACHE_DIR</c>, <c>XDG_CACHE_HOME</c>) onto <see cref="EngineOptions.CacheDirectory"/>.
 /// </summary>
 public static class ArtifactCache
 {
-    /// <summary>Environment variable that overrides the default cache directory.</summary>
-    public const string DirectoryVariable = "SPINDLE_CACHE_DIR";
+    /// <summary>The cache directory when the options name none: <c>~/.cache/spindle</c>.</summary>
+    public static string DefaultDirectory => Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "spindle");
 
-    /// <summary>The cache directory for <paramref name="engine"/>: its CacheDirectory option, else
-    /// <c>$SPINDLE_CACHE_DIR</c>, else <c>$XDG_CACHE_HOME/spindle</c>, else <c>~/.cache/spindle</c>.</summary>
+    /// <summary>The cache directory for <paramref name="engine"/>: its CacheDirectory option, else <see cref="DefaultDirectory"/>.</summary>
     public static string DirectoryFor(WasmEngine engine)
     {
         ArgumentNullException.ThrowIfNull(engine);
-        if (!string.IsNullOrEmpty(engine.Options.CacheDirectory)) return Path.GetFullPath(engine.Options.CacheDirectory);
-        var env = Environment.GetEnvironmentVariable(DirectoryVariable);
-        if (!string.IsNullOrEmpty(env)) return Path.GetFullPath(env);
-        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        if (!string.IsNullOrEmpty(xdg)) return Path.Combine(xdg, "spindle");
-        return Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache", "spindle");
+        return string.IsNullOrEmpty(engine.Options.CacheDirectory) ? DefaultDirectory : Path.GetFullPath(engine.Options.CacheDirectory);
     }
 
     /// <summary>Where the artifact for <paramref name="wasm"/> compiled by <paramref name="engine"/> lives.</summary>

@@ -78,7 +78,7 @@ public sealed record EngineOptions
     /// </summary>
     public int MaxFiberStacks { get; init; } = 4096;
 
-    /// <summary>Directory for <see cref="ArtifactCache"/> (null = <c>$SPINDLE_CACHE_DIR</c>, else XDG cache dir).</summary>
+    /// <summary>Directory for <see cref="ArtifactCache"/> (null = <see cref="ArtifactCache.DefaultDirectory"/>).</summary>
     public string? CacheDirectory { get; init; }
 
     /// <summary>Whether <see cref="ArtifactCache"/> reads and writes compiled artifacts (on by default); off, every load compiles.</summary>

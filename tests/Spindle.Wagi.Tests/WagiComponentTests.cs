@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Logging;
+using Spindle.Engine;
 using Spindle.Hosting;
 using Spindle.Testing;
 using Spindle.Trigger.Http.Executors;
@@ -323,14 +324,13 @@ public sealed class WagiComponentTests
                 [component.echo]
                 source = "echo.wasm"
                 """, Ct);
-            using var runtime = new WasmExecutors();
+            using var runtime = new SpindleEngine();
             await using var host = await SpindleHost.StartAsync(new SpindleHostOptions
             {
                 ManifestPath = manifest,
                 ListenAddress = "127.0.0.1:0",
                 Executors = runtime.CreateRegistry(),
                 Output = new StringWriter(),
-                UseEnvironmentVariableProvider = false,
                 ConfigureLogging = b => b.ClearProviders(),
             }, Ct);
             using var client = new HttpClient { BaseAddress = host.BaseUrl };

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Spindle.Engine;
 using Spindle.Testing;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Components.Runtime;
@@ -109,7 +110,7 @@ public sealed class MemoryFlatnessTests : IDisposable
     {
         // JS hello on a hot lane: after the first request every one runs on a reused, reset instance. Neither the
         // managed heap nor the process (Wasmtime's stores live outside it) may grow with the requests served.
-        using var lane = new HotLane(new WasmEngine(WasmExecutors.DefaultHotLaneOptions()!));
+        using var lane = new HotLane(new WasmEngine(SpindleEngine.DefaultHotLaneOptions()));
         var bytes = File.ReadAllBytes(Paths.Fixture("js/hello.wasm"));
         using var main = Component.LoadResettable(_engine, bytes, WasiHost.CreateRegistry());
         using var hot = Component.LoadResettable(lane.Engine, bytes, WasiHost.CreateRegistry());

@@ -1,3 +1,4 @@
+using Spindle.Engine;
 using Spindle.Testing;
 using System.Diagnostics;
 using System.Net;
@@ -19,7 +20,7 @@ public sealed class JsEngineFixture : IDisposable
 {
     public WasmEngine Engine { get; } = new(new EngineOptions { AsyncStackSize = 8 * 1024 * 1024 });
 
-    public HotLane Lane { get; } = new(new WasmEngine(WasmExecutors.DefaultHotLaneOptions()!));
+    public HotLane Lane { get; } = new(new WasmEngine(SpindleEngine.DefaultHotLaneOptions()));
 
     private readonly Dictionary<string, WasiHttpExecutor> _executors = [];
 

@@ -107,20 +107,12 @@ public sealed class ArtifactCacheTests : IDisposable
     }
 
     [Fact]
-    public void DefaultDirectoryHonoursTheEnvironment()
+    public void TheDirectoryComesFromTheOptionsOnly()
     {
         using var engine = new WasmEngine();
-        var previous = Environment.GetEnvironmentVariable(ArtifactCache.DirectoryVariable);
-        try
-        {
-            Environment.SetEnvironmentVariable(ArtifactCache.DirectoryVariable, _dir);
-            Assert.Equal(_dir, ArtifactCache.DirectoryFor(engine));
-            Environment.SetEnvironmentVariable(ArtifactCache.DirectoryVariable, null);
-            Assert.EndsWith("spindle", ArtifactCache.DirectoryFor(engine));
-        }
-        finally
-        {
-            Environment.SetEnvironmentVariable(ArtifactCache.DirectoryVariable, previous);
-        }
+        Assert.Equal(ArtifactCache.DefaultDirectory, ArtifactCache.DirectoryFor(engine));
+        Assert.EndsWith(Path.Combine(".cache", "spindle"), ArtifactCache.DefaultDirectory);
+        using var configured = new WasmEngine(new EngineOptions { CacheDirectory = _dir });
+        Assert.Equal(Path.GetFullPath(_dir), ArtifactCache.DirectoryFor(configured));
     }
 }

@@ -12,9 +12,12 @@ public sealed class EnvironmentVariableProvider : IVariableProvider
 {
     private readonly Func<string, string?> _getEnv;
 
-    /// <summary>Reads the process environment, or <paramref name="getEnv"/> when given (tests).</summary>
-    public EnvironmentVariableProvider(Func<string, string?>? getEnv = null) =>
-        _getEnv = getEnv ?? Environment.GetEnvironmentVariable;
+    /// <summary>
+    /// Reads variables through <paramref name="getEnv"/>: the host decides where they come from (the CLI passes
+    /// <see cref="Environment.GetEnvironmentVariable(string)"/>, an ASP.NET Core host its configuration).
+    /// </summary>
+    public EnvironmentVariableProvider(Func<string, string?> getEnv) =>
+        _getEnv = getEnv ?? throw new ArgumentNullException(nameof(getEnv));
 
     /// <inheritdoc />
     public string? Get(string name) => _getEnv("SPIN_VARIABLE_" + name.ToUpperInvariant());

@@ -1,5 +1,6 @@
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
+using Spindle.Engine;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Wasmtime;
 

@@ -1,4 +1,5 @@
 using Microsoft.Extensions.Logging;
+using Spindle.Engine;
 using Spindle.App.Manifest;
 using Spindle.App.Model;
 using Spindle.App.Variables;

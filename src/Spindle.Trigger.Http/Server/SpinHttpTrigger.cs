@@ -47,6 +47,9 @@ public sealed partial class SpinHttpTrigger
             request.Headers.Remove(HeaderNames.Host);
 
         var (path, _) = RawRequestTarget.RawPathAndQuery(context);
+        // Mounted under a prefix in a larger application: route the path relative to it.
+        var mount = context.Features.Get<SpinMountFeature>();
+        if (mount is not null && mount.Relative(path) is { } relative) path = relative;
 
         if (path.StartsWith(Router.ReservedPrefix, StringComparison.Ordinal))
         {
@@ -60,6 +63,7 @@ public sealed partial class SpinHttpTrigger
             context.Response.StatusCode = StatusCodes.Status404NotFound;
             return;
         }
+        if (mount is not null) match = mount.Outside(match);
 
         if (!hadHost)
         {

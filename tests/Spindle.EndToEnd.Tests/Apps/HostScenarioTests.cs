@@ -88,7 +88,6 @@ public sealed class HostScenarioTests(SharedRuntime runtime)
             Executors = o.Executors,
             ConfigureLogging = o.ConfigureLogging,
             Output = o.Output,
-            UseEnvironmentVariableProvider = false,
             TlsCertificatePath = certPath,
             TlsKeyPath = keyPath,
         });
@@ -141,8 +140,7 @@ public sealed class HostScenarioTests(SharedRuntime runtime)
             Executors = o.Executors,
             ConfigureLogging = o.ConfigureLogging,
             Output = o.Output,
-            UseEnvironmentVariableProvider = false,
-            RequestTimeout = TimeSpan.FromMilliseconds(300),
+            Server = new() { RequestTimeout = TimeSpan.FromMilliseconds(300) },
         });
         using var client = TestApp.Client(host.BaseUrl);
 

@@ -39,7 +39,7 @@ public sealed class InstanceReuseTests(SharedRuntime runtime)
             [component.fresh]
             source = "{fixture:{{toolchain}}/fresh-state.wasm}"
             """);
-        await using var host = await app.StartAsync(runtime, configure: o => o with { InstanceReuse = reuse });
+        await using var host = await app.StartAsync(runtime, configure: o => o with { Server = o.Server with { InstanceReuse = reuse } });
         using var client = TestApp.Client(host.BaseUrl);
         var lane = ((WasiHttpExecutor)host.Application.GetExecutor("fresh")!).HotInstances;
         Assert.NotNull(lane); // the shared runtime has a hot lane
@@ -85,7 +85,7 @@ public sealed class InstanceReuseTests(SharedRuntime runtime)
             [component.counter]
             source = "{fixture:js/counter.wasm}"
             """);
-        await using var host = await app.StartAsync(runtime, configure: o => o with { InstanceReuse = reuse });
+        await using var host = await app.StartAsync(runtime, configure: o => o with { Server = o.Server with { InstanceReuse = reuse } });
         using var client = TestApp.Client(host.BaseUrl);
         for (var i = 0; i < Requests; i++)
             Assert.Equal("1 1\n", await client.GetStringAsync("/", Ct));
@@ -114,7 +114,7 @@ public sealed class InstanceReuseTests(SharedRuntime runtime)
             [component.seed]
             source = "{fixture:wat/http-seed-at-start.wasm}"
             """);
-        await using var host = await app.StartAsync(runtime, configure: o => o with { InstanceReuse = reuse });
+        await using var host = await app.StartAsync(runtime, configure: o => o with { Server = o.Server with { InstanceReuse = reuse } });
         using var client = TestApp.Client(host.BaseUrl);
         var seeds = new List<string>();
         for (var i = 0; i < Requests; i++) seeds.Add(Convert.ToHexString(await client.GetByteArrayAsync("/", Ct)));

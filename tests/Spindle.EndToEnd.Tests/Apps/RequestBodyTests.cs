@@ -63,7 +63,7 @@ public sealed class RequestBodyTests(SharedRuntime runtime)
         """;
 
     private Task<SpindleHost> StartAsync(TestApp app, CapturedLog? log = null, long? maxRequestBodySize = null) =>
-        app.StartAsync(runtime, log, o => o with { MaxRequestBodySize = maxRequestBodySize });
+        app.StartAsync(runtime, log, o => o with { Server = o.Server with { MaxRequestBodySize = maxRequestBodySize } });
 
     [Fact]
     public async Task A_200_MB_upload_streams_through_a_component_in_bounded_memory()

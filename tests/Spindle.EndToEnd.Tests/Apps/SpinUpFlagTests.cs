@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text.Json;
+using Spindle.Engine;
 using Spindle.EndToEnd.Tests.Support;
 using Spindle.Hosting;
 using Spindle.Testing;
@@ -11,7 +12,7 @@ namespace Spindle.EndToEnd.Tests.Apps;
 /// <summary>
 /// Spin's <c>spin up</c> flags that Spindle takes with the same names: <c>--find-free-port</c>, <c>--format</c>,
 /// <c>--http1-max-buf-size</c>, <c>-c/--component-id</c> (here through <see cref="SpindleHostOptions"/>, which the
-/// CLI fills from them), and <c>--max-instance-memory</c> (through <see cref="RuntimeSettings"/>).
+/// CLI fills from them), and <c>--max-instance-memory</c> (through <see cref="SpindleEngineOptions"/>).
 /// </summary>
 public sealed class SpinUpFlagTests(SharedRuntime runtime)
 {
@@ -86,7 +87,7 @@ public sealed class SpinUpFlagTests(SharedRuntime runtime)
     {
         using var app = new TestApp(Manifest);
         var large = new string('x', 10_000);
-        await using (var bounded = await app.StartAsync(runtime, configure: o => o with { Http1MaxBufferSize = 8192 }))
+        await using (var bounded = await app.StartAsync(runtime, configure: o => o with { Server = o.Server with { Http1MaxBufferSize = 8192 } }))
         {
             using var client = TestApp.Client(bounded.BaseUrl);
             Assert.Equal("Hello, world!\n", await client.GetStringAsync("/hello", Ct));
@@ -103,8 +104,8 @@ public sealed class SpinUpFlagTests(SharedRuntime runtime)
             using var response = await client.SendAsync(request, Ct);
             Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
-        var tooSmall = await Assert.ThrowsAsync<SpindleStartupException>(() => app.StartAsync(runtime, configure: o => o with { Http1MaxBufferSize = 4096 }));
-        Assert.Equal("--http1-max-buf-size: 4096 is below the minimum of 8192 bytes", tooSmall.Message);
+        var tooSmall = await Assert.ThrowsAsync<SpindleStartupException>(() => app.StartAsync(runtime, configure: o => o with { Server = o.Server with { Http1MaxBufferSize = 4096 } }));
+        Assert.Equal("Spindle:Server:Http1MaxBufferSize = 4096: must be at least 8192 bytes, or unset for Kestrel's defaults", tooSmall.Message);
     }
 
     [Fact]
@@ -159,7 +160,7 @@ public sealed class SpinUpFlagTests(SharedRuntime runtime)
             using var client = TestApp.Client(unlimited.BaseUrl);
             Assert.Equal("Hello, world!\n", await client.GetStringAsync("/grow", Ct));
         }
-        using var limited = WasmExecutors.Create(new RuntimeSettings { Pooling = false, MaxInstanceMemory = 16 << 20 });
+        using var limited = SpindleEngine.Create(new SpindleEngineOptions { Pooling = false, MaxInstanceMemory = 16 << 20 });
         var log = new CapturedLog();
         await using (var host = await app.StartAsync(runtime, log, o => o with { Executors = limited.CreateRegistry() }))
         {

@@ -34,7 +34,7 @@ public sealed class StarvationTests(SharedRuntime runtime)
     public async Task The_request_timeout_holds_with_20_busy_guests()
     {
         using var app = new TestApp(Manifest);
-        await using var host = await app.StartAsync(runtime, configure: o => o with { RequestTimeout = TimeSpan.FromSeconds(1) });
+        await using var host = await app.StartAsync(runtime, configure: o => o with { Server = o.Server with { RequestTimeout = TimeSpan.FromSeconds(1) } });
         using var client = TestApp.Client(host.BaseUrl);
 
         // 20 connections open and warm first: the burst measures the deadline, not 20 TCP handshakes.
@@ -70,7 +70,7 @@ public sealed class StarvationTests(SharedRuntime runtime)
     public async Task A_hello_on_another_component_stays_fast_while_8_guests_compute()
     {
         using var app = new TestApp(Manifest);
-        await using var host = await app.StartAsync(runtime, configure: o => o with { RequestTimeout = TimeSpan.FromSeconds(6) });
+        await using var host = await app.StartAsync(runtime, configure: o => o with { Server = o.Server with { RequestTimeout = TimeSpan.FromSeconds(6) } });
         using var client = TestApp.Client(host.BaseUrl);
         using var hello = TestApp.Client(host.BaseUrl);
         Assert.Equal("Hello, world!\n", await hello.GetStringAsync("/hello", Ct));

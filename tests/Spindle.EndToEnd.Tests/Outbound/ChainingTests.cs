@@ -113,7 +113,7 @@ public sealed class ChainingTests(SharedRuntime runtime)
             source = "{fixture:js/chain-loop.wasm}"
             allowed_outbound_hosts = ["http://loop.spin.internal"]
             """);
-        await using var host = await app.StartAsync(runtime, configure: o => o with { MaxChainDepth = 4 });
+        await using var host = await app.StartAsync(runtime, configure: o => o with { Server = o.Server with { MaxChainDepth = 4 } });
         using var client = TestApp.Client(host.BaseUrl);
 
         var watch = System.Diagnostics.Stopwatch.StartNew();

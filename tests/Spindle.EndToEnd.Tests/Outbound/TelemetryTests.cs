@@ -226,7 +226,7 @@ public sealed class TelemetryTests(SharedRuntime runtime)
             [component.tel-loop]
             source = "{fixture:wat/http-loop.wasm}"
             """);
-        await using var host = await app.StartAsync(runtime, configure: o => o with { RequestTimeout = TimeSpan.FromMilliseconds(300) });
+        await using var host = await app.StartAsync(runtime, configure: o => o with { Server = o.Server with { RequestTimeout = TimeSpan.FromMilliseconds(300) } });
         using var client = TestApp.Client(host.BaseUrl);
 
         var (traceParent, traceId, _) = capture.Trace();

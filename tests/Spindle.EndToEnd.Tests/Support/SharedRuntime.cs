@@ -1,3 +1,4 @@
+using Spindle.Engine;
 using Spindle.Trigger.Http.Executors;
 
 [assembly: AssemblyFixture(typeof(Spindle.EndToEnd.Tests.Support.SharedRuntime))]
@@ -11,7 +12,7 @@ namespace Spindle.EndToEnd.Tests.Support;
 public sealed class SharedRuntime : IDisposable
 {
     /// <summary>The engine and host interfaces behind every executor.</summary>
-    public WasmExecutors Runtime { get; } = new();
+    public SpindleEngine Runtime { get; } = new();
 
     /// <summary>A fresh registry with the wasi:http and Wagi factories.</summary>
     public ExecutorFactoryRegistry Executors() => Runtime.CreateRegistry();

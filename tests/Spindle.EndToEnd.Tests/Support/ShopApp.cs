@@ -117,7 +117,6 @@ public sealed class ShopApp(SharedRuntime runtime) : IAsyncLifetime
             ListenAddress = o.ListenAddress,
             Executors = o.Executors,
             ConfigureLogging = o.ConfigureLogging,
-            UseEnvironmentVariableProvider = false,
             Output = Output,
             Environment = [new("OVERRIDDEN", "cli"), new("FROM_CLI", "cli")],
             Variables = [new("api_token", Secret)],

@@ -49,7 +49,6 @@ public sealed class TestApp : IDisposable
             ListenAddress = "127.0.0.1:0",
             Executors = runtime.Executors(),
             Output = TextWriter.Null,
-            UseEnvironmentVariableProvider = false,
             ConfigureLogging = b =>
             {
                 b.ClearProviders();

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using Spindle.Engine;
 using Spindle.Cli;
 using Spindle.Hosting;
 using Spindle.Trigger.Http.Executors;
@@ -87,18 +88,22 @@ public sealed class CliTests
     public async Task The_engine_flags_make_the_runtime_the_host_uses()
     {
         using var app = new TempApp(StaticManifest);
-        RuntimeSettings? seen = null;
-        var (code, _, err) = await RunWith(settings => { seen = settings; throw new SpindleStartupException("stop here"); },
+        SpindleEngineOptions? seen = null;
+        var (code, _, err) = await RunWith(settings => { seen = settings; throw new SpindleStartupException("stop here"); }, NoEnvironment,
             "up", "-f", app.ManifestPath, "--disable-pooling", "--disable-cache", "--cache-dir", "/tmp/x", "--max-instance-memory", "65536");
         Assert.Equal(1, code);
         Assert.Contains("stop here", err);
-        Assert.Equal(new RuntimeSettings { Pooling = false, UseArtifactCache = false, CacheDirectory = "/tmp/x", MaxInstanceMemory = 65536 }, seen);
+        Assert.NotNull(seen);
+        Assert.False(seen.Pooling);
+        Assert.False(seen.UseArtifactCache);
+        Assert.Equal("/tmp/x", seen.CacheDirectory);
+        Assert.Equal(65536, seen.MaxInstanceMemory);
 
-        var (bad, _, message) = await RunWith(_ => throw new InvalidOperationException("not reached"), "up", "-f", app.ManifestPath, "--max-instance-memory", "0");
+        var (bad, _, message) = await RunWith(_ => throw new InvalidOperationException("not reached"), NoEnvironment, "up", "-f", app.ManifestPath, "--max-instance-memory", "0");
         Assert.Equal(1, bad);
         Assert.Contains("--max-instance-memory: 0 is not a number of bytes (1 or more)", message);
 
-        using var unpooled = WasmExecutors.Create(new RuntimeSettings { Pooling = false, UseArtifactCache = false, MaxInstanceMemory = 1 << 20 });
+        using var unpooled = SpindleEngine.Create(new SpindleEngineOptions { Pooling = false, UseArtifactCache = false, MaxInstanceMemory = 1 << 20 });
         Assert.False(unpooled.Engine.Options.Pooling);
         Assert.Null(unpooled.HotLane);
         Assert.False(unpooled.Engine.Options.UseArtifactCache);
@@ -106,11 +111,80 @@ public sealed class CliTests
         Assert.Empty(unpooled.Lanes);
     }
 
-    private static async Task<(int Code, string Out, string Err)> RunWith(Func<RuntimeSettings, WasmExecutors> runtime, params string[] args)
+    [Fact]
+    public async Task The_tuning_variables_map_onto_the_engine_options()
+    {
+        using var app = new TempApp(StaticManifest);
+        var env = new Dictionary<string, string>
+        {
+            ["SPINDLE_POOLING"] = "1",
+            ["SPINDLE_POOL_INSTANCES"] = "512",
+            ["SPINDLE_MEMORY_KEEP_RESIDENT"] = "65536",
+            ["SPINDLE_TABLE_KEEP_RESIDENT"] = "4096",
+            ["SPINDLE_MEMORY_WARMUP"] = "0",
+            ["SPINDLE_HOT_INSTANCES"] = "64",
+            ["SPINDLE_HOT_KEEP_RESIDENT"] = "8192",
+            ["SPINDLE_HOT_MEMORY_WARMUP"] = "1",
+            ["SPINDLE_RESIDENT_INSTANCES"] = "0",
+            ["XDG_CACHE_HOME"] = "/tmp/xdg",
+            ["SPIN_MAX_INSTANCE_MEMORY"] = "1048576",
+        };
+        SpindleEngineOptions? seen = null;
+        var (code, _, err) = await RunWith(settings => { seen = settings; throw new SpindleStartupException("stop here"); }, n => env.GetValueOrDefault(n),
+            "up", "-f", app.ManifestPath);
+        Assert.Equal(1, code);
+        Assert.Contains("stop here", err);
+        Assert.NotNull(seen);
+        Assert.True(seen.Pooling);
+        Assert.Equal(512u, seen.PoolInstances);
+        Assert.Equal(65536ul, seen.MemoryKeepResident);
+        Assert.Equal(4096ul, seen.TableKeepResident);
+        Assert.False(seen.MemoryWarmup);
+        Assert.Equal(64u, seen.HotInstances);
+        Assert.Equal(8192ul, seen.HotKeepResident);
+        Assert.True(seen.HotMemoryWarmup);
+        Assert.Equal(0u, seen.ResidentInstances);
+        Assert.Equal(Path.Combine("/tmp/xdg", "spindle"), seen.CacheDirectory);
+        Assert.Equal(1048576, seen.MaxInstanceMemory);
+
+        // SPINDLE_CACHE_DIR wins over XDG_CACHE_HOME, and a flag over both.
+        env["SPINDLE_CACHE_DIR"] = "/tmp/spindle-cache";
+        await RunWith(settings => { seen = settings; throw new SpindleStartupException("stop"); }, n => env.GetValueOrDefault(n), "up", "-f", app.ManifestPath);
+        Assert.Equal("/tmp/spindle-cache", seen.CacheDirectory);
+        await RunWith(settings => { seen = settings; throw new SpindleStartupException("stop"); }, n => env.GetValueOrDefault(n),
+            "up", "-f", app.ManifestPath, "--cache-dir", "/tmp/flag", "--disable-pooling");
+        Assert.Equal("/tmp/flag", seen.CacheDirectory);
+        Assert.False(seen.Pooling);
+
+        // The engine made from them: the main pool and the lanes as the variables say.
+        using var engine = SpindleEngine.Create(new SpindleEngineOptions { PoolInstances = 32, HotInstances = 8, ResidentInstances = 0, UseArtifactCache = false });
+        Assert.Equal(32u, engine.Engine.Options.TotalCoreInstances);
+        Assert.Equal(8, engine.HotLane!.Capacity);
+        Assert.Null(engine.ResidentLane);
+    }
+
+    [Theory]
+    [InlineData("SPINDLE_POOL_INSTANCES", "0", "SPINDLE_POOL_INSTANCES=0: must be 1..1000000")]
+    [InlineData("SPINDLE_POOL_INSTANCES", "lots", "SPINDLE_POOL_INSTANCES=lots: expected a whole number (0 or more)")]
+    [InlineData("SPINDLE_HOT_INSTANCES", "2000000", "SPINDLE_HOT_INSTANCES=2000000: must be 0..1000000 (0: no hot lane)")]
+    [InlineData("SPINDLE_POOLING", "maybe", "SPINDLE_POOLING=maybe: expected 0 or 1")]
+    [InlineData("SPINDLE_MEMORY_KEEP_RESIDENT", "-5", "SPINDLE_MEMORY_KEEP_RESIDENT=-5: expected a whole number (0 or more)")]
+    public async Task A_bad_tuning_variable_stops_the_start_naming_it(string variable, string value, string message)
+    {
+        using var app = new TempApp(StaticManifest);
+        var (code, _, err) = await RunWith(_ => throw new InvalidOperationException("not reached"), n => n == variable ? value : null,
+            "up", "-f", app.ManifestPath);
+        Assert.Equal(1, code);
+        Assert.Equal("Error: " + message, err.Trim());
+    }
+
+    private static string? NoEnvironment(string name) => null;
+
+    private static async Task<(int Code, string Out, string Err)> RunWith(Func<SpindleEngineOptions, SpindleEngine> runtime, Func<string, string?> env, params string[] args)
     {
         var output = new StringWriter();
         var error = new StringWriter();
-        var code = await SpindleCommandLine.RunAsync(args, runtime, output, error);
+        var code = await SpindleCommandLine.RunAsync(args, runtime, output, error, env);
         return (code, output.ToString(), error.ToString());
     }
 

@@ -1,5 +1,6 @@
 using System.Diagnostics.Metrics;
 using System.Net;
+using Spindle.Engine;
 using Spindle.Testing;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Server;
@@ -33,7 +34,7 @@ public sealed class AdmissionMetricsTests
         });
         listener.Start();
 
-        using var wasm = new WasmExecutors(AdmissionTests.SmallPool(4));
+        using var wasm = new SpindleEngine(AdmissionTests.SmallPool(4));
         await using var server = await ComponentServer.StartAppAsync(wasm, new AdmissionOptions { QueueLimit = 0 }, $"""
             spin_manifest_version = 2
             [application]

@@ -6,6 +6,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Spindle.Engine;
 using Spindle.App.Manifest;
 using Spindle.App.Variables;
 using Spindle.Testing;
@@ -38,7 +39,7 @@ public sealed class AdmissionTests
     public async Task Requests_beyond_the_pool_get_503_with_Retry_After_and_never_500()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var wasm = new WasmExecutors(SmallPool(16));
+        using var wasm = new SpindleEngine(SmallPool(16));
         await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions { QueueLimit = 4, QueueTimeout = TimeSpan.FromMilliseconds(150) }, ct);
 
         var responses = await server.FireAsync(32, ct);
@@ -62,7 +63,7 @@ public sealed class AdmissionTests
     public async Task Requests_beyond_the_pool_wait_in_the_queue_and_all_succeed()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var wasm = new WasmExecutors(SmallPool(16));
+        using var wasm = new SpindleEngine(SmallPool(16));
         await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions { QueueLimit = 100, QueueTimeout = TimeSpan.FromSeconds(60) }, ct);
 
         // 20 requests through 4 slots of 100 ms: at least 5 rounds, so they must have queued (the pool alone would fail).
@@ -76,14 +77,14 @@ public sealed class AdmissionTests
     public async Task A_component_larger_than_the_pool_is_refused_at_load()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var wasm = new WasmExecutors(SmallPool(2));
+        using var wasm = new SpindleEngine(SmallPool(2));
         var e = await Assert.ThrowsAsync<ExecutorCreationException>(async () => await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct));
         Assert.Contains("core instances per request", e.Message);
         Assert.Contains("holds only 2", e.Message);
     }
 
-    /// <summary>A hot lane as <see cref="WasmExecutors.DefaultHotLaneOptions"/> makes it, with <paramref name="instances"/> core instances.</summary>
-    internal static EngineOptions HotPool(uint instances) => WasmExecutors.DefaultHotLaneOptions()! with
+    /// <summary>A hot lane as <see cref="SpindleEngine.DefaultHotLaneOptions"/> makes it, with <paramref name="instances"/> core instances.</summary>
+    internal static EngineOptions HotPool(uint instances) => SpindleEngine.DefaultHotLaneOptions() with
     {
         TotalCoreInstances = instances,
         TotalMemories = instances,
@@ -95,7 +96,7 @@ public sealed class AdmissionTests
     public async Task Admission_counts_against_the_hot_lane_so_requests_beyond_it_wait_for_a_warm_instance()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var wasm = new WasmExecutors(SmallPool(128), hotLane: HotPool(8));
+        using var wasm = new SpindleEngine(SmallPool(128), hotLane: HotPool(8));
         Assert.Equal(8, wasm.HotLane!.Capacity);
         await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct);
 
@@ -111,7 +112,7 @@ public sealed class AdmissionTests
     public async Task Instances_idle_through_a_trim_interval_are_disposed()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var wasm = new WasmExecutors(SmallPool(128), hotLane: HotPool(64), hotLaneTrimInterval: Timeout.InfiniteTimeSpan);
+        using var wasm = new SpindleEngine(SmallPool(128), hotLane: HotPool(64), hotLaneTrimInterval: Timeout.InfiniteTimeSpan);
         await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct);
         var responses = await server.FireAsync(12, ct);
         Assert.All(responses, r => Assert.Equal(HttpStatusCode.OK, r.StatusCode));
@@ -140,8 +141,8 @@ public sealed class AdmissionTests
             (HelloVariant.Locals, HelloVariant.Locals + "\n(if (i32.load8_u (i32.const 200000)) (then unreachable))\n(i32.store8 (i32.const 200000) (i32.const 1))"),
             ("(memory (export \"memory\") 1)", "(memory (export \"memory\") 4)"));
         using var wasm = hot
-            ? new WasmExecutors(SmallPool(64), hotLane: HotPool(64))
-            : new WasmExecutors(SmallPool(64) with { LinearMemoryKeepResident = 128 << 10 });
+            ? new SpindleEngine(SmallPool(64), hotLane: HotPool(64))
+            : new SpindleEngine(SmallPool(64) with { LinearMemoryKeepResident = 128 << 10 });
         await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct: TestContext.Current.CancellationToken, source.Path);
         for (var i = 0; i < 20; i++)
             Assert.Equal("Hello, world!\n", await server.Client.GetStringAsync("/", TestContext.Current.CancellationToken));

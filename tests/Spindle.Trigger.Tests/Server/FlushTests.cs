@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Spindle.Engine;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Server;
 using Spindle.Trigger.Tests.Support;
@@ -55,7 +56,7 @@ public sealed class FlushTests
     {
         var ct = TestContext.Current.CancellationToken;
         using var source = Variant("");
-        using var wasm = new WasmExecutors(SmallPool(64), hotLane: HotPool(8));
+        using var wasm = new SpindleEngine(SmallPool(64), hotLane: HotPool(8));
         await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct, source.Path);
 
         var (first, end, received, error) = await ReadTimed(server.Client, ct);
@@ -70,7 +71,7 @@ public sealed class FlushTests
     {
         var ct = TestContext.Current.CancellationToken;
         using var source = Variant("unreachable");
-        using var wasm = new WasmExecutors(SmallPool(64), hotLane: HotPool(8));
+        using var wasm = new SpindleEngine(SmallPool(64), hotLane: HotPool(8));
         await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct, source.Path);
 
         var (first, end, received, error) = await ReadTimed(server.Client, ct);

@@ -1,5 +1,6 @@
 using System.Diagnostics;
 using System.Net;
+using Spindle.Engine;
 using Spindle.Testing;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Executors.WasiHttp;
@@ -22,7 +23,7 @@ public sealed class OverloadTests
     [Fact]
     public async Task A_flooded_component_gets_503s_in_time_while_another_keeps_answering_fast()
     {
-        using var wasm = new WasmExecutors(AdmissionTests.SmallPool(256), hotLane: AdmissionTests.HotPool(256));
+        using var wasm = new SpindleEngine(AdmissionTests.SmallPool(256), hotLane: AdmissionTests.HotPool(256));
         var admission = new AdmissionOptions { QueueLimit = 8, QueueTimeout = TimeSpan.FromMilliseconds(500), RunningPerComponent = 2 };
         await using var server = await ComponentServer.StartAppAsync(wasm, admission, $"""
             spin_manifest_version = 2
@@ -74,7 +75,7 @@ public sealed class OverloadTests
     [Fact]
     public async Task Memory_taken_by_a_burst_of_instances_is_returned_after_they_are_trimmed()
     {
-        using var wasm = new WasmExecutors(AdmissionTests.SmallPool(64), hotLane: AdmissionTests.HotPool(1024),
+        using var wasm = new SpindleEngine(AdmissionTests.SmallPool(64), hotLane: AdmissionTests.HotPool(1024),
             hotLaneTrimInterval: Timeout.InfiniteTimeSpan);
         await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), Ct);
         Assert.Equal("slept\n", await server.Client.GetStringAsync("/", Ct));

@@ -1,4 +1,5 @@
 using System.Net;
+using Spindle.Engine;
 using Spindle.Testing;
 using Spindle.Trigger.Http.Executors;
 using Spindle.Trigger.Http.Server;
@@ -18,7 +19,7 @@ public sealed class WarmInstanceTests
     public async Task A_javascript_guest_keeps_no_state_between_requests()
     {
         var ct = TestContext.Current.CancellationToken;
-        using var wasm = new WasmExecutors(SmallPool(64), hotLane: HotPool(16));
+        using var wasm = new SpindleEngine(SmallPool(64), hotLane: HotPool(16));
         await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct, Paths.Fixture("js/counter.wasm"));
         for (var i = 0; i < 30; i++)
             Assert.Equal("1 1\n", await server.Client.GetStringAsync("/", ct));
@@ -36,7 +37,7 @@ public sealed class WarmInstanceTests
         var ct = TestContext.Current.CancellationToken;
         // WAT hello that traps on every request (its store is poisoned: it must never serve again).
         using var source = HelloVariant.With((HelloVariant.Locals, HelloVariant.Locals + "\nunreachable"));
-        using var wasm = new WasmExecutors(SmallPool(64), hotLane: HotPool(8));
+        using var wasm = new SpindleEngine(SmallPool(64), hotLane: HotPool(8));
         await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct, source.Path);
         for (var i = 0; i < 5; i++)
             Assert.Equal(HttpStatusCode.InternalServerError, (await server.Client.GetAsync("/", ct)).StatusCode);
@@ -52,7 +53,7 @@ public sealed class WarmInstanceTests
         // WAT hello whose guest module holds code that could change its table: its state could outlive a reset.
         using var source = HelloVariant.With((HelloVariant.Data,
             HelloVariant.Data + "\n(table $t 1 funcref) (func (table.set $t (i32.const 0) (ref.null func)))"));
-        using var wasm = new WasmExecutors(SmallPool(64), hotLane: HotPool(8));
+        using var wasm = new SpindleEngine(SmallPool(64), hotLane: HotPool(8));
         await using var server = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct, source.Path);
         for (var i = 0; i < 5; i++)
             Assert.Equal("Hello, world!\n", await server.Client.GetStringAsync("/", ct));
@@ -65,7 +66,7 @@ public sealed class WarmInstanceTests
     {
         var ct = TestContext.Current.CancellationToken;
         // Room for one JS instance (4 core instances): the sleep component's warm instance must make way.
-        using var wasm = new WasmExecutors(SmallPool(64), hotLane: HotPool(4));
+        using var wasm = new SpindleEngine(SmallPool(64), hotLane: HotPool(4));
         await using var sleep = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct);
         await using var counter = await ComponentServer.StartAsync(wasm, new AdmissionOptions(), ct, Paths.Fixture("js/counter.wasm"));
         Assert.Equal("slept\n", await sleep.Client.GetStringAsync("/", ct));

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using Spindle.Engine;
 using Spindle.App.Manifest;
 using Spindle.App.Variables;
 using Spindle.Testing;
@@ -15,7 +16,7 @@ namespace Spindle.Trigger.Tests.Support;
 
 /// <summary>
 /// A one-component Spin app (<c>route = "/..."</c>, default: the JS sleep fixture) served by the real trigger on
-/// real Kestrel at a loopback port, over the given <see cref="WasmExecutors"/>.
+/// real Kestrel at a loopback port, over the given <see cref="SpindleEngine"/>.
 /// </summary>
 internal sealed class ComponentServer : IAsyncDisposable
 {
@@ -36,7 +37,7 @@ internal sealed class ComponentServer : IAsyncDisposable
     /// <summary>The component's executor.</summary>
     public IRequestExecutor Executor => _spin.GetExecutor("sleep")!;
 
-    public static Task<ComponentServer> StartAsync(WasmExecutors wasm, AdmissionOptions admission, CancellationToken ct, string? source = null) =>
+    public static Task<ComponentServer> StartAsync(SpindleEngine wasm, AdmissionOptions admission, CancellationToken ct, string? source = null) =>
         StartAppAsync(wasm, admission, $"""
             spin_manifest_version = 2
             [application]
@@ -49,7 +50,7 @@ internal sealed class ComponentServer : IAsyncDisposable
             """, null, ct);
 
     /// <summary>Serves the app of <paramref name="manifest"/> (component "sleep" is what <see cref="Executor"/> names).</summary>
-    public static async Task<ComponentServer> StartAppAsync(WasmExecutors wasm, AdmissionOptions admission, string manifest,
+    public static async Task<ComponentServer> StartAppAsync(SpindleEngine wasm, AdmissionOptions admission, string manifest,
         TimeSpan? requestTimeout, CancellationToken ct)
     {
         var app = new TempApp(manifest);

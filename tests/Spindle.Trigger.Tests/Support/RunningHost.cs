@@ -34,9 +34,8 @@ internal sealed class RunningHost : IAsyncDisposable
             ListenAddress = "127.0.0.1:0",
             Executors = Registry(echo),
             Output = output,
-            RequestTimeout = requestTimeout,
+            Server = new() { RequestTimeout = requestTimeout },
             Quiet = quiet,
-            UseEnvironmentVariableProvider = false,
             // Keep test output readable: expected failures (trapping components...) would log stack traces.
             ConfigureLogging = b => b.ClearProviders(),
         });

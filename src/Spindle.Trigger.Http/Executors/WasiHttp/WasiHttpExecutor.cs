@@ -1,6 +1,7 @@
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Logging;
+using Spindle.Engine;
 using Spindle.Components.Host;
 using Spindle.Components.Runtime;
 using Spindle.App.Variables;
@@ -119,7 +120,7 @@ public sealed class WasiHttpExecutor : IPooledExecutor
         OutboundHttpHandler? outbound = null, IReadOnlyList<WasiPreopen>? preopens = null, HostRegistry? host = null,
         IProgress<string>? progress = null, VariableResolver? variables = null)
     {
-        var component = Component.Load(engine, wasm, host ?? WasmExecutors.CreateHostRegistry(), progress);
+        var component = Component.Load(engine, wasm, host ?? SpinExecutors.CreateHostRegistry(), progress);
         return Create(engine, component, componentId, environment, logger, requestTimeout, outbound, preopens, variables);
     }
 

@@ -2,7 +2,7 @@ using System.Collections.Concurrent;
 using Spindle.Components.Runtime;
 using Spindle.Wasmtime;
 
-namespace Spindle.Trigger.Http.Executors;
+namespace Spindle.Engine;
 
 /// <summary>
 /// A second, small pooling engine whose instances outlive their request: after a request whose guest returned
@@ -14,7 +14,7 @@ namespace Spindle.Trigger.Http.Executors;
 /// slot's memory stays resident (keep-resident), so the pool resets it with one copy for the next instance.
 /// Components whose instances cannot be reset (<see cref="Component.ResetBlocker"/>) get a fresh instance per
 /// request on the lane, as every request did before warm instances; so does every component when instance reuse is
-/// off (<c>--instance-reuse off</c>: components are then loaded without the reset exports, see <see cref="WasmExecutors"/>).
+/// off (<c>--instance-reuse off</c>: components are then loaded without the reset exports, see Spindle.Trigger.Http's executor factories).
 /// A wasi:http request takes a warm instance of its component, or room for a new one (evicting an idle instance of
 /// another component when the lane is full); instances are created <see cref="MaxConcurrentCreations"/> at a time,
 /// and those that stayed idle through a whole trim interval are disposed. Admission control counts requests

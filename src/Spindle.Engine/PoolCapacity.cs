@@ -1,6 +1,6 @@
 using Spindle.Wasmtime;
 
-namespace Spindle.Trigger.Http.Executors;
+namespace Spindle.Engine;
 
 /// <summary>How many requests' worth of core instances an engine's pools hold (what admission control and the lanes count against).</summary>
 public static class PoolCapacity

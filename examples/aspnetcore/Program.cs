@@ -1,0 +1,3 @@
+using Spindle.Examples.AspNetCore;
+
+await ExampleApp.Build(args).RunAsync();
