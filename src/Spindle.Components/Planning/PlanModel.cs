@@ -31,8 +31,15 @@ internal sealed record CoreHostItem : CoreItem
 /// <summary>A function lifted by one component instance and lowered into another: index into <see cref="InstantiationPlan.Adapters"/>.</summary>
 internal sealed record AdapterItem(int Index) : CoreItem;
 
-/// <summary>Canon options with core indices resolved to plan items.</summary>
-internal sealed record ResolvedOptions(StringEncoding Encoding, CoreItem? Memory, CoreItem? Realloc, CoreItem? PostReturn);
+/// <summary>Canon options with core indices resolved to plan items; <see cref="Async"/>: <c>canon lower ... async</c>.</summary>
+internal sealed record ResolvedOptions(StringEncoding Encoding, CoreItem? Memory, CoreItem? Realloc, CoreItem? PostReturn, bool Async = false);
+
+/// <summary>
+/// A component-model async built-in (<c>waitable-set.new/wait/poll/drop</c>, <c>waitable.join</c>,
+/// <c>subtask.drop/cancel</c>) acting on a component instance's handle table; <paramref name="Memory"/> is where
+/// <c>wait</c>/<c>poll</c> write the event.
+/// </summary>
+internal sealed record AsyncBuiltinItem(CanonKind Op, CoreItem? Memory, int ComponentInstance) : CoreItem;
 
 /// <summary>A host function lowered into core wasm.</summary>
 internal sealed record LoweredFunc(int Index, HostInterface Interface, HostFunction Function, FuncType Type, ResolvedOptions Options, int ComponentInstance);

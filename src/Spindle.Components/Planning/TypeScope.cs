@@ -70,7 +70,7 @@ internal class TypeScope(TypeScope? parent)
     {
         FuncAst f => new ValTypeEntry(new FuncType(
             Array.ConvertAll(f.Params, p => new Field(p.Name, ValType(p.Type, offset))),
-            f.Result is { } r ? ValType(r, offset) : null)),
+            f.Result is { } r ? ValType(r, offset) : null, f.Async)),
         ResourceAst => new ResourceEntry(new GuestResourceType($"resource@0x{offset:x}", offset)),
         InstanceTypeAst i => new InstanceTypeEntry(i, this),
         ComponentTypeAst c => new ComponentTypeEntry(c, this),

@@ -149,6 +149,9 @@ public sealed class ComponentInstance : IDisposable
             ?? throw AbiContext.Trap($"core instance {item.Step} has no export '{item.Name}'");
     }
 
+    /// <summary>The memory a built-in's canon options name (resolved per call: built-ins are rare).</summary>
+    internal WasmMemory BuiltinMemory(CoreItem item) => Memory(item) ?? throw AbiContext.Trap("the built-in's memory is not available");
+
     private WasmMemory? Memory(CoreItem? item) => item is CoreExportItem e
         ? Resolve(e).Memory ?? throw AbiContext.Trap($"core export '{e.Name}' is not a memory") : null;
 

@@ -42,6 +42,7 @@ internal sealed class StepRuntime : IDisposable
                     case LoweredItem l: DefineLowered(b, component.Lowered[l.Index], component); break;
                     case ResourceOpItem r: DefineResourceOp(b, r, component); break;
                     case AdapterItem a: DefineAdapter(b, component.Adapters[a.Index], component); break;
+                    case AsyncBuiltinItem x: DefineAsyncBuiltin(b, x, component); break;
                 }
             }
             catch (WasmtimeException e)
@@ -108,7 +109,7 @@ internal sealed class StepRuntime : IDisposable
                 try
                 {
                     object?[] hostArgs;
-                    try { hostArgs = FlatValues.LiftParams(cx, lr.Abi, args); }
+                    try { hostArgs = LiftArgs(cx, lr, args); }
                     catch (ComponentTrapException e) { throw In(lr, "arguments", e); }
                     result = await asyncImpl(inst.HostContext, hostArgs).ConfigureAwait(false);
                 }
@@ -121,7 +122,7 @@ internal sealed class StepRuntime : IDisposable
                 info.OnCompleted = (ref HostCaller caller, Span<WasmValue> res) =>
                 {
                     cx.Store = caller.Context;
-                    try { FlatValues.LowerResult(cx, lr.Abi, result, args, res); }
+                    try { LowerResult(cx, lr, result, args, res); }
                     catch (ComponentTrapException e) { throw In(lr, "result", e); }
                     finally { cx.End(); }
                 };
@@ -138,14 +139,111 @@ internal sealed class StepRuntime : IDisposable
                 try
                 {
                     object?[] hostArgs;
-                    try { hostArgs = FlatValues.LiftParams(cx, lr.Abi, args); }
+                    try { hostArgs = LiftArgs(cx, lr, args); }
                     catch (ComponentTrapException e) { throw In(lr, "arguments", e); }
                     var result = syncImpl(inst.HostContext, hostArgs);
-                    try { FlatValues.LowerResult(cx, lr.Abi, result, args, results); }
+                    try { LowerResult(cx, lr, result, args, results); }
                     catch (ComponentTrapException e) { throw In(lr, "result", e); }
                 }
                 finally { cx.End(); }
             });
+        }
+    }
+
+    // `canon lower async` (CanonicalABI.md canon_lower with opts.async_). Spindle runs only synchronous tasks
+    // (async lifts are refused at load), and the spec does not let a synchronous task block before it returns
+    // (Concurrency.md "Blocking"; Wasmtime traps "cannot block a synchronous task before returning"). What counts as
+    // blocking for a host callee is up to the host, so Spindle's host never blocks: an async host function runs to
+    // completion before the call returns (its Task is awaited with the guest's fiber suspended, no thread held, which
+    // the guest cannot observe), its result is stored through the return pointer, and the call returns RETURNED with
+    // no subtask. That keeps waitable sets consistent with the spec: no event can be pending later.
+    private static object?[] LiftArgs(GuestCallContext cx, LoweredRuntime lr, ReadOnlySpan<WasmValue> args) =>
+        lr.IsAsyncLowered ? FlatValues.LiftParamsAsyncLowered(cx, lr.Abi, args) : FlatValues.LiftParams(cx, lr.Abi, args);
+
+    private static void LowerResult(GuestCallContext cx, LoweredRuntime lr, object? result, ReadOnlySpan<WasmValue> args, Span<WasmValue> results)
+    {
+        if (!lr.IsAsyncLowered)
+        {
+            FlatValues.LowerResult(cx, lr.Abi, result, args, results);
+            return;
+        }
+        FlatValues.StoreResultAsyncLowered(cx, lr.Abi, result, args);
+        results[0] = WasmValue.I32(WaitableSet.SubtaskReturned);
+    }
+
+    private static readonly WasmFuncType VoidToI32 = new([], [WasmValueKind.I32]);
+    private static readonly WasmFuncType I32I32ToVoid = new([WasmValueKind.I32, WasmValueKind.I32], []);
+    private static readonly WasmFuncType I32I32ToI32 = new([WasmValueKind.I32, WasmValueKind.I32], [WasmValueKind.I32]);
+
+    /// <summary>
+    /// The async built-ins (CanonicalABI.md "canon waitable-set.*", "waitable.join", "subtask.*"), over the
+    /// handle table of the component instance that defined them. Every handle is checked (range, liveness, kind).
+    /// </summary>
+    private void DefineAsyncBuiltin(ImportBinding b, AsyncBuiltinItem x, Component component)
+    {
+        if (b.Kind != CoreSort.Func) throw new ComponentLoadException($"core import '{b.Module}' '{b.Name}' is a {b.Kind} but is given a built-in function");
+        var table = x.ComponentInstance;
+        switch (x.Op)
+        {
+            case CanonKind.WaitableSetNew:
+                Base.DefineFunc(b.Module, b.Name, VoidToI32, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+                {
+                    var inst = ComponentInstance.Of(caller.Extension, component);
+                    results[0] = WasmValue.I32(inst.Tables[table].Add(new HandleEntry(AsyncHandleKind.WaitableSet, new WaitableSet(), own: true, borrowScope: null)));
+                });
+                break;
+            case CanonKind.WaitableSetDrop:
+                Base.DefineFunc(b.Module, b.Name, DropType, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+                {
+                    var inst = ComponentInstance.Of(caller.Extension, component);
+                    var set = (WaitableSet)inst.Tables[table].Remove((uint)args[0].AsI32(), AsyncHandleKind.WaitableSet).Rep;
+                    if (set.Members > 0) throw AbiContext.Trap($"waitable-set.drop: the set still has {set.Members} waitables joined");
+                });
+                break;
+            case CanonKind.WaitableJoin:
+                Base.DefineFunc(b.Module, b.Name, I32I32ToVoid, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+                {
+                    var t = ComponentInstance.Of(caller.Extension, component).Tables[table];
+                    var w = t.GetAny((uint)args[0].AsI32(), "waitable");
+                    if (w.Type is not AsyncHandleKind { IsWaitable: true })
+                        throw AbiContext.Trap($"waitable.join: handle index {(uint)args[0].AsI32()} refers to a {HandleTable.Describe(w.Type)}, not a waitable (subtask, stream or future end)");
+                    // Unreachable today (no waitable is ever created, see LiftArgs), kept so the checks above stay honest.
+                    throw AbiContext.Trap("waitable.join: this waitable kind is not supported");
+                });
+                break;
+            case CanonKind.SubtaskDrop:
+                Base.DefineFunc(b.Module, b.Name, DropType, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+                    ComponentInstance.Of(caller.Extension, component).Tables[table].Remove((uint)args[0].AsI32(), AsyncHandleKind.Subtask));
+                break;
+            case CanonKind.SubtaskCancel:
+                Base.DefineFunc(b.Module, b.Name, I32ToI32, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+                {
+                    ComponentInstance.Of(caller.Extension, component).Tables[table].Get((uint)args[0].AsI32(), AsyncHandleKind.Subtask);
+                    throw AbiContext.Trap("subtask.cancel: the subtask has already returned");
+                });
+                break;
+            case CanonKind.WaitableSetPoll or CanonKind.WaitableSetWait:
+            {
+                var wait = x.Op == CanonKind.WaitableSetWait;
+                var memory = x.Memory!;
+                Base.DefineFunc(b.Module, b.Name, I32I32ToI32, (ref HostCaller caller, ReadOnlySpan<WasmValue> args, Span<WasmValue> results) =>
+                {
+                    var inst = ComponentInstance.Of(caller.Extension, component);
+                    var set = (WaitableSet)inst.Tables[table].Get((uint)args[0].AsI32(), AsyncHandleKind.WaitableSet).Rep;
+                    // No event can be pending (no subtask or stream end exists). Waiting for one would block the
+                    // synchronous task, which the spec forbids.
+                    if (wait)
+                        throw AbiContext.Trap($"waitable-set.wait: cannot block a synchronous task before returning (the set has {set.Members} waitables and no pending event)");
+                    var ptr = (uint)args[1].AsI32();
+                    if ((ptr & 3) != 0) throw AbiContext.Trap($"waitable-set.poll: event pointer 0x{ptr:x} is not 4-byte aligned");
+                    var mem = inst.BuiltinMemory(memory).GetSpan(caller.Context);
+                    if ((ulong)ptr + 8 > (ulong)mem.Length)
+                        throw AbiContext.Trap($"waitable-set.poll: event pointer 0x{ptr:x} + 8 bytes is outside the {mem.Length}-byte memory");
+                    mem.Slice((int)ptr, 8).Clear(); // (waitable index, payload) = (0, 0) for EventCode.NONE
+                    results[0] = WasmValue.I32(WaitableSet.EventNone);
+                });
+                break;
+            }
         }
     }
 

@@ -36,7 +36,7 @@ public static class TypeEquality
                     if (va.Cases[i].Name != vb.Cases[i].Name || !Equal(va.Cases[i].Payload, vb.Cases[i].Payload)) return false;
                 return true;
             case FuncType fa2:
-                if (b is not FuncType fb2 || fa2.Params.Count != fb2.Params.Count || !Equal(fa2.Result, fb2.Result)) return false;
+                if (b is not FuncType fb2 || fa2.IsAsync != fb2.IsAsync || fa2.Params.Count != fb2.Params.Count || !Equal(fa2.Result, fb2.Result)) return false;
                 for (var i = 0; i < fa2.Params.Count; i++)
                     if (fa2.Params[i].Name != fb2.Params[i].Name || !Equal(fa2.Params[i].Type, fb2.Params[i].Type)) return false;
                 return true;

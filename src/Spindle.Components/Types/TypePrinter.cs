@@ -54,7 +54,7 @@ public static class TypePrinter
             case OwnType w: sb.Append("own<").Append(w.Resource.Name).Append('>'); break;
             case BorrowType b: sb.Append("borrow<").Append(b.Resource.Name).Append('>'); break;
             case FuncType fn:
-                sb.Append("func(");
+                sb.Append(fn.IsAsync ? "async func(" : "func(");
                 for (var i = 0; i < fn.Params.Count; i++) { if (i > 0) sb.Append(", "); sb.Append(fn.Params[i].Name).Append(": "); Append(sb, fn.Params[i].Type, depth + 1); }
                 sb.Append(')');
                 if (fn.Result is not null) { sb.Append(" -> "); Append(sb, fn.Result, depth + 1); }

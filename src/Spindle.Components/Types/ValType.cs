@@ -117,9 +117,15 @@ public abstract class ResourceType(string name)
     public override string ToString() => Name;
 }
 
-/// <summary>A component function type. WASI 0.2 functions have at most one result.</summary>
-public sealed class FuncType(IReadOnlyList<Field> parameters, ValType? result) : ValType
+/// <summary>
+/// A component function type. WASI 0.2 functions have at most one result. <see cref="IsAsync"/> marks a WIT
+/// <c>async func</c> (binary type 0x43): the callee may block, so a guest may call it with <c>canon lower async</c>.
+/// </summary>
+public sealed class FuncType(IReadOnlyList<Field> parameters, ValType? result, bool isAsync = false) : ValType
 {
+    /// <summary>True for an <c>async func</c>; part of the type (an async and a sync function never match).</summary>
+    public bool IsAsync { get; } = isAsync;
+
     /// <summary>Named parameters in order.</summary>
     public IReadOnlyList<Field> Params { get; } = parameters;
 
