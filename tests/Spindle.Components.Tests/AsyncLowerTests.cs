@@ -237,16 +237,22 @@ public class AsyncLowerTests
         Assert.Contains("component-model async is not supported", e.Message);
     }
 
-    [Fact]
-    public void Stream_types_are_refused_at_load_naming_stream()
+    [Theory]
+    [InlineData("(core func (canon stream.new $st))", "stream.new/write")]
+    [InlineData("(core func (canon future.write $ft (memory (core memory $m \"memory\"))))", "stream.new/write or future.new/write")]
+    [InlineData("(core func (canon task.return (result u32)))", "task.return")]
+    public void Guest_written_streams_and_task_built_ins_are_refused_at_load(string canon, string message)
     {
-        const string wat = """
+        var wat = $$"""
             (component
-              (import "test:host/keys@0.2.0" (instance
-                (export "keys" (func async (result (stream string)))))))
+              (type $st (stream string))
+              (type $ft (future u32))
+              (core module $m (memory (export "memory") 1))
+              (core instance $m (instantiate $m))
+              {{canon}})
             """;
         var e = Assert.Throws<ComponentLoadException>(() => Load(wat, new HostRegistry()));
-        Assert.Contains("stream type", e.Message);
+        Assert.Contains(message, e.Message);
         Assert.Contains("component-model async is not supported", e.Message);
     }
 }

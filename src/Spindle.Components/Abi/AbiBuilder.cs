@@ -24,6 +24,7 @@ internal static class AbiBuilder
             ResultType r => new VariantAbi(r, VariantShape.Result, [r.Ok is null ? null : Build(r.Ok, depth + 1), r.Err is null ? null : Build(r.Err, depth + 1)]),
             OwnType o => new HandleAbi(o, o.Resource, own: true),
             BorrowType b => new HandleAbi(b, b.Resource, own: false),
+            StreamType or FutureType => new AsyncValueAbi(t),
             _ => throw new ComponentLoadException($"unsupported component type {TypePrinter.Print(t)}"),
         };
     }

@@ -50,6 +50,7 @@ internal enum CanonKind
 {
     Lift, Lower, ResourceNew, ResourceDrop, ResourceRep,
     WaitableSetNew, WaitableSetWait, WaitableSetPoll, WaitableSetDrop, WaitableJoin, SubtaskDrop, SubtaskCancel,
+    StreamRead, StreamCancelRead, StreamDropReadable, FutureRead, FutureCancelRead, FutureDropReadable,
 }
 internal sealed record CanonDef(int Offset, CanonKind Kind, int Index, CanonOptions Options, int TypeIndex) : Definition(Offset);
 
@@ -81,6 +82,8 @@ internal sealed record OptionAst(ValRef Inner) : TypeAst;
 internal sealed record ResultAst(ValRef? Ok, ValRef? Err) : TypeAst;
 internal sealed record OwnAst(int Resource) : TypeAst;
 internal sealed record BorrowAst(int Resource) : TypeAst;
+internal sealed record StreamAst(ValRef? Element) : TypeAst;
+internal sealed record FutureAst(ValRef? Payload) : TypeAst;
 internal sealed record FuncAst((string Name, ValRef Type)[] Params, ValRef? Result, bool Async = false) : TypeAst;
 internal sealed record ResourceAst(int? Destructor) : TypeAst;
 internal sealed record ComponentTypeAst(Declaration[] Decls) : TypeAst;

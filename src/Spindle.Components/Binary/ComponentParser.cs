@@ -246,8 +246,19 @@ internal static class ComponentParser
             case 0x06:
                 ReadFlag(c, "async");
                 return new CanonDef(o, CanonKind.SubtaskCancel, 0, DefaultOptions, 0);
+            // The reading side of streams and futures the host writes (t:<typeidx> in Index).
+            case 0x0f: { var t = c.ReadIndex(); return new CanonDef(o, CanonKind.StreamRead, t, ReadOptions(c), 0); }
+            case 0x16: { var t = c.ReadIndex(); return new CanonDef(o, CanonKind.FutureRead, t, ReadOptions(c), 0); }
+            case 0x11 or 0x18:
+            {
+                var t = c.ReadIndex();
+                ReadFlag(c, "async");
+                return new CanonDef(o, op == 0x11 ? CanonKind.StreamCancelRead : CanonKind.FutureCancelRead, t, DefaultOptions, 0);
+            }
+            case 0x13: return new CanonDef(o, CanonKind.StreamDropReadable, c.ReadIndex(), DefaultOptions, 0);
+            case 0x1a: return new CanonDef(o, CanonKind.FutureDropReadable, c.ReadIndex(), DefaultOptions, 0);
             case >= 0x0e and <= 0x1b:
-                throw c.ErrorAt(o, $"canon opcode 0x{op:x2} (stream or future built-in): streams and futures: {AsyncNotSupported}");
+                throw c.ErrorAt(o, $"canon opcode 0x{op:x2} (stream.new/write or future.new/write: streams and futures written by the guest): {AsyncNotSupported}");
             case 0x09 or 0x05 or 0x24 or 0x25 or 0x0a or 0x0b:
                 throw c.ErrorAt(o, $"canon opcode 0x{op:x2} (task.return, task.cancel, context or backpressure built-in, used by async-lifted exports): {AsyncNotSupported}");
             default:
@@ -379,8 +390,8 @@ internal static class ComponentParser
             case 0x6a: return new ResultAst(ReadOptionalValType(c), ReadOptionalValType(c));
             case 0x69: return new OwnAst(c.ReadIndex());
             case 0x68: return new BorrowAst(c.ReadIndex());
-            case 0x66: throw c.Error($"stream type: streams and futures: {AsyncNotSupported}");
-            case 0x65: throw c.Error($"future type: streams and futures: {AsyncNotSupported}");
+            case 0x66: return new StreamAst(ReadOptionalValType(c));
+            case 0x65: return new FutureAst(ReadOptionalValType(c));
             case 0x64: throw c.Error($"error-context type: {AsyncNotSupported}");
             default: throw c.Error($"unknown type constructor 0x{b:x2}");
         }

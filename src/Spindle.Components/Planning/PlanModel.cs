@@ -36,10 +36,11 @@ internal sealed record ResolvedOptions(StringEncoding Encoding, CoreItem? Memory
 
 /// <summary>
 /// A component-model async built-in (<c>waitable-set.new/wait/poll/drop</c>, <c>waitable.join</c>,
-/// <c>subtask.drop/cancel</c>) acting on a component instance's handle table; <paramref name="Memory"/> is where
-/// <c>wait</c>/<c>poll</c> write the event.
+/// <c>subtask.drop/cancel</c>, the reading side of streams and futures) acting on a component instance's handle
+/// table; <paramref name="Memory"/> is where <c>wait</c>/<c>poll</c> write the event, <paramref name="Type"/> the
+/// stream or future type of a stream/future built-in, <paramref name="Options"/> the canon options of a read.
 /// </summary>
-internal sealed record AsyncBuiltinItem(CanonKind Op, CoreItem? Memory, int ComponentInstance) : CoreItem;
+internal sealed record AsyncBuiltinItem(CanonKind Op, CoreItem? Memory, int ComponentInstance, ValType? Type = null, ResolvedOptions? Options = null) : CoreItem;
 
 /// <summary>A host function lowered into core wasm.</summary>
 internal sealed record LoweredFunc(int Index, HostInterface Interface, HostFunction Function, FuncType Type, ResolvedOptions Options, int ComponentInstance);

@@ -380,6 +380,24 @@ internal sealed class Planner
             case CanonKind.WaitableSetWait or CanonKind.WaitableSetPoll:
                 f.CoreFuncs.Add(new AsyncBuiltinItem(c.Kind, f.At(f.CoreMemories, c.Index, "core memory", c.Offset), f.InstanceId));
                 break;
+            case CanonKind.StreamRead or CanonKind.StreamCancelRead or CanonKind.StreamDropReadable
+                or CanonKind.FutureRead or CanonKind.FutureCancelRead or CanonKind.FutureDropReadable:
+            {
+                var stream = c.Kind is CanonKind.StreamRead or CanonKind.StreamCancelRead or CanonKind.StreamDropReadable;
+                var type = f.ValType(new ValRef(null, c.Index), c.Offset);
+                if (stream ? type is not StreamType : type is not FutureType)
+                    throw new ComponentLoadException($"malformed component: canon {c.Kind} at byte offset 0x{c.Offset:x} names type {TypePrinter.Print(type)}, not a {(stream ? "stream" : "future")} type");
+                var options = Options(c, f);
+                if (c.Kind is CanonKind.StreamRead or CanonKind.FutureRead)
+                {
+                    if (options.Memory is null && (type is StreamType { Element: not null } or FutureType { Payload: not null }))
+                        throw new ComponentLoadException($"canon {c.Kind} at byte offset 0x{c.Offset:x} ({TypePrinter.Print(type)}) copies values into linear memory but its canon options name no memory");
+                    if (options.Realloc is not (null or CoreExportItem) || options.Memory is not (null or CoreExportItem))
+                        throw new ComponentLoadException($"canon {c.Kind} at byte offset 0x{c.Offset:x}: canon options must name core exports (memory, realloc)");
+                }
+                f.CoreFuncs.Add(new AsyncBuiltinItem(c.Kind, options.Memory, f.InstanceId, type, options));
+                break;
+            }
             case CanonKind.WaitableSetNew or CanonKind.WaitableSetDrop or CanonKind.WaitableJoin or CanonKind.SubtaskDrop or CanonKind.SubtaskCancel:
                 f.CoreFuncs.Add(new AsyncBuiltinItem(c.Kind, null, f.InstanceId));
                 break;

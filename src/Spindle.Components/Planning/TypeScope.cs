@@ -90,6 +90,8 @@ internal class TypeScope(TypeScope? parent)
         ResultAst r => new ResultType(r.Ok is { } ok ? ValType(ok, offset) : null, r.Err is { } err ? ValType(err, offset) : null),
         OwnAst o => new OwnType(Resource(o.Resource, offset)),
         BorrowAst b => new BorrowType(Resource(b.Resource, offset)),
+        StreamAst st => new StreamType(st.Element is { } e ? ValType(e, offset) : null),
+        FutureAst fu => new FutureType(fu.Payload is { } v ? ValType(v, offset) : null),
         _ => throw new ComponentLoadException($"malformed component: unexpected type {ast.GetType().Name} at byte offset 0x{offset:x}"),
     };
 }

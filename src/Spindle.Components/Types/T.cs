@@ -27,6 +27,8 @@ public static class T
     public static FlagsType Flags(params string[] names) => new(names);
     public static OwnType Own(ResourceType r) => new(r);
     public static BorrowType Borrow(ResourceType r) => new(r);
+    public static StreamType Stream(ValType? element) => new(element);
+    public static FutureType Future(ValType? payload) => new(payload);
 
     /// <summary>A function type: <c>T.Func([("self", T.Borrow(fields)), ("name", T.String)], T.List(T.U8))</c>.</summary>
     public static FuncType Func((string Name, ValType Type)[] parameters, ValType? result = null) =>

@@ -19,6 +19,8 @@ public static class TypeEquality
             case ResultType ra: return b is ResultType rb && Equal(ra.Ok, rb.Ok) && Equal(ra.Err, rb.Err);
             case OwnType wa: return b is OwnType wb && ReferenceEquals(wa.Resource, wb.Resource);
             case BorrowType ba: return b is BorrowType bb && ReferenceEquals(ba.Resource, bb.Resource);
+            case StreamType sa: return b is StreamType sb && Equal(sa.Element, sb.Element);
+            case FutureType fu: return b is FutureType fv && Equal(fu.Payload, fv.Payload);
             case EnumType ea: return b is EnumType eb && Names(ea.Names, eb.Names);
             case FlagsType fa: return b is FlagsType fb && Names(fa.Names, fb.Names);
             case TupleType ta:

@@ -106,6 +106,26 @@ public sealed class BorrowType(ResourceType resource) : ValType
 }
 
 /// <summary>
+/// <c>stream&lt;T&gt;</c> (component-model async): the guest holds the readable end of a stream the host writes.
+/// The host value is a <see cref="Values.HostStream"/>.
+/// </summary>
+public sealed class StreamType(ValType? element) : ValType
+{
+    /// <summary>The element type, or null for a stream of unit values.</summary>
+    public ValType? Element { get; } = element;
+}
+
+/// <summary>
+/// <c>future&lt;T&gt;</c> (component-model async): the guest holds the readable end of a future the host writes.
+/// The host value is a <see cref="Values.HostFuture"/>.
+/// </summary>
+public sealed class FutureType(ValType? payload) : ValType
+{
+    /// <summary>The value type, or null for a future of no value.</summary>
+    public ValType? Payload { get; } = payload;
+}
+
+/// <summary>
 /// A resource type. Identity is by reference: two imports of the same host resource resolve to the same object.
 /// </summary>
 public abstract class ResourceType(string name)

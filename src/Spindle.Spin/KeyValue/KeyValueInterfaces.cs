@@ -17,7 +17,8 @@ public interface IKeyValueContext
 /// <c>wasi:keyvalue@0.2.0-draft2</c> (<c>store</c> with resource <c>bucket</c>, <c>atomics</c> with
 /// <c>increment</c> and compare-and-swap, <c>batch</c>), with Spin's error cases: a label the component does not
 /// list is <c>access-denied</c>, a backend failure <c>other(message)</c>, a missing key <c>ok(none)</c>.
-/// <c>spin:key-value/key-value@3.0.0</c> is 2.0.0 with <c>async func</c>s, served by the same code.
+/// <c>spin:key-value/key-value@3.0.0</c> is 2.0.0 with <c>async func</c>s (and <c>get-keys</c> as a stream), served by
+/// the same code.
 /// </summary>
 public static class KeyValueInterfaces
 {
@@ -63,8 +64,8 @@ public static class KeyValueInterfaces
     /// <summary>
     /// <c>fermyon:spin/key-value@2.0.0</c>, or <c>spin:key-value/key-value@3.0.0</c> (<paramref name="isAsync"/>):
     /// the same resource, functions, errors and stores, the 3.0.0 functions typed <c>async func</c> (a guest may
-    /// call them with <c>canon lower async</c>). 3.0.0's <c>get-keys</c> returns a stream and a future, which
-    /// Spindle does not run yet: a guest importing it is refused at load (naming the stream type).
+    /// call them with <c>canon lower async</c>); 3.0.0's <c>get-keys</c> returns the keys as a
+    /// <c>stream&lt;string&gt;</c> and the outcome as a <c>future&lt;result&lt;_, error&gt;&gt;</c>.
     /// </summary>
     private static HostInterface SpinKeyValue(string name, string version, bool isAsync)
     {
@@ -94,6 +95,16 @@ public static class KeyValueInterfaces
         if (!isAsync)
             i.DefineAsyncFunc("[method]store.get-keys", Func([self], T.Result(T.List(T.String), SpinErrorType)),
                 (c, a) => Call(a, async s => ResultValue.Ok((await s.GetKeysAsync(c.Cancellation)).Cast<object?>().ToArray()), Failed));
+        else
+            // The keys come as a stream and the outcome as a future; every key is known when the call returns, so the
+            // stream is fully buffered. A backend failure is an empty stream and err(other) in the future.
+            i.DefineAsyncFunc("[method]store.get-keys", Func([self], T.Tuple(T.Stream(T.String), T.Future(T.Result(null, SpinErrorType)))), async (c, a) =>
+            {
+                IReadOnlyList<string> keys;
+                try { keys = await ((OpenStore)a[0]!).Store.GetKeysAsync(c.Cancellation).ConfigureAwait(false); }
+                catch (KeyValueException e) { return new object?[] { new HostStream([]), new HostFuture(Failed(e)) }; }
+                return new object?[] { new HostStream(keys.Cast<object?>().ToArray()), new HostFuture(ResultValue.Ok()) };
+            });
         return i;
     }
 
