@@ -66,6 +66,24 @@ public sealed class KeyValue3Tests(SharedRuntime runtime) : IDisposable
     }
 
     [Fact]
+    public async Task Get_keys_streams_every_key_and_its_future_holds_ok()
+    {
+        await using var host = await _app.StartAsync(runtime);
+        using var client = TestApp.Client(host.BaseUrl);
+        var cancel = TestContext.Current.CancellationToken;
+        Assert.Equal("", await client.GetStringAsync("/k", cancel)); // an empty store: the first read reports DROPPED
+        // Five keys: the guest reads two at a time, so the last read of elements copies one.
+        foreach (var key in new[] { "alpha", "beta", "gamma", "k\u00fc" })
+            Assert.Equal("set", await client.GetStringAsync($"/t?{key}", cancel));
+        Assert.Equal("set", await client.GetStringAsync("/s?value", cancel));
+        var keys = (await client.GetStringAsync("/k", cancel)).Split('\n');
+        Assert.Equal("", keys[^1]);
+        Assert.Equal(new[] { "alpha", "beta", "gamma", "k", "k%C3%BC" }, keys[..^1].Order(StringComparer.Ordinal));
+        Assert.Equal("deleted", await client.GetStringAsync("/d", cancel));
+        Assert.Equal(4, (await client.GetStringAsync("/k", cancel)).Split('\n').Length - 1);
+    }
+
+    [Fact]
     public async Task A_store_the_component_does_not_list_is_access_denied()
     {
         await using var host = await _app.StartAsync(runtime);
