@@ -150,6 +150,34 @@ public class AsyncLowerTests
     }
 
     [Fact]
+    public async Task A_sync_function_may_be_lowered_async_too()
+    {
+        // canon lower async of a plain func (the spec allows it): the callee never blocks, so RETURNED.
+        var iface = new HostInterface("test:host/slow", "0.2.0");
+        iface.DefineFunc("fetch", T.Func([("url", T.String)], T.String), (ctx, a) => "plain:" + a[0]);
+        var wat = FetchWat.Replace("(func async (param \"url\" string)", "(func (param \"url\" string)", StringComparison.Ordinal);
+        var result = (object?[])(await Run(wat, iface, "run", "u"))!;
+        Assert.Equal(2u, result[0]);
+        Assert.Equal("plain:u", result[1]);
+    }
+
+    [Fact]
+    public void Async_lowering_of_another_component_s_function_is_refused_at_load()
+    {
+        const string wat = """
+            (component
+              (component $callee
+                (core module $m (func (export "f")))
+                (core instance $m (instantiate $m))
+                (func (export "f") (canon lift (core func $m "f"))))
+              (instance $c (instantiate $callee))
+              (core func (canon lower (func $c "f") async)))
+            """;
+        var e = Assert.Throws<ComponentLoadException>(() => Load(wat, new HostRegistry()));
+        Assert.Contains("async cross-component calls", e.Message);
+    }
+
+    [Fact]
     public void Async_and_sync_function_types_do_not_match()
     {
         var iface = new HostInterface("test:host/slow", "0.2.0");
