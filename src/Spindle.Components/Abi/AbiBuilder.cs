@@ -24,6 +24,7 @@ internal static class AbiBuilder
             ResultType r => new VariantAbi(r, VariantShape.Result, [r.Ok is null ? null : Build(r.Ok, depth + 1), r.Err is null ? null : Build(r.Err, depth + 1)]),
             OwnType o => new HandleAbi(o, o.Resource, own: true),
             BorrowType b => new HandleAbi(b, b.Resource, own: false),
+            StreamType or FutureType => new AsyncValueAbi(t),
             _ => throw new ComponentLoadException($"unsupported component type {TypePrinter.Print(t)}"),
         };
     }
@@ -61,6 +62,26 @@ internal sealed class FuncAbi
         ResultInMemory = Result is not null && Result.Flat.Length > MaxFlatResults;
     }
 
+    /// <summary>With <c>canon lower async</c>: at most 4 flat parameters, more go through memory.</summary>
+    public const int MaxFlatAsyncParams = 4;
+
+    /// <summary><c>canon lower async</c>: the parameters are passed as one pointer (more than 4 flat values).</summary>
+    public bool AsyncParamsInMemory => FlatParamCount > MaxFlatAsyncParams;
+
+    /// <summary><c>canon lower async</c>: every result (even a single flat value) is written through a return pointer.</summary>
+    public bool AsyncHasReturnPointer => Result is not null && Result.Flat.Length > 0;
+
+    /// <summary>
+    /// Core type of a function lowered with <c>canon lower async</c> (CanonicalABI.md <c>flatten_functype</c>,
+    /// context 'lower'): flat parameters or a parameter pointer, then the return pointer if there is a result;
+    /// one i32 result, the packed subtask status.
+    /// </summary>
+    public (FlatKind[] Params, FlatKind[] Results) AsyncLowerCore()
+    {
+        FlatKind[] ps = AsyncParamsInMemory ? [FlatKind.I32] : ParamTuple.Flat;
+        return (AsyncHasReturnPointer ? [.. ps, FlatKind.I32] : ps, [FlatKind.I32]);
+    }
+
     /// <summary>Core parameter types of a lifted function, or of a lowered one (which adds the return pointer).</summary>
     public FlatKind[] CoreParams(bool lowered)
     {
@@ -74,6 +95,9 @@ internal sealed class FuncAbi
 
     /// <summary>True when lifting or lowering needs linear memory.</summary>
     public bool NeedsMemory => ParamsInMemory || ResultInMemory || Params.Any(UsesMemory) || (Result is not null && UsesMemory(Result));
+
+    /// <summary><see cref="NeedsMemory"/> for <c>canon lower async</c> (which also passes more values by pointer).</summary>
+    public bool NeedsMemoryAsync => NeedsMemory || AsyncParamsInMemory || AsyncHasReturnPointer;
 
     private static bool UsesMemory(AbiType t) => t is StringAbi or ListAbi || t is RecordAbi or VariantAbi && TypeUsesMemory(t.Type);
 

@@ -36,9 +36,27 @@ internal static class FlatValues
     // ---- whole-function operations (called once per call; the plans inside are prebuilt) ----
 
     /// <summary>Lifts the arguments a guest passed to a lowered host function.</summary>
-    public static object?[] LiftParams(AbiContext cx, FuncAbi f, ReadOnlySpan<WasmValue> args)
+    public static object?[] LiftParams(AbiContext cx, FuncAbi f, ReadOnlySpan<WasmValue> args) => LiftParams(cx, f, args, f.ParamsInMemory);
+
+    /// <summary>Lifts the arguments of a call through <c>canon lower async</c> (more than 4 flat values: by pointer).</summary>
+    public static object?[] LiftParamsAsyncLowered(AbiContext cx, FuncAbi f, ReadOnlySpan<WasmValue> args) => LiftParams(cx, f, args, f.AsyncParamsInMemory);
+
+    /// <summary>
+    /// Stores a host function's result through the return pointer of a <c>canon lower async</c> call (the last
+    /// core argument), as the spec does when the subtask returns: every result goes through memory there.
+    /// </summary>
+    public static void StoreResultAsyncLowered(AbiContext cx, FuncAbi f, object? result, ReadOnlySpan<WasmValue> args)
     {
-        if (f.ParamsInMemory)
+        if (!f.AsyncHasReturnPointer) return;
+        var ptr = (uint)args[^1].AsI32();
+        CheckAligned(ptr, f.Result!.Align, "return");
+        cx.Slice(ptr, f.Result.Size);
+        f.Result.Store(cx, result, ptr);
+    }
+
+    private static object?[] LiftParams(AbiContext cx, FuncAbi f, ReadOnlySpan<WasmValue> args, bool inMemory)
+    {
+        if (inMemory)
         {
             var ptr = (uint)args[0].AsI32();
             CheckAligned(ptr, f.ParamTuple.Align, "parameter");

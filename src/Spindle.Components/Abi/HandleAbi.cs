@@ -49,3 +49,31 @@ internal sealed class HandleAbi : AbiType
     public override object? LiftFlat(AbiContext cx, ReadOnlySpan<ulong> flat, ref int i) => Lift(cx, (uint)flat[i++]);
     public override void LowerFlat(AbiContext cx, object? value, Span<ulong> flat, ref int i) => flat[i++] = Lower(cx, value);
 }
+
+/// <summary>
+/// <c>stream&lt;T&gt;</c> and <c>future&lt;T&gt;</c>: an i32 handle to a readable end in the guest. Lowering a host
+/// <see cref="Values.HostStream"/>/<see cref="Values.HostFuture"/> adds its readable end to the guest's table (the
+/// spec's lower_stream/lower_future). A guest passing an end to the host is not supported: that traps.
+/// </summary>
+internal sealed class AsyncValueAbi : AbiType
+{
+    public AsyncValueAbi(ValType t) : base(t)
+    {
+        Size = Align = 4;
+        Flat = [FlatKind.I32];
+    }
+
+    private uint Lower(AbiContext cx, object? value) => Type switch
+    {
+        StreamType when value is Values.HostStream s => (uint)cx.Table.Add(new HandleEntry(AsyncHandleKind.ReadableStream, new ReadableEnd(s, Type), own: true, borrowScope: null)),
+        FutureType when value is Values.HostFuture f => (uint)cx.Table.Add(new HandleEntry(AsyncHandleKind.ReadableFuture, new ReadableEnd(f, Type), own: true, borrowScope: null)),
+        _ => throw BadValue(value),
+    };
+
+    private object Lift() => throw AbiContext.Trap($"passing a {TypePrinter.Print(Type)} end to the host is not supported");
+
+    public override object? Load(AbiContext cx, uint ptr) => Lift();
+    public override void Store(AbiContext cx, object? value, uint ptr) => BinaryPrimitives.WriteUInt32LittleEndian(cx.Slice(ptr, 4), Lower(cx, value));
+    public override object? LiftFlat(AbiContext cx, ReadOnlySpan<ulong> flat, ref int i) => Lift();
+    public override void LowerFlat(AbiContext cx, object? value, Span<ulong> flat, ref int i) => flat[i++] = Lower(cx, value);
+}

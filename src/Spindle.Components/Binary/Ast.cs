@@ -39,8 +39,19 @@ internal sealed record AliasDef(int Offset, SortKind Sort, AliasKind Kind, int I
 internal sealed record TypeDef(int Offset, TypeAst Type) : Definition(Offset);
 
 internal enum StringEncoding : byte { Utf8 = 0, Utf16 = 1, Latin1Utf16 = 2 }
-internal sealed record CanonOptions(StringEncoding Encoding, int? Memory, int? Realloc, int? PostReturn);
-internal enum CanonKind { Lift, Lower, ResourceNew, ResourceDrop, ResourceRep }
+/// <summary>Canon options; <see cref="Async"/> is the component-model async option (<c>canon lower ... async</c>).</summary>
+internal sealed record CanonOptions(StringEncoding Encoding, int? Memory, int? Realloc, int? PostReturn, bool Async = false);
+
+/// <summary>
+/// The canon definitions Spindle runs. The async built-ins act on the waitables of a component instance's handle
+/// table; <c>waitable-set.wait</c>/<c>poll</c> carry their memory index in <see cref="CanonDef.Index"/>.
+/// </summary>
+internal enum CanonKind
+{
+    Lift, Lower, ResourceNew, ResourceDrop, ResourceRep,
+    WaitableSetNew, WaitableSetWait, WaitableSetPoll, WaitableSetDrop, WaitableJoin, SubtaskDrop, SubtaskCancel,
+    StreamRead, StreamCancelRead, StreamDropReadable, FutureRead, FutureCancelRead, FutureDropReadable,
+}
 internal sealed record CanonDef(int Offset, CanonKind Kind, int Index, CanonOptions Options, int TypeIndex) : Definition(Offset);
 
 internal sealed record ImportDef(int Offset, string Name, ExternDesc Desc) : Definition(Offset);
@@ -71,7 +82,9 @@ internal sealed record OptionAst(ValRef Inner) : TypeAst;
 internal sealed record ResultAst(ValRef? Ok, ValRef? Err) : TypeAst;
 internal sealed record OwnAst(int Resource) : TypeAst;
 internal sealed record BorrowAst(int Resource) : TypeAst;
-internal sealed record FuncAst((string Name, ValRef Type)[] Params, ValRef? Result) : TypeAst;
+internal sealed record StreamAst(ValRef? Element) : TypeAst;
+internal sealed record FutureAst(ValRef? Payload) : TypeAst;
+internal sealed record FuncAst((string Name, ValRef Type)[] Params, ValRef? Result, bool Async = false) : TypeAst;
 internal sealed record ResourceAst(int? Destructor) : TypeAst;
 internal sealed record ComponentTypeAst(Declaration[] Decls) : TypeAst;
 internal sealed record InstanceTypeAst(Declaration[] Decls) : TypeAst;

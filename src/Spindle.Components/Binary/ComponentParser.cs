@@ -231,17 +231,55 @@ internal static class ComponentParser
             case 0x02: return new CanonDef(o, CanonKind.ResourceNew, c.ReadIndex(), DefaultOptions, 0);
             case 0x03: return new CanonDef(o, CanonKind.ResourceDrop, c.ReadIndex(), DefaultOptions, 0);
             case 0x04: return new CanonDef(o, CanonKind.ResourceRep, c.ReadIndex(), DefaultOptions, 0);
+            // The async built-ins a guest needs to call `async` host functions with `canon lower async`.
+            case 0x1f: return new CanonDef(o, CanonKind.WaitableSetNew, 0, DefaultOptions, 0);
+            case 0x20 or 0x21:
+            {
+                // cancel? then the memory the event is written to. Only a cancellable wait observes task
+                // cancellation, which a task Spindle runs never receives; both forms behave the same.
+                ReadFlag(c, "cancellable");
+                return new CanonDef(o, op == 0x20 ? CanonKind.WaitableSetWait : CanonKind.WaitableSetPoll, c.ReadIndex(), DefaultOptions, 0);
+            }
+            case 0x22: return new CanonDef(o, CanonKind.WaitableSetDrop, 0, DefaultOptions, 0);
+            case 0x23: return new CanonDef(o, CanonKind.WaitableJoin, 0, DefaultOptions, 0);
+            case 0x0d: return new CanonDef(o, CanonKind.SubtaskDrop, 0, DefaultOptions, 0);
+            case 0x06:
+                ReadFlag(c, "async");
+                return new CanonDef(o, CanonKind.SubtaskCancel, 0, DefaultOptions, 0);
+            // The reading side of streams and futures the host writes (t:<typeidx> in Index).
+            case 0x0f: { var t = c.ReadIndex(); return new CanonDef(o, CanonKind.StreamRead, t, ReadOptions(c), 0); }
+            case 0x16: { var t = c.ReadIndex(); return new CanonDef(o, CanonKind.FutureRead, t, ReadOptions(c), 0); }
+            case 0x11 or 0x18:
+            {
+                var t = c.ReadIndex();
+                ReadFlag(c, "async");
+                return new CanonDef(o, op == 0x11 ? CanonKind.StreamCancelRead : CanonKind.FutureCancelRead, t, DefaultOptions, 0);
+            }
+            case 0x13: return new CanonDef(o, CanonKind.StreamDropReadable, c.ReadIndex(), DefaultOptions, 0);
+            case 0x1a: return new CanonDef(o, CanonKind.FutureDropReadable, c.ReadIndex(), DefaultOptions, 0);
+            case >= 0x0e and <= 0x1b:
+                throw c.ErrorAt(o, $"canon opcode 0x{op:x2} (stream.new/write or future.new/write: streams and futures written by the guest): {AsyncNotSupported}");
+            case 0x09 or 0x05 or 0x24 or 0x25 or 0x0a or 0x0b:
+                throw c.ErrorAt(o, $"canon opcode 0x{op:x2} (task.return, task.cancel, context or backpressure built-in, used by async-lifted exports): {AsyncNotSupported}");
             default:
-                throw c.ErrorAt(o, $"canon opcode 0x{op:x2} (async, stream, future, error-context, task or thread builtins): {AsyncNotSupported}");
+                throw c.ErrorAt(o, $"canon opcode 0x{op:x2} (an async, error-context or thread built-in Spindle does not run): {AsyncNotSupported}");
         }
     }
 
     private static readonly CanonOptions DefaultOptions = new(StringEncoding.Utf8, null, null, null);
 
+    private static bool ReadFlag(BinaryCursor c, string what) => c.ReadByte() switch
+    {
+        0x00 => false,
+        0x01 => true,
+        var b => throw c.Error($"bad '{what}' flag 0x{b:x2}"),
+    };
+
     private static CanonOptions ReadOptions(BinaryCursor c)
     {
         var enc = StringEncoding.Utf8;
         int? memory = null, realloc = null, post = null;
+        var isAsync = false;
         var n = c.ReadCount();
         for (var i = 0; i < n; i++)
         {
@@ -252,11 +290,13 @@ internal static class ComponentParser
                 case 0x03: memory = c.ReadIndex(); break;
                 case 0x04: realloc = c.ReadIndex(); break;
                 case 0x05: post = c.ReadIndex(); break;
-                case 0x06 or 0x07: throw c.Error($"canon option 'async'/'callback': {AsyncNotSupported}");
+                case 0x06: isAsync = true; break;
+                // Only an async lift has a callback, and async-lifted exports are not run.
+                case 0x07: throw c.Error($"canon option 'callback' (async-lifted exports): {AsyncNotSupported}");
                 default: throw c.Error($"unknown canon option 0x{b:x2}");
             }
         }
-        return new CanonOptions(enc, memory, realloc, post);
+        return new CanonOptions(enc, memory, realloc, post, isAsync);
     }
 
     // ---- types ----
@@ -266,8 +306,8 @@ internal static class ComponentParser
         var b = c.ReadByte();
         switch (b)
         {
-            case 0x40: return ReadFuncType(c);
-            case 0x43: throw c.ErrorAt(c.Offset - 1, $"async function type: {AsyncNotSupported}");
+            case 0x40: return ReadFuncType(c, isAsync: false);
+            case 0x43: return ReadFuncType(c, isAsync: true);
             case 0x41: return new ComponentTypeAst(ReadDecls(c, component: true));
             case 0x42: return new InstanceTypeAst(ReadDecls(c, component: false));
             case 0x3f:
@@ -281,7 +321,7 @@ internal static class ComponentParser
         }
     }
 
-    private static FuncAst ReadFuncType(BinaryCursor c)
+    private static FuncAst ReadFuncType(BinaryCursor c, bool isAsync)
     {
         var ps = new (string, ValRef)[c.ReadCount()];
         for (var i = 0; i < ps.Length; i++) ps[i] = (c.ReadName(), ReadValType(c));
@@ -297,7 +337,7 @@ internal static class ComponentParser
                 break;
             default: throw c.Error("bad function result list");
         }
-        return new FuncAst(ps, result);
+        return new FuncAst(ps, result, isAsync);
     }
 
     private static TypeAst ReadDefValType(BinaryCursor c, byte b)
@@ -350,7 +390,9 @@ internal static class ComponentParser
             case 0x6a: return new ResultAst(ReadOptionalValType(c), ReadOptionalValType(c));
             case 0x69: return new OwnAst(c.ReadIndex());
             case 0x68: return new BorrowAst(c.ReadIndex());
-            case 0x66 or 0x65 or 0x64: throw c.Error($"stream/future/error-context types: {AsyncNotSupported}");
+            case 0x66: return new StreamAst(ReadOptionalValType(c));
+            case 0x65: return new FutureAst(ReadOptionalValType(c));
+            case 0x64: throw c.Error($"error-context type: {AsyncNotSupported}");
             default: throw c.Error($"unknown type constructor 0x{b:x2}");
         }
     }

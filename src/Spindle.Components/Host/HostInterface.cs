@@ -69,7 +69,7 @@ public sealed class HostInterface(string name, string version)
     /// <summary>Declares a named non-resource type (variant, record, enum, flags...).</summary>
     public void DefineType(string name, ValType type) => _types.Add(name, type);
 
-    /// <summary>Declares a synchronous function.</summary>
+    /// <summary>Declares a function whose implementation returns at once (its type may be a WIT <c>async func</c>, <see cref="T.AsyncFunc"/>).</summary>
     /// <param name="name">The function's name in the interface.</param>
     /// <param name="type">Its WIT type.</param>
     /// <param name="impl">The implementation.</param>
@@ -77,7 +77,11 @@ public sealed class HostInterface(string name, string version)
     public void DefineFunc(string name, FuncType type, HostFunc impl, bool borrowsBytes = false) =>
         _functions.Add(name, new(name, type, impl, null, borrowsBytes));
 
-    /// <summary>Declares a function that may wait.</summary>
+    /// <summary>
+    /// Declares a function whose implementation may wait (the guest's fiber is suspended meanwhile, no thread is
+    /// held). Its type is a plain <c>func</c>, or a WIT <c>async func</c> (<see cref="T.AsyncFunc"/>) a guest may
+    /// also call with <c>canon lower async</c>: the call then completes before it returns (status RETURNED).
+    /// </summary>
     public void DefineAsyncFunc(string name, FuncType type, AsyncHostFunc impl) => _functions.Add(name, new(name, type, null, impl));
 
     /// <inheritdoc />

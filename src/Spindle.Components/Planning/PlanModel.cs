@@ -31,8 +31,16 @@ internal sealed record CoreHostItem : CoreItem
 /// <summary>A function lifted by one component instance and lowered into another: index into <see cref="InstantiationPlan.Adapters"/>.</summary>
 internal sealed record AdapterItem(int Index) : CoreItem;
 
-/// <summary>Canon options with core indices resolved to plan items.</summary>
-internal sealed record ResolvedOptions(StringEncoding Encoding, CoreItem? Memory, CoreItem? Realloc, CoreItem? PostReturn);
+/// <summary>Canon options with core indices resolved to plan items; <see cref="Async"/>: <c>canon lower ... async</c>.</summary>
+internal sealed record ResolvedOptions(StringEncoding Encoding, CoreItem? Memory, CoreItem? Realloc, CoreItem? PostReturn, bool Async = false);
+
+/// <summary>
+/// A component-model async built-in (<c>waitable-set.new/wait/poll/drop</c>, <c>waitable.join</c>,
+/// <c>subtask.drop/cancel</c>, the reading side of streams and futures) acting on a component instance's handle
+/// table; <paramref name="Memory"/> is where <c>wait</c>/<c>poll</c> write the event, <paramref name="Type"/> the
+/// stream or future type of a stream/future built-in, <paramref name="Options"/> the canon options of a read.
+/// </summary>
+internal sealed record AsyncBuiltinItem(CanonKind Op, CoreItem? Memory, int ComponentInstance, ValType? Type = null, ResolvedOptions? Options = null) : CoreItem;
 
 /// <summary>A host function lowered into core wasm.</summary>
 internal sealed record LoweredFunc(int Index, HostInterface Interface, HostFunction Function, FuncType Type, ResolvedOptions Options, int ComponentInstance);

@@ -345,6 +345,10 @@ internal sealed class Planner
             case CanonKind.Lift:
             {
                 var type = f.Func(c.TypeIndex, c.Offset);
+                // An async task (async lift, or any lift of an async function type) may block, return early with
+                // task.return and outlive its call: Spindle only runs the sync tasks WASI 0.2 exports need.
+                if (c.Options.Async || type.IsAsync)
+                    throw new ComponentLoadException($"canon lift at byte offset 0x{c.Offset:x} ({(c.Options.Async ? "async-lifted export" : "lift of an async function type")}): {ComponentParser.AsyncNotSupported}");
                 var core = f.At(f.CoreFuncs, c.Index, "core func", c.Offset);
                 var lifted = new LiftedFunc(_plan.Lifted.Count, core, type, Options(c, f), f.InstanceId);
                 _plan.Lifted.Add(lifted);
@@ -358,6 +362,8 @@ internal sealed class Planner
                     throw new ComponentLoadException($"malformed component: canon lower with a post-return option at byte offset 0x{c.Offset:x}");
                 if (func is LiftedRef lifted)
                 {
+                    if (c.Options.Async)
+                        throw new ComponentLoadException($"canon lower async at byte offset 0x{c.Offset:x} of a function lifted by another component (async cross-component calls): {ComponentParser.AsyncNotSupported}");
                     if (lifted.Lifted.ComponentInstance == f.InstanceId)
                         throw new ComponentLoadException($"canon lower at byte offset 0x{c.Offset:x} lowers a function lifted by the same component instance (re-entrance is not allowed)");
                     var adapter = new AdapterFunc(_plan.Adapters.Count, lifted.Lifted, Options(c, f), f.InstanceId);
@@ -371,6 +377,30 @@ internal sealed class Planner
                 f.CoreFuncs.Add(new LoweredItem(lowered.Index));
                 break;
             }
+            case CanonKind.WaitableSetWait or CanonKind.WaitableSetPoll:
+                f.CoreFuncs.Add(new AsyncBuiltinItem(c.Kind, f.At(f.CoreMemories, c.Index, "core memory", c.Offset), f.InstanceId));
+                break;
+            case CanonKind.StreamRead or CanonKind.StreamCancelRead or CanonKind.StreamDropReadable
+                or CanonKind.FutureRead or CanonKind.FutureCancelRead or CanonKind.FutureDropReadable:
+            {
+                var stream = c.Kind is CanonKind.StreamRead or CanonKind.StreamCancelRead or CanonKind.StreamDropReadable;
+                var type = f.ValType(new ValRef(null, c.Index), c.Offset);
+                if (stream ? type is not StreamType : type is not FutureType)
+                    throw new ComponentLoadException($"malformed component: canon {c.Kind} at byte offset 0x{c.Offset:x} names type {TypePrinter.Print(type)}, not a {(stream ? "stream" : "future")} type");
+                var options = Options(c, f);
+                if (c.Kind is CanonKind.StreamRead or CanonKind.FutureRead)
+                {
+                    if (options.Memory is null && (type is StreamType { Element: not null } or FutureType { Payload: not null }))
+                        throw new ComponentLoadException($"canon {c.Kind} at byte offset 0x{c.Offset:x} ({TypePrinter.Print(type)}) copies values into linear memory but its canon options name no memory");
+                    if (options.Realloc is not (null or CoreExportItem) || options.Memory is not (null or CoreExportItem))
+                        throw new ComponentLoadException($"canon {c.Kind} at byte offset 0x{c.Offset:x}: canon options must name core exports (memory, realloc)");
+                }
+                f.CoreFuncs.Add(new AsyncBuiltinItem(c.Kind, options.Memory, f.InstanceId, type, options));
+                break;
+            }
+            case CanonKind.WaitableSetNew or CanonKind.WaitableSetDrop or CanonKind.WaitableJoin or CanonKind.SubtaskDrop or CanonKind.SubtaskCancel:
+                f.CoreFuncs.Add(new AsyncBuiltinItem(c.Kind, null, f.InstanceId));
+                break;
             default:
             {
                 var resource = f.Resource(c.Index, c.Offset);
@@ -386,7 +416,8 @@ internal sealed class Planner
         c.Options.Encoding,
         c.Options.Memory is { } m ? f.At(f.CoreMemories, m, "core memory", c.Offset) : null,
         c.Options.Realloc is { } r ? f.At(f.CoreFuncs, r, "core func", c.Offset) : null,
-        c.Options.PostReturn is { } p ? f.At(f.CoreFuncs, p, "core func", c.Offset) : null);
+        c.Options.PostReturn is { } p ? f.At(f.CoreFuncs, p, "core func", c.Offset) : null,
+        c.Options.Async);
 
     private void AddRootExport(string name, (SortKind Sort, object Item) export)
     {

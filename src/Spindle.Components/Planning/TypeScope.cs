@@ -70,7 +70,7 @@ internal class TypeScope(TypeScope? parent)
     {
         FuncAst f => new ValTypeEntry(new FuncType(
             Array.ConvertAll(f.Params, p => new Field(p.Name, ValType(p.Type, offset))),
-            f.Result is { } r ? ValType(r, offset) : null)),
+            f.Result is { } r ? ValType(r, offset) : null, f.Async)),
         ResourceAst => new ResourceEntry(new GuestResourceType($"resource@0x{offset:x}", offset)),
         InstanceTypeAst i => new InstanceTypeEntry(i, this),
         ComponentTypeAst c => new ComponentTypeEntry(c, this),
@@ -90,6 +90,8 @@ internal class TypeScope(TypeScope? parent)
         ResultAst r => new ResultType(r.Ok is { } ok ? ValType(ok, offset) : null, r.Err is { } err ? ValType(err, offset) : null),
         OwnAst o => new OwnType(Resource(o.Resource, offset)),
         BorrowAst b => new BorrowType(Resource(b.Resource, offset)),
+        StreamAst st => new StreamType(st.Element is { } e ? ValType(e, offset) : null),
+        FutureAst fu => new FutureType(fu.Payload is { } v ? ValType(v, offset) : null),
         _ => throw new ComponentLoadException($"malformed component: unexpected type {ast.GetType().Name} at byte offset 0x{offset:x}"),
     };
 }

@@ -354,10 +354,20 @@ internal sealed class LoweredRuntime
         Func = func;
         Options = options;
         Abi = new FuncAbi(func.Type);
-        CoreType = FlatValues.CoreType(Abi.CoreParams(lowered: true), Abi.CoreResults(lowered: true));
         What = $"{func.Interface}#{func.Function.Name}";
+        if (func.Options.Async)
+        {
+            var (ps, rs) = Abi.AsyncLowerCore();
+            CoreType = FlatValues.CoreType(ps, rs);
+            if (Abi.NeedsMemoryAsync && func.Options.Memory is null)
+                throw new ComponentLoadException($"import {What} ({TypePrinter.Print(func.Type)}) is lowered async, which passes values through linear memory, but its canon options name no memory");
+        }
+        else CoreType = FlatValues.CoreType(Abi.CoreParams(lowered: true), Abi.CoreResults(lowered: true));
         Component.CheckOptions(Abi, func.Options, $"import {What}");
     }
+
+    /// <summary>Lowered with <c>canon lower async</c>: returns a subtask status, results go through a pointer.</summary>
+    public bool IsAsyncLowered => Func.Options.Async;
 
     public LoweredFunc Func { get; }
     public CallOptions Options { get; }

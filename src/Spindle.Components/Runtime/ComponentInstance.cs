@@ -149,6 +149,23 @@ public sealed class ComponentInstance : IDisposable
             ?? throw AbiContext.Trap($"core instance {item.Step} has no export '{item.Name}'");
     }
 
+    /// <summary>
+    /// A call context for a built-in that lowers values into the guest (<c>stream.read</c>, <c>future.read</c>)
+    /// with its own canon options, resolved per call (these calls are rare next to lowered imports). The caller must
+    /// <see cref="GuestCallContext.End"/> it.
+    /// </summary>
+    internal GuestCallContext EnterBuiltin(AsyncBuiltinItem x, StoreContext store, string what)
+    {
+        var o = x.Options!;
+        ref var cached = ref _contexts[x.ComponentInstance];
+        cached ??= new GuestCallContext(this, Tables[x.ComponentInstance]);
+        var cx = cached.InUse ? new GuestCallContext(this, Tables[x.ComponentInstance]) : cached;
+        return cx.Begin(store, what, Memory(o.Memory), Func(o.Realloc), o.Encoding);
+    }
+
+    /// <summary>The memory a built-in's canon options name (resolved per call: built-ins are rare).</summary>
+    internal WasmMemory BuiltinMemory(CoreItem item) => Memory(item) ?? throw AbiContext.Trap("the built-in's memory is not available");
+
     private WasmMemory? Memory(CoreItem? item) => item is CoreExportItem e
         ? Resolve(e).Memory ?? throw AbiContext.Trap($"core export '{e.Name}' is not a memory") : null;
 

@@ -58,6 +58,14 @@ internal sealed class HandleTable
         return e;
     }
 
+    /// <summary>The live entry at <paramref name="handle"/>, whatever it holds (for built-ins that accept several kinds).</summary>
+    public HandleEntry GetAny(uint handle, string expected)
+    {
+        if (handle == 0 || handle >= (uint)_count)
+            throw AbiContext.Trap($"invalid handle index {handle} for a {expected} (out of range)");
+        return _slots[(int)handle] ?? throw AbiContext.Trap($"invalid handle index {handle} for a {expected}: the handle was already dropped or moved");
+    }
+
     /// <summary>Removes a handle (drop, or own moved out to the host) after the type checks of <see cref="Get"/>.</summary>
     public HandleEntry Remove(uint handle, ResourceType type)
     {

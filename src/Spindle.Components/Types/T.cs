@@ -27,8 +27,14 @@ public static class T
     public static FlagsType Flags(params string[] names) => new(names);
     public static OwnType Own(ResourceType r) => new(r);
     public static BorrowType Borrow(ResourceType r) => new(r);
+    public static StreamType Stream(ValType? element) => new(element);
+    public static FutureType Future(ValType? payload) => new(payload);
 
     /// <summary>A function type: <c>T.Func([("self", T.Borrow(fields)), ("name", T.String)], T.List(T.U8))</c>.</summary>
     public static FuncType Func((string Name, ValType Type)[] parameters, ValType? result = null) =>
         new(parameters.Select(p => new Field(p.Name, p.Type)).ToArray(), result);
+
+    /// <summary>A WIT <c>async func</c> type (see <see cref="FuncType.IsAsync"/>).</summary>
+    public static FuncType AsyncFunc((string Name, ValType Type)[] parameters, ValType? result = null) =>
+        new(parameters.Select(p => new Field(p.Name, p.Type)).ToArray(), result, isAsync: true);
 }

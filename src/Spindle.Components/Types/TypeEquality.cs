@@ -19,6 +19,8 @@ public static class TypeEquality
             case ResultType ra: return b is ResultType rb && Equal(ra.Ok, rb.Ok) && Equal(ra.Err, rb.Err);
             case OwnType wa: return b is OwnType wb && ReferenceEquals(wa.Resource, wb.Resource);
             case BorrowType ba: return b is BorrowType bb && ReferenceEquals(ba.Resource, bb.Resource);
+            case StreamType sa: return b is StreamType sb && Equal(sa.Element, sb.Element);
+            case FutureType fu: return b is FutureType fv && Equal(fu.Payload, fv.Payload);
             case EnumType ea: return b is EnumType eb && Names(ea.Names, eb.Names);
             case FlagsType fa: return b is FlagsType fb && Names(fa.Names, fb.Names);
             case TupleType ta:
@@ -36,7 +38,7 @@ public static class TypeEquality
                     if (va.Cases[i].Name != vb.Cases[i].Name || !Equal(va.Cases[i].Payload, vb.Cases[i].Payload)) return false;
                 return true;
             case FuncType fa2:
-                if (b is not FuncType fb2 || fa2.Params.Count != fb2.Params.Count || !Equal(fa2.Result, fb2.Result)) return false;
+                if (b is not FuncType fb2 || fa2.IsAsync != fb2.IsAsync || fa2.Params.Count != fb2.Params.Count || !Equal(fa2.Result, fb2.Result)) return false;
                 for (var i = 0; i < fa2.Params.Count; i++)
                     if (fa2.Params[i].Name != fb2.Params[i].Name || !Equal(fa2.Params[i].Type, fb2.Params[i].Type)) return false;
                 return true;

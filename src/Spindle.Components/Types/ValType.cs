@@ -106,6 +106,26 @@ public sealed class BorrowType(ResourceType resource) : ValType
 }
 
 /// <summary>
+/// <c>stream&lt;T&gt;</c> (component-model async): the guest holds the readable end of a stream the host writes.
+/// The host value is a <see cref="Values.HostStream"/>.
+/// </summary>
+public sealed class StreamType(ValType? element) : ValType
+{
+    /// <summary>The element type, or null for a stream of unit values.</summary>
+    public ValType? Element { get; } = element;
+}
+
+/// <summary>
+/// <c>future&lt;T&gt;</c> (component-model async): the guest holds the readable end of a future the host writes.
+/// The host value is a <see cref="Values.HostFuture"/>.
+/// </summary>
+public sealed class FutureType(ValType? payload) : ValType
+{
+    /// <summary>The value type, or null for a future of no value.</summary>
+    public ValType? Payload { get; } = payload;
+}
+
+/// <summary>
 /// A resource type. Identity is by reference: two imports of the same host resource resolve to the same object.
 /// </summary>
 public abstract class ResourceType(string name)
@@ -117,9 +137,15 @@ public abstract class ResourceType(string name)
     public override string ToString() => Name;
 }
 
-/// <summary>A component function type. WASI 0.2 functions have at most one result.</summary>
-public sealed class FuncType(IReadOnlyList<Field> parameters, ValType? result) : ValType
+/// <summary>
+/// A component function type. WASI 0.2 functions have at most one result. <see cref="IsAsync"/> marks a WIT
+/// <c>async func</c> (binary type 0x43): the callee may block, so a guest may call it with <c>canon lower async</c>.
+/// </summary>
+public sealed class FuncType(IReadOnlyList<Field> parameters, ValType? result, bool isAsync = false) : ValType
 {
+    /// <summary>True for an <c>async func</c>; part of the type (an async and a sync function never match).</summary>
+    public bool IsAsync { get; } = isAsync;
+
     /// <summary>Named parameters in order.</summary>
     public IReadOnlyList<Field> Params { get; } = parameters;
 

@@ -6,7 +6,8 @@ namespace Spindle.Components.Values;
 //   list<u8> → byte[] (ReadOnlyMemory<byte> is also accepted when lowering); other lists → object?[];
 //   record, tuple → object?[] (fields in order); variant → VariantValue; enum → int (case index);
 //   option → null for none, Some for some; result → ResultValue; flags → uint bit set;
-//   own<R>/borrow<R> of a host resource → the host object itself.
+//   own<R>/borrow<R> of a host resource → the host object itself;
+//   stream<T>, future<T> returned by the host → HostStream, HostFuture (the guest gets their readable ends).
 
 /// <summary>The <c>some</c> case of an option (none is <c>null</c>), so nested options stay unambiguous.</summary>
 public sealed class Some(object? value)
@@ -53,4 +54,25 @@ public sealed class ResultValue
 
     /// <inheritdoc />
     public override string ToString() => IsOk ? $"ok({Value})" : $"err({Value})";
+}
+
+/// <summary>
+/// A <c>stream&lt;T&gt;</c> the host returns to a guest, with every element known up front (values as documented
+/// above). The guest reads it with <c>stream.read</c>: each read copies up to the number of elements asked for
+/// (COMPLETED); once all are read, the host's writable end is done and the next read reports DROPPED.
+/// </summary>
+public sealed class HostStream(IReadOnlyList<object?> elements)
+{
+    /// <summary>The elements in order.</summary>
+    public IReadOnlyList<object?> Elements { get; } = elements ?? throw new ArgumentNullException(nameof(elements));
+
+    /// <summary>How many elements the guest has read.</summary>
+    public int Position { get; internal set; }
+}
+
+/// <summary>A <c>future&lt;T&gt;</c> the host returns to a guest, already resolved to <see cref="Value"/>.</summary>
+public sealed class HostFuture(object? value)
+{
+    /// <summary>The value the guest reads with <c>future.read</c> (null for a future of no value).</summary>
+    public object? Value { get; } = value;
 }

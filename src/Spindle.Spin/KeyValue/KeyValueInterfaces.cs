@@ -17,8 +17,8 @@ public interface IKeyValueContext
 /// <c>wasi:keyvalue@0.2.0-draft2</c> (<c>store</c> with resource <c>bucket</c>, <c>atomics</c> with
 /// <c>increment</c> and compare-and-swap, <c>batch</c>), with Spin's error cases: a label the component does not
 /// list is <c>access-denied</c>, a backend failure <c>other(message)</c>, a missing key <c>ok(none)</c>.
-/// (<c>spin:key-value/key-value@3.0.0</c> is declared with component-model async functions and streams, which
-/// Spindle's component runtime does not run yet.)
+/// <c>spin:key-value/key-value@3.0.0</c> is 2.0.0 with <c>async func</c>s (and <c>get-keys</c> as a stream), served by
+/// the same code.
 /// </summary>
 public static class KeyValueInterfaces
 {
@@ -34,7 +34,8 @@ public static class KeyValueInterfaces
     public static HostRegistry AddTo(HostRegistry registry)
     {
         ArgumentNullException.ThrowIfNull(registry);
-        registry.Add(SpinKeyValue());
+        registry.Add(SpinKeyValue("fermyon:spin/key-value", "2.0.0", isAsync: false));
+        registry.Add(SpinKeyValue("spin:key-value/key-value", "3.0.0", isAsync: true));
         var (store, atomics, batch) = WasiKeyValue();
         registry.Add(store);
         registry.Add(atomics);
@@ -60,32 +61,50 @@ public static class KeyValueInterfaces
 
     private enum WasiError { NoSuchStore = 0, AccessDenied = 1, Other = 2 }
 
-    private static HostInterface SpinKeyValue()
+    /// <summary>
+    /// <c>fermyon:spin/key-value@2.0.0</c>, or <c>spin:key-value/key-value@3.0.0</c> (<paramref name="isAsync"/>):
+    /// the same resource, functions, errors and stores, the 3.0.0 functions typed <c>async func</c> (a guest may
+    /// call them with <c>canon lower async</c>); 3.0.0's <c>get-keys</c> returns the keys as a
+    /// <c>stream&lt;string&gt;</c> and the outcome as a <c>future&lt;result&lt;_, error&gt;&gt;</c>.
+    /// </summary>
+    private static HostInterface SpinKeyValue(string name, string version, bool isAsync)
     {
-        var i = new HostInterface("fermyon:spin/key-value", "2.0.0");
+        var i = new HostInterface(name, version);
+        FuncType Func((string, ValType)[] ps, ValType result) => isAsync ? T.AsyncFunc(ps, result) : T.Func(ps, result);
         var store = i.DefineResource("store");
         i.DefineType("error", SpinErrorType);
         var self = ("self", (ValType)T.Borrow(store));
         ResultValue Err(SpinError e, string? message = null) => ResultValue.Err(new VariantValue((int)e, message));
         ResultValue Failed(KeyValueException e) => Err(SpinError.Other, e.Message);
 
-        i.DefineFunc("[static]store.open", T.Func([("label", T.String)], T.Result(T.Own(store), SpinErrorType)), (c, a) =>
+        i.DefineFunc("[static]store.open", Func([("label", T.String)], T.Result(T.Own(store), SpinErrorType)), (c, a) =>
             Open(c, (string)a[0]!) switch
             {
                 (not null and var s, _) => ResultValue.Ok(new OpenStore(s)),
                 (_, StateOpenError.AccessDenied) => Err(SpinError.AccessDenied),
                 _ => Err(SpinError.NoSuchStore),
             });
-        i.DefineAsyncFunc("[method]store.get", T.Func([self, ("key", T.String)], T.Result(T.Option(Bytes), SpinErrorType)),
+        i.DefineAsyncFunc("[method]store.get", Func([self, ("key", T.String)], T.Result(T.Option(Bytes), SpinErrorType)),
             (c, a) => Call(a, async s => ResultValue.Ok(await s.GetAsync((string)a[1]!, c.Cancellation) is { } v ? new Some(v) : null), Failed));
-        i.DefineAsyncFunc("[method]store.set", T.Func([self, ("key", T.String), ("value", Bytes)], T.Result(null, SpinErrorType)),
+        i.DefineAsyncFunc("[method]store.set", Func([self, ("key", T.String), ("value", Bytes)], T.Result(null, SpinErrorType)),
             (c, a) => Call(a, async s => { await s.SetAsync((string)a[1]!, (byte[])a[2]!, c.Cancellation); return ResultValue.Ok(); }, Failed));
-        i.DefineAsyncFunc("[method]store.delete", T.Func([self, ("key", T.String)], T.Result(null, SpinErrorType)),
+        i.DefineAsyncFunc("[method]store.delete", Func([self, ("key", T.String)], T.Result(null, SpinErrorType)),
             (c, a) => Call(a, async s => { await s.DeleteAsync((string)a[1]!, c.Cancellation); return ResultValue.Ok(); }, Failed));
-        i.DefineAsyncFunc("[method]store.exists", T.Func([self, ("key", T.String)], T.Result(T.Bool, SpinErrorType)),
+        i.DefineAsyncFunc("[method]store.exists", Func([self, ("key", T.String)], T.Result(T.Bool, SpinErrorType)),
             (c, a) => Call(a, async s => ResultValue.Ok(await s.ExistsAsync((string)a[1]!, c.Cancellation)), Failed));
-        i.DefineAsyncFunc("[method]store.get-keys", T.Func([self], T.Result(T.List(T.String), SpinErrorType)),
-            (c, a) => Call(a, async s => ResultValue.Ok((await s.GetKeysAsync(c.Cancellation)).Cast<object?>().ToArray()), Failed));
+        if (!isAsync)
+            i.DefineAsyncFunc("[method]store.get-keys", Func([self], T.Result(T.List(T.String), SpinErrorType)),
+                (c, a) => Call(a, async s => ResultValue.Ok((await s.GetKeysAsync(c.Cancellation)).Cast<object?>().ToArray()), Failed));
+        else
+            // The keys come as a stream and the outcome as a future; every key is known when the call returns, so the
+            // stream is fully buffered. A backend failure is an empty stream and err(other) in the future.
+            i.DefineAsyncFunc("[method]store.get-keys", Func([self], T.Tuple(T.Stream(T.String), T.Future(T.Result(null, SpinErrorType)))), async (c, a) =>
+            {
+                IReadOnlyList<string> keys;
+                try { keys = await ((OpenStore)a[0]!).Store.GetKeysAsync(c.Cancellation).ConfigureAwait(false); }
+                catch (KeyValueException e) { return new object?[] { new HostStream([]), new HostFuture(Failed(e)) }; }
+                return new object?[] { new HostStream(keys.Cast<object?>().ToArray()), new HostFuture(ResultValue.Ok()) };
+            });
         return i;
     }
 

@@ -76,6 +76,32 @@ public sealed class RedisKeyValueTests(SharedRuntime runtime) : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Spin_key_value_3_through_canon_lower_async_uses_the_same_Redis_layout()
+    {
+        // tests/fixtures/wat/kv3.wat: spin:key-value/key-value@3.0.0 on the store "default", mapped to Redis here.
+        _app.WriteFile("kv.wasm", Spindle.Wasmtime.Wat.ToWasm(File.ReadAllText(Path.Combine(Paths.FixtureSources, "wat", "kv3.wat"))));
+        var config = _app.WriteFile("runtime-config.toml", $"""
+            [key_value_store.default]
+            type = "redis"
+            url = "{_redis.Url}"
+            [key_value_store.shared]
+            type = "redis"
+            url = "{_redis.Url}"
+            """);
+        await using var host = await _app.StartAsync(runtime, configure: o => o with { RuntimeConfigPath = config });
+        using var client = TestApp.Client(host.BaseUrl);
+        var cancel = TestContext.Current.CancellationToken;
+        Assert.Equal("set", await client.GetStringAsync("/s?from-kv3", cancel));
+        Assert.Equal("from-kv3", await _redis.CommandAsync("GET", "k"));
+        Assert.Equal("from-kv3", await client.GetStringAsync("/g", cancel));
+        Assert.Equal("1", await client.GetStringAsync("/e", cancel));
+        Assert.Equal("k\n", await client.GetStringAsync("/k", cancel));
+        Assert.Equal("deleted", await client.GetStringAsync("/d", cancel));
+        Assert.Equal("none", await client.GetStringAsync("/g", cancel));
+        Assert.Equal("2", await client.GetStringAsync("/x", cancel)); // "secret" is not listed: access-denied
+    }
+
+    [Fact]
     public async Task Batches_and_compare_and_swap_work_on_Redis()
     {
         await using var host = await StartAsync();
