@@ -51,18 +51,22 @@ internal static class CallFutureDriver
     }
 
     /// <summary>
-    /// Starts an instantiation future with <paramref name="start"/> (given the call's slots) while
-    /// <paramref name="held"/> stay referenced, then drives it to the instance.
+    /// Starts an instantiation future with <paramref name="start"/> (given the call's slots and
+    /// <paramref name="state"/>) while <paramref name="held"/> and <paramref name="alsoHeld"/> stay referenced, then
+    /// drives it to the instance. A static <paramref name="start"/> with its state as a value keeps the per-request
+    /// instantiation free of closures.
     /// </summary>
-    public static ValueTask<WasmInstance> StartInstantiation(WasmStore store, SafeHandle[] held, Func<NativeCall, IntPtr> start)
+    public static ValueTask<WasmInstance> StartInstantiation<TState>(WasmStore store, SafeHandle held, SafeHandle? alsoHeld, TState state,
+        Func<NativeCall, TState, IntPtr> start)
     {
         ArgumentNullException.ThrowIfNull(store);
         var call = new NativeCall(store, 0, 0);
         var refs = new HandleRefs();
         try
         {
-            foreach (var handle in held) refs.Add(handle);
-            call.Future = start(call);
+            refs.Add(held);
+            if (alsoHeld is not null) refs.Add(alsoHeld);
+            call.Future = start(call, state);
         }
         catch
         {

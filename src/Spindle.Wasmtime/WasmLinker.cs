@@ -52,8 +52,9 @@ public sealed unsafe class WasmLinker : IDisposable
     /// <summary>Defines a synchronous host function <paramref name="module"/>.<paramref name="name"/>.</summary>
     public void DefineFunc(string module, string name, WasmFuncType type, SyncHostCallback callback)
     {
+        ArgumentNullException.ThrowIfNull(type);
         ArgumentNullException.ThrowIfNull(callback);
-        DefineHostFunc(module, name, type, async: false, t => new HostTrampolines.Entry<SyncHostCallback>(callback, t));
+        DefineHostFunc(module, name, type, async: false, new HostTrampolines.Entry<SyncHostCallback>(callback, type));
     }
 
     /// <summary>
@@ -62,14 +63,14 @@ public sealed unsafe class WasmLinker : IDisposable
     /// </summary>
     public void DefineAsyncFunc(string module, string name, WasmFuncType type, AsyncHostCallback callback)
     {
+        ArgumentNullException.ThrowIfNull(type);
         ArgumentNullException.ThrowIfNull(callback);
-        DefineHostFunc(module, name, type, async: true, t => new HostTrampolines.Entry<AsyncHostCallback>(callback, t));
+        DefineHostFunc(module, name, type, async: true, new HostTrampolines.Entry<AsyncHostCallback>(callback, type));
     }
 
-    private void DefineHostFunc(string module, string name, WasmFuncType type, bool async, Func<WasmFuncType, object> entry)
+    private void DefineHostFunc(string module, string name, WasmFuncType type, bool async, object entry)
     {
-        ArgumentNullException.ThrowIfNull(type);
-        var env = GCHandle.ToIntPtr(GCHandle.Alloc(entry(type)));
+        var env = GCHandle.ToIntPtr(GCHandle.Alloc(entry));
         var ft = type.ToNative();
         var m = Utf8.Bytes(module);
         var n = Utf8.Bytes(name);
@@ -163,9 +164,9 @@ public sealed unsafe class WasmLinker : IDisposable
     public ValueTask<WasmInstance> InstantiateAsync(WasmStore store, WasmModule module)
     {
         ArgumentNullException.ThrowIfNull(module);
-        return CallFutureDriver.StartInstantiation(store, [_handle, module.ModuleHandle], call =>
-            Native.wasmtime_linker_instantiate_async(_handle.DangerousGetHandle(), call.Context,
-                module.ModuleHandle.DangerousGetHandle(), call.Instance, call.TrapSlot, call.ErrorSlot));
+        return CallFutureDriver.StartInstantiation(store, _handle, module.ModuleHandle, (Linker: this, Module: module), static (call, s) =>
+            Native.wasmtime_linker_instantiate_async(s.Linker._handle.DangerousGetHandle(), call.Context,
+                s.Module.ModuleHandle.DangerousGetHandle(), call.Instance, call.TrapSlot, call.ErrorSlot));
     }
 
     /// <summary>Type-checks <paramref name="module"/>'s imports once, for fast repeated instantiation.</summary>
@@ -197,8 +198,8 @@ public sealed unsafe class WasmInstancePre : IDisposable
 
     /// <summary>Instantiates in <paramref name="store"/> (see <see cref="WasmLinker.InstantiateAsync(WasmStore, WasmModule)"/>).</summary>
     public ValueTask<WasmInstance> InstantiateAsync(WasmStore store) =>
-        CallFutureDriver.StartInstantiation(store, [_handle], call =>
-            Native.wasmtime_instance_pre_instantiate_async(_handle.DangerousGetHandle(), call.Context,
+        CallFutureDriver.StartInstantiation(store, _handle, null, this, static (call, pre) =>
+            Native.wasmtime_instance_pre_instantiate_async(pre._handle.DangerousGetHandle(), call.Context,
                 call.Instance, call.TrapSlot, call.ErrorSlot));
 
     /// <summary>
