@@ -144,10 +144,15 @@ us() { awk '{v=$1; if (sub(/us$/, "", v)) print v; else if (sub(/ms$/, "", v)) p
 # first (direct, then through the hop), then the throughput at 64 connections. Latency goes first because the end
 # of a 64-connection run cancels up to 64 guests in flight, and on 2026-12-05 that left JavaScript warm instances
 # twice as slow for good (bench/README.md, "Outbound HTTP"). name = chain | self | chain-js | self-js.
+# Two more 1-connection figures isolate the hop from the front's own work (the summary subtracts them): the front
+# asked to call a host its allow-list denies (hop_denied: headers; it answers at once, having parsed its request
+# and built the outgoing one, without any hop) and a static_response route (/static: no guest, the server's floor).
 measure_hop() {
   local name=$1 direct=$1-direct; shift
   measure "$direct-c1" 1 /backend
   measure "$name-c1" 1 "$@"
+  measure "$name-denied-c1" 1 /front "${hop_denied[@]}"
+  measure "$name-static-c1" 1 /static
   no_warmup=1
   measure "$direct" 64 /backend
   no_warmup=""
@@ -192,6 +197,9 @@ component = "front"
 [[trigger.http]]
 route = "/backend"
 component = "backend"
+[[trigger.http]]
+route = "/static"
+static_response = { body = "hello" }
 [component.front]
 source = "$fx/$caller.wasm"
 allowed_outbound_hosts = ["http://backend.spin.internal", "http://self"]
@@ -247,6 +255,31 @@ busy_guests() { # keeps 8 busy requests in flight until the server stops
   done
 }
 
+quiet_denials=Logging__LogLevel__Spindle.Outbound=Error
+hop_denied=()
+# A hop's own latency in one round (nothing when a figure is missing), p50 at 1 connection:
+#   (via the hop - backend direct) - (front denied - static floor)
+# The first difference is what the old figure reported: the hop plus the front's own work (its guest parsing the
+# request, building the outgoing one, copying the answer back). The second estimates that work without any hop.
+net_hop() { # name round
+  local f v=()
+  for f in "$1-c1" "$1-direct-c1" "$1-denied-c1" "$1-static-c1"; do
+    [ -f "$results/$f.p50us" ] || return 0
+    v+=("$(sed -n "${2}p" "$results/$f.p50us")")
+  done
+  awk -v a="${v[0]}" -v b="${v[1]}" -v c="${v[2]}" -v d="${v[3]}" \
+    'BEGIN { if (a == "" || b == "" || c == "" || d == "") exit; printf "%.0f\n", (a - b) - (c - d) }'
+}
+hop_pairs=("" -base -js -js-base) # chain$tag against self$tag
+round_hops() { # round: the chain and self hops measured in it, and their ratio
+  local r=$1 tag c s
+  for tag in "${hop_pairs[@]}"; do
+    c=$(net_hop "chain$tag" "$r"); s=$(net_hop "self$tag" "$r")
+    [ -n "$c" ] && [ -n "$s" ] || continue
+    printf '# round %s: hop chain%s %s us, self%s %s us (net of the front'"'"'s own work); chain/self %s (target < 0.1)\n' \
+      "$r" "$tag" "$c" "$tag" "$s" "$(awk -v c="$c" -v s="$s" 'BEGIN { if (s > 0) printf "%.2f", c / s; else print "n/a" }')"
+  done
+}
 echo "Spindle benchmark, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), ${secs}s per target, $(date -u '+%F %H:%M') UTC${SPINDLE_BENCH_ENV:+, env: $SPINDLE_BENCH_ENV}"
 rounds=${SPINDLE_BENCH_ROUNDS:-1}
 for round in $(seq 1 "$rounds"); do
@@ -276,12 +309,16 @@ for variant in "${variants[@]}"; do
                         measure "$t$tag" 64 / "x-scheme: http" "x-authority: 127.0.0.1:$uport" "x-path: /" ;;
     js-fetch-wait-1000) start_upstream; start "${spindle[@]}" up -f "$results/js-fetch.toml" --listen "127.0.0.1:$((port + 1))" --quiet
                         measure "$t$tag" 1000 / "x-target: $upstream_url/slow" ;;
-    chain|self)         start "${spindle[@]}" up -f "$results/hop-wat.toml" --listen "127.0.0.1:$((port + 1))" --quiet
+    # Each denied request would log a warning (its cost is not the front's): the hop servers log Spindle.Outbound
+    # errors only.
+    chain|self)         hop_denied=("x-scheme: http" "x-authority: denied.invalid" "x-path: /backend")
+                        start env "$quiet_denials" "${spindle[@]}" up -f "$results/hop-wat.toml" --listen "127.0.0.1:$((port + 1))" --quiet
                         if [ "$t" = chain ]; then measure_hop "$t$tag" /front "x-scheme: http" "x-authority: backend.spin.internal" "x-path: /backend"
                         else measure_hop "$t$tag" /front "x-path: /backend"; fi ;;
     # The same with JavaScript fetch as the caller (its relative URLs resolve against the incoming URL, so the
     # self-request names host self.alt).
-    chain-js|self-js)   start "${spindle[@]}" up -f "$results/hop-js.toml" --listen "127.0.0.1:$((port + 1))" --quiet
+    chain-js|self-js)   hop_denied=("x-target: http://denied.invalid/backend") # fetch fails: a 502 from the guest
+                        start env "$quiet_denials" "${spindle[@]}" up -f "$results/hop-js.toml" --listen "127.0.0.1:$((port + 1))" --quiet
                         if [ "$t" = chain-js ]; then measure_hop "$t$tag" /front "x-target: http://backend.spin.internal/backend"
                         else measure_hop "$t$tag" /front "x-target: http://self.alt/backend"; fi ;;
     kv-hello|kv-sqlite|kv-redis|kv-js-hello|kv-js-sqlite|kv-js-redis)
@@ -300,6 +337,7 @@ for variant in "${variants[@]}"; do
   stop_redis
 done
 done
+round_hops "$round"
 done
 median() { sort -g "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 if [ "$rounds" -gt 1 ]; then
@@ -335,6 +373,21 @@ for n in chain self chain-js self-js chain-base self-base chain-js-base self-js-
   printf '%-12s +%.0f us per hop (p50 at 1 connection: direct %.0f us, via the hop %.0f us)\n' "$n" "$(median "$results/$n.hop")" \
     "$(median "$results/$d-c1.p50us")" "$(median "$results/$n-c1.p50us")"
   ratio "$d" "$n" "$d" " at 64 connections"
+  : > "$results/$n.nethop"
+  for r in $(seq 1 "$rounds"); do net_hop "$n" "$r" >> "$results/$n.nethop"; done
+  [ -s "$results/$n.nethop" ] &&
+    printf '%-12s +%.0f us per hop net of the front'"'"'s own work (front denied %.0f us, static floor %.0f us; rounds: %s)\n' "$n" \
+      "$(median "$results/$n.nethop")" "$(median "$results/$n-denied-c1.p50us")" "$(median "$results/$n-static-c1.p50us")" \
+      "$(tr '\n' ' ' < "$results/$n.nethop")"
+done
+# Issue #14's point: the in-memory hop costs less than a tenth of the loopback one (median of the per-round ratios).
+for tag in "${hop_pairs[@]}"; do
+  c=$results/chain$tag.nethop s=$results/self$tag.nethop
+  [ -s "$c" ] && [ -s "$s" ] || continue
+  paste "$c" "$s" | awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' > "$results/chain$tag.hopratio"
+  [ -s "$results/chain$tag.hopratio" ] &&
+    printf 'chain%s/self%s  %.2f: the chained hop against the self-request hop, both net (target < 0.1; rounds: %s)\n' "$tag" "$tag" \
+      "$(median "$results/chain$tag.hopratio")" "$(tr '\n' ' ' < "$results/chain$tag.hopratio")"
 done
 if [ "${#variants[@]}" -gt 1 ]; then
   echo "# this build against the baseline build ($SPINDLE_BENCH_BASELINE), each measured right after it"
