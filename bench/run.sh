@@ -137,6 +137,25 @@ measure() { # name connections [path [header...]]; no_warmup=1 skips the warm-up
   us "$p50" >> "$results/$name.p50us"
   grep -qxF "$name" "$results/order" 2>/dev/null || echo "$name" >> "$results/order"
 }
+median() { sort -g "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
+hop_wrk() { # seconds path [header...]: one wrk run at 1 connection; prints "req/s p50-in-us"
+  local d=$1 url="http://127.0.0.1:$port$2" h hdrs=() out; shift 2
+  for h in "$@"; do hdrs+=(-H "$h"); done
+  out=$(wrk -t1 -c1 -d"${d}s" --timeout 10s --latency "${hdrs[@]}" "$url" || true)
+  local rps p50
+  rps=$(awk '/Requests\/sec/ {print $2}' <<<"$out")
+  p50=$(awk '$1=="50%" {print $2}' <<<"$out")
+  echo "${rps:-nan} $(us "${p50:-?}")" # a failed run still fills its two columns
+}
+hop_report() { # name column: the median req/s and p50 of one path's slices (columns column and column+1)
+  local rps p50
+  awk -v c="$2" '{ print $c }' "$results/slices" > "$results/column"; rps=$(median "$results/column")
+  awk -v c="$(($2 + 1))" '{ print $c }' "$results/slices" > "$results/column"; p50=$(median "$results/column")
+  printf '%-16s %10.2f req/s  p50 %6.0fus  (medians of %s 1 s slices, in turn with the other 1-connection paths)\n' "$1" "$rps" "$p50" "$secs"
+  echo "$rps" >> "$results/$1.rps"
+  echo "$p50" >> "$results/$1.p50us"
+  grep -qxF "$1" "$results/order" 2>/dev/null || echo "$1" >> "$results/order"
+}
 us() { awk '{v=$1; if (sub(/us$/, "", v)) print v; else if (sub(/ms$/, "", v)) print v*1000; else if (sub(/s$/, "", v)) print v*1e6; else if (sub(/m$/, "", v)) print v*6e7; else print "nan"}' <<<"$1"; }
 
 # Service chaining against self-requests (from a WAT guest, tests/fixtures/wat/http-outbound.wat, or JS fetch), and
@@ -144,10 +163,25 @@ us() { awk '{v=$1; if (sub(/us$/, "", v)) print v; else if (sub(/ms$/, "", v)) p
 # first (direct, then through the hop), then the throughput at 64 connections. Latency goes first because the end
 # of a 64-connection run cancels up to 64 guests in flight, and on 2026-12-05 that left JavaScript warm instances
 # twice as slow for good (bench/README.md, "Outbound HTTP"). name = chain | self | chain-js | self-js.
+# Two more 1-connection figures isolate the hop from the front's own work: the front asked to call a host its
+# allow-list denies (hop_denied: headers; it answers at once, having parsed its request and built the outgoing one,
+# without any hop) and a static_response route (/static: no guest, the server's floor). The hop's own latency is
+#   (via the hop - backend direct) - (front denied - static floor)
+# The four are measured in 1 s slices taken in turn ($secs of each, after a warm-up of each), and the round's figure
+# is the median over the slices of that difference: on a shared machine the load moves within seconds, and four
+# separate runs of several seconds each made the difference swing by more than the hop itself.
 measure_hop() {
-  local name=$1 direct=$1-direct; shift
-  measure "$direct-c1" 1 /backend
-  measure "$name-c1" 1 "$@"
+  local name=$1 direct=$1-direct i; shift
+  local warmup=${SPINDLE_BENCH_WARMUP:-5}
+  hop_wrk "$warmup" /backend >/dev/null; hop_wrk "$warmup" "$@" >/dev/null
+  hop_wrk "$warmup" /front "${hop_denied[@]}" >/dev/null; hop_wrk "$warmup" /static >/dev/null
+  : > "$results/slices"
+  for i in $(seq 1 "$secs"); do
+    echo "$(hop_wrk 1 /backend) $(hop_wrk 1 "$@") $(hop_wrk 1 /front "${hop_denied[@]}") $(hop_wrk 1 /static)" >> "$results/slices"
+  done
+  hop_report "$direct-c1" 1; hop_report "$name-c1" 3; hop_report "$name-denied-c1" 5; hop_report "$name-static-c1" 7
+  awk '{ printf "%.0f\n", ($4 - $2) - ($6 - $8) }' "$results/slices" > "$results/slice-hops"
+  median "$results/slice-hops" >> "$results/$name.nethop"
   no_warmup=1
   measure "$direct" 64 /backend
   no_warmup=""
@@ -192,6 +226,9 @@ component = "front"
 [[trigger.http]]
 route = "/backend"
 component = "backend"
+[[trigger.http]]
+route = "/static"
+static_response = { body = "hello" }
 [component.front]
 source = "$fx/$caller.wasm"
 allowed_outbound_hosts = ["http://backend.spin.internal", "http://self"]
@@ -247,6 +284,23 @@ busy_guests() { # keeps 8 busy requests in flight until the server stops
   done
 }
 
+quiet_denials=Logging__LogLevel__Spindle.Outbound=Error
+hop_denied=()
+# A hop's own latency in round $2 (see measure_hop; nothing when the hop was not measured in it).
+net_hop() { # name round
+  [ -f "$results/$1.nethop" ] && sed -n "${2}p" "$results/$1.nethop"
+  return 0
+}
+hop_pairs=("" -base -js -js-base) # chain$tag against self$tag
+round_hops() { # round: the chain and self hops measured in it, and their ratio
+  local r=$1 tag c s
+  for tag in "${hop_pairs[@]}"; do
+    c=$(net_hop "chain$tag" "$r"); s=$(net_hop "self$tag" "$r")
+    [ -n "$c" ] && [ -n "$s" ] || continue
+    printf '# round %s: hop chain%s %s us, self%s %s us (net of the front'"'"'s own work); chain/self %s (target < 0.1)\n' \
+      "$r" "$tag" "$c" "$tag" "$s" "$(awk -v c="$c" -v s="$s" 'BEGIN { if (s > 0) printf "%.2f", c / s; else print "n/a" }')"
+  done
+}
 echo "Spindle benchmark, $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg), ${secs}s per target, $(date -u '+%F %H:%M') UTC${SPINDLE_BENCH_ENV:+, env: $SPINDLE_BENCH_ENV}"
 rounds=${SPINDLE_BENCH_ROUNDS:-1}
 for round in $(seq 1 "$rounds"); do
@@ -276,12 +330,16 @@ for variant in "${variants[@]}"; do
                         measure "$t$tag" 64 / "x-scheme: http" "x-authority: 127.0.0.1:$uport" "x-path: /" ;;
     js-fetch-wait-1000) start_upstream; start "${spindle[@]}" up -f "$results/js-fetch.toml" --listen "127.0.0.1:$((port + 1))" --quiet
                         measure "$t$tag" 1000 / "x-target: $upstream_url/slow" ;;
-    chain|self)         start "${spindle[@]}" up -f "$results/hop-wat.toml" --listen "127.0.0.1:$((port + 1))" --quiet
+    # Each denied request would log a warning (its cost is not the front's): the hop servers log Spindle.Outbound
+    # errors only.
+    chain|self)         hop_denied=("x-scheme: http" "x-authority: denied.invalid" "x-path: /backend")
+                        start env "$quiet_denials" "${spindle[@]}" up -f "$results/hop-wat.toml" --listen "127.0.0.1:$((port + 1))" --quiet
                         if [ "$t" = chain ]; then measure_hop "$t$tag" /front "x-scheme: http" "x-authority: backend.spin.internal" "x-path: /backend"
                         else measure_hop "$t$tag" /front "x-path: /backend"; fi ;;
     # The same with JavaScript fetch as the caller (its relative URLs resolve against the incoming URL, so the
     # self-request names host self.alt).
-    chain-js|self-js)   start "${spindle[@]}" up -f "$results/hop-js.toml" --listen "127.0.0.1:$((port + 1))" --quiet
+    chain-js|self-js)   hop_denied=("x-target: http://denied.invalid/backend") # fetch fails: a 502 from the guest
+                        start env "$quiet_denials" "${spindle[@]}" up -f "$results/hop-js.toml" --listen "127.0.0.1:$((port + 1))" --quiet
                         if [ "$t" = chain-js ]; then measure_hop "$t$tag" /front "x-target: http://backend.spin.internal/backend"
                         else measure_hop "$t$tag" /front "x-target: http://self.alt/backend"; fi ;;
     kv-hello|kv-sqlite|kv-redis|kv-js-hello|kv-js-sqlite|kv-js-redis)
@@ -300,11 +358,11 @@ for variant in "${variants[@]}"; do
   stop_redis
 done
 done
+round_hops "$round"
 done
-median() { sort -g "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : (v[NR/2] + v[NR/2+1]) / 2}'; }
 if [ "$rounds" -gt 1 ]; then
   echo "# median of $rounds rounds"
-  while read -r t; do # every measurement (chain and self take four each), in the order of the first round
+  while read -r t; do # every measurement (chain and self take six each), in the order of the first round
     [ -f "$results/$t.rps" ] && printf '%-16s %10.2f req/s  (rounds: %s)\n' "$t" "$(median "$results/$t.rps")" "$(tr '\n' ' ' < "$results/$t.rps")"
   done < "$results/order"
 fi
@@ -335,6 +393,19 @@ for n in chain self chain-js self-js chain-base self-base chain-js-base self-js-
   printf '%-12s +%.0f us per hop (p50 at 1 connection: direct %.0f us, via the hop %.0f us)\n' "$n" "$(median "$results/$n.hop")" \
     "$(median "$results/$d-c1.p50us")" "$(median "$results/$n-c1.p50us")"
   ratio "$d" "$n" "$d" " at 64 connections"
+  [ -s "$results/$n.nethop" ] &&
+    printf '%-12s +%.0f us per hop net of the front'"'"'s own work (front denied %.0f us, static floor %.0f us; rounds: %s)\n' "$n" \
+      "$(median "$results/$n.nethop")" "$(median "$results/$n-denied-c1.p50us")" "$(median "$results/$n-static-c1.p50us")" \
+      "$(tr '\n' ' ' < "$results/$n.nethop")"
+done
+# Issue #14's point: the in-memory hop costs less than a tenth of the loopback one (median of the per-round ratios).
+for tag in "${hop_pairs[@]}"; do
+  c=$results/chain$tag.nethop s=$results/self$tag.nethop
+  [ -s "$c" ] && [ -s "$s" ] || continue
+  paste "$c" "$s" | awk '$2 > 0 { printf "%.3f\n", $1 / $2 }' > "$results/chain$tag.hopratio"
+  [ -s "$results/chain$tag.hopratio" ] &&
+    printf 'chain%s/self%s  %.2f: the chained hop against the self-request hop, both net (target < 0.1; rounds: %s)\n' "$tag" "$tag" \
+      "$(median "$results/chain$tag.hopratio")" "$(tr '\n' ' ' < "$results/chain$tag.hopratio")"
 done
 if [ "${#variants[@]}" -gt 1 ]; then
   echo "# this build against the baseline build ($SPINDLE_BENCH_BASELINE), each measured right after it"

@@ -7,6 +7,7 @@ namespace Spindle.Wasmtime;
 /// Drives a <c>wasmtime_call_future_t</c> to completion from async code without blocking a thread:
 /// each time a poll returns false, either a host task is pending (await it, then poll again, which lets
 /// the continuation write the results) or the guest yielded on an epoch (yield to the pool, then poll).
+/// Work host functions hand to <see cref="AfterPoll"/> runs right after the poll that collected it, on this thread.
 /// Everything the future points to lives in one unmanaged block owned by <see cref="NativeCall"/>.
 /// </summary>
 internal static class CallFutureDriver
@@ -17,27 +18,45 @@ internal static class CallFutureDriver
         var router = state.Router;
         while (true)
         {
-            var done = router is null || router.CurrentThreadIsSafe()
-                ? FiberGuard.Poll(future)
-                : await router.PollElsewhere(future).ConfigureAwait(false);
-            if (done) break;
+            // Host functions may leave work for when the poll returns (AfterPoll): it runs below, on this thread's
+            // own stack, instead of waking a pool thread.
+            var (done, deferred) = router is null || router.CurrentThreadIsSafe()
+                ? AfterPoll.Poll(future)
+                : await router.PollElsewhereCollecting(future).ConfigureAwait(false);
+            if (done)
+            {
+                AfterPoll.RunInline(deferred);
+                break;
+            }
             if (cancellationToken.IsCancellationRequested)
             {
                 // The caller deletes the future (unwinding the fiber); the store is unusable afterwards.
                 state.Abandoned = true;
+                AfterPoll.RunElsewhere(deferred);
                 cancellationToken.ThrowIfCancellationRequested();
             }
             state.Suspending?.Invoke();
             var pending = state.PendingTask;
-            if (pending is { IsCompleted: false })
+            if (deferred is not null)
+            {
+                // The guest waits while the deferred work runs (as when it ran on the pool: a chained callee's
+                // time is not its caller's). If the work completed the pending task (a callee that answered at
+                // once), the guest resumes below without a wake-up.
+                var waiting = pending is { IsCompleted: false } ? state.WaitObserver : null;
+                waiting?.WaitStarted();
+                try { AfterPoll.RunInline(deferred); }
+                finally { waiting?.WaitEnded(); }
+            }
+            if (pending is null)
+                await Task.Yield(); // an epoch yield: let others run
+            else if (!pending.IsCompleted)
             {
                 var observer = state.WaitObserver;
                 observer?.WaitStarted();
                 try { await pending.WaitAsync(cancellationToken).ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing); }
                 finally { observer?.WaitEnded(); }
             }
-            else
-                await Task.Yield();
+            // else: the host task is already done (deferred work may have finished it): poll again at once.
         }
     }
 

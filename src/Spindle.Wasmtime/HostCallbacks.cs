@@ -130,6 +130,8 @@ public sealed unsafe class HostCallerInfo
         fixed (WasmValue* pr = results)
         {
             var future = Native.wasmtime_func_call_async(context, &func, pa, (nuint)args.Length, pr, (nuint)results.Length, &trap, &error);
+            // Nobody returns to a driver between these polls: work the nested guest hands to AfterPoll goes to the pool.
+            var outer = AfterPoll.Refuse();
             try
             {
                 // Synchronous by nature: a thread below the engine's fiber stacks waits for the safe poller.
@@ -140,6 +142,7 @@ public sealed unsafe class HostCallerInfo
             }
             finally
             {
+                AfterPoll.Close(outer);
                 Native.wasmtime_call_future_delete(future);
             }
         }

@@ -5,6 +5,7 @@ using Microsoft.AspNetCore.Http.Features;
 using Microsoft.Extensions.Primitives;
 using Spindle.Wasi.Http;
 using Spindle.Wasi.Preview2.Io;
+using Spindle.Wasmtime;
 
 namespace Spindle.Trigger.Http.Chaining;
 
@@ -13,6 +14,12 @@ namespace Spindle.Trigger.Http.Chaining;
 /// request body pipe and writes its response into a bounded pipe the caller reads, so both bodies stream with
 /// backpressure and no socket. The caller's <see cref="IncomingResponse"/> is ready when the callee's response head
 /// is: at its first flush, or when the callee is done.
+/// <para>
+/// The head completes the caller's task with synchronous continuations: a caller waiting for it resumes right here
+/// rather than after a thread-pool wake-up. Never on a guest's fiber, though (the caller would poll its own guest
+/// from inside another's): there the result is handed to the pool. Bytes are committed to the pipe before the
+/// head goes out, so a caller resuming inline finds them.
+/// </para>
 /// </summary>
 internal sealed class ChainedExchange : IHttpResponseFeature, IHttpResponseBodyFeature, IHttpRequestLifetimeFeature,
     IHttpResponseTrailersFeature, IHttpRequestTrailersFeature, IRequestBodyPipeFeature
@@ -26,7 +33,7 @@ internal sealed class ChainedExchange : IHttpResponseFeature, IHttpResponseBodyF
     private readonly HeadOnFlushWriter _writer;
     private readonly CancellationTokenSource _aborted;
     private readonly CancellationToken _abortedToken;
-    private readonly TaskCompletionSource<IncomingResponse> _head = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<IncomingResponse> _head = new(); // continuations inline: see Publish
     private readonly List<(Func<object, Task> Callback, object State)> _onStarting = [];
     private Stream? _bodyStream;
     private IHeaderDictionary? _requestTrailers;
@@ -52,17 +59,45 @@ internal sealed class ChainedExchange : IHttpResponseFeature, IHttpResponseBodyF
     /// </summary>
     public async Task CompleteAsync()
     {
-        await StartCoreAsync().ConfigureAwait(false);
+        // The whole body is in the pipe before the head goes out: a caller resuming inline reads it without waiting.
+        var head = await BuildHeadAsync().ConfigureAwait(false);
         await _response.Writer.CompleteAsync().ConfigureAwait(false);
         _aborted.Dispose();
+        if (head is not null)
+            Publish(head, null);
     }
 
     /// <summary>The callee could not be run at all.</summary>
     public void Fail(Exception e)
     {
-        _head.TrySetException(e);
         _response.Writer.Complete(e);
         _aborted.Dispose();
+        Publish(null, e);
+    }
+
+    /// <summary>
+    /// Completes the caller's response (with the head, or failed with <paramref name="error"/>). Off a guest's fiber
+    /// its continuations run inline (a caller waiting resumes on this thread, without a wake-up); on a fiber they
+    /// must not (a waiting caller would poll its guest there), so the result is handed to the pool.
+    /// </summary>
+    private void Publish(IncomingResponse? head, Exception? error)
+    {
+        if (_head.Task.IsCompleted)
+            return;
+        if (AfterPoll.InsideGuest)
+        {
+            ThreadPool.UnsafeQueueUserWorkItem(static s => s.Exchange.SetHead(s.Head, s.Error), (Exchange: this, Head: head, Error: error), preferLocal: false);
+            return;
+        }
+        SetHead(head, error);
+    }
+
+    private void SetHead(IncomingResponse? head, Exception? error)
+    {
+        if (error is not null)
+            _head.TrySetException(error);
+        else
+            _head.TrySetResult(head!);
     }
 
     private HttpContext CreateContext(OutgoingRequest request)
@@ -99,8 +134,15 @@ internal sealed class ChainedExchange : IHttpResponseFeature, IHttpResponseBodyF
 
     private async Task StartCoreAsync()
     {
+        if (await BuildHeadAsync().ConfigureAwait(false) is { } head)
+            Publish(head, null);
+    }
+
+    /// <summary>Starts the response once: runs the OnStarting callbacks and builds the head (null if it had started already).</summary>
+    private async ValueTask<IncomingResponse?> BuildHeadAsync()
+    {
         if (HasStarted)
-            return;
+            return null;
         HasStarted = true;
         foreach (var (callback, state) in Enumerable.Reverse(_onStarting))
             await callback(state).ConfigureAwait(false);
@@ -112,7 +154,7 @@ internal sealed class ChainedExchange : IHttpResponseFeature, IHttpResponseBodyF
         var body = new IncomingBody(
             new PipeInputStream(_response.Reader, errorCode: _ => HttpErrorCode.Of("HTTP-response-incomplete")),
             ResponseTrailers);
-        _head.TrySetResult(new IncomingResponse((ushort)StatusCode, fields.Build(immutable: true), body));
+        return new IncomingResponse((ushort)StatusCode, fields.Build(immutable: true), body);
     }
 
     private Fields? ResponseTrailers()
@@ -182,10 +224,13 @@ internal sealed class ChainedExchange : IHttpResponseFeature, IHttpResponseBodyF
         _response.Writer.Complete(new OperationCanceledException("the chained component aborted its response"));
         try { _aborted.Cancel(); }
         catch (ObjectDisposedException) { }
-        _head.TrySetException(new HttpErrorCodeException(HttpErrorCode.Of("HTTP-response-incomplete"), "the chained component aborted its response"));
+        Publish(null, new HttpErrorCodeException(HttpErrorCode.Of("HTTP-response-incomplete"), "the chained component aborted its response"));
     }
 
-    /// <summary>Forwards to the pipe, publishing the head before the first flush so the caller sees it as the bytes come.</summary>
+    /// <summary>
+    /// Forwards to the pipe, publishing the head at the first flush so the caller sees it as the bytes come: after the
+    /// bytes are committed (a caller resuming inline finds them), before waiting for room (the caller must read).
+    /// </summary>
     private sealed class HeadOnFlushWriter(PipeWriter inner, ChainedExchange exchange) : PipeWriter
     {
         public override void Advance(int bytes) => inner.Advance(bytes);
@@ -194,10 +239,16 @@ internal sealed class ChainedExchange : IHttpResponseFeature, IHttpResponseBodyF
         public override void CancelPendingFlush() => inner.CancelPendingFlush();
         public override void Complete(Exception? exception = null) => inner.Complete(exception);
 
-        public override async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default) =>
+            exchange.HasStarted ? inner.FlushAsync(cancellationToken) : StartAndFlushAsync(cancellationToken);
+
+        private async ValueTask<FlushResult> StartAndFlushAsync(CancellationToken cancellationToken)
         {
-            await exchange.StartCoreAsync().ConfigureAwait(false);
-            return await inner.FlushAsync(cancellationToken).ConfigureAwait(false);
+            var head = await exchange.BuildHeadAsync().ConfigureAwait(false);
+            var flush = inner.FlushAsync(cancellationToken);
+            if (head is not null)
+                exchange.Publish(head, null);
+            return await flush.ConfigureAwait(false);
         }
     }
 

@@ -6,6 +6,7 @@ using Spindle.Outbound.Telemetry;
 using Spindle.Trigger.Http.Chaining;
 using Spindle.Trigger.Http.Routing;
 using Spindle.Wasi.Http;
+using Spindle.Wasmtime;
 
 namespace Spindle.Trigger.Http.Server;
 
@@ -40,9 +41,12 @@ public sealed partial class SpinHttpTrigger : ILocalServiceChain
     }
 
     /// <summary>
-    /// <see cref="ILocalServiceChain"/>: runs the callee on the thread pool (never on the caller's fiber) with an
-    /// in-memory exchange; the caller's admission covers its chain, so a callee never queues behind the very slot
-    /// its caller holds (if the instance pool has no room left the callee fails fast with a 500 instead).
+    /// <see cref="ILocalServiceChain"/>: runs the callee with an in-memory exchange, never on the caller's fiber:
+    /// it starts on the caller's thread as soon as the caller's poll returns (<see cref="AfterPoll"/>), so a callee
+    /// that answers without waiting has published its response before the caller looks at its pending wait, and
+    /// the caller resumes without a thread-pool wake-up (called outside a guest, it starts on the thread pool).
+    /// The caller's admission covers its chain, so a callee never queues behind the very slot its caller holds
+    /// (if the instance pool has no room left the callee fails fast with a 500 instead).
     /// </summary>
     Task<IncomingResponse> ILocalServiceChain.SendAsync(string componentId, OutgoingRequest request, int chainDepth, string? inboundScheme,
         CancellationToken cancellation)
@@ -54,21 +58,30 @@ public sealed partial class SpinHttpTrigger : ILocalServiceChain
         }
         var exchange = new ChainedExchange(request, cancellation);
         // As over the network: the callee (its span, and its guest, which sees the headers) continues the outbound span.
+        // The start captures the current execution context, so the callee's Activity.Current is that span too.
         if (OutboundTelemetry.CurrentClientSpan is { } span)
             OutboundTelemetry.Inject(span, exchange.Http.Request.Headers);
-        _ = Task.Run(async () =>
+        AfterPoll.Run(static s => ((ChainedStart)s!).Run(), new ChainedStart(this, exchange, componentId, chainDepth, inboundScheme ?? "http"));
+        return exchange.Response;
+    }
+
+    /// <summary>A callee to start: runs it and ends the exchange (never throws: failures go to the caller's response).</summary>
+    private sealed record ChainedStart(SpinHttpTrigger Trigger, ChainedExchange Exchange, string ComponentId, int Depth, string Scheme)
+    {
+        public void Run() => _ = RunAsync();
+
+        private async Task RunAsync()
         {
             try
             {
-                await ExecuteChainedAsync(exchange.Http, componentId, chainDepth, inboundScheme ?? "http");
-                await exchange.CompleteAsync();
+                await Trigger.ExecuteChainedAsync(Exchange.Http, ComponentId, Depth, Scheme);
+                await Exchange.CompleteAsync();
             }
             catch (Exception e)
             {
-                exchange.Fail(e);
+                Exchange.Fail(e);
             }
-        }, CancellationToken.None);
-        return exchange.Response;
+        }
     }
 
     /// <summary>What a chained request carries instead of a client connection.</summary>

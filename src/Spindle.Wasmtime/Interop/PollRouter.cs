@@ -34,6 +34,12 @@ internal sealed class PollRouter : IDisposable
 
     public Task<bool> PollElsewhere(IntPtr future) => RunOnPoller(() => FiberGuard.Poll(future));
 
+    /// <summary>
+    /// Polls on the poller, collecting the work host functions leave for after the poll (<see cref="AfterPoll"/>):
+    /// the driver runs it on its own thread, as after a direct poll.
+    /// </summary>
+    public Task<(bool Done, AfterPoll.Item? Deferred)> PollElsewhereCollecting(IntPtr future) => RunOnPoller(() => AfterPoll.Poll(future));
+
     /// <summary>Runs <paramref name="action"/> on the poller thread.</summary>
     internal Task<T> RunOnPoller<T>(Func<T> action)
     {

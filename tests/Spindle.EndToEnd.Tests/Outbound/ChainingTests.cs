@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Net;
 using System.Text.Json;
+using Microsoft.AspNetCore.Http;
 using Spindle.EndToEnd.Tests.Support;
 
 namespace Spindle.EndToEnd.Tests.Outbound;
@@ -123,5 +125,194 @@ public sealed class ChainingTests(SharedRuntime runtime)
         Assert.True(watch.Elapsed < TimeSpan.FromSeconds(30), $"took {watch.Elapsed}");
         using var again = await client.GetAsync("/", Ct);
         Assert.Equal(HttpStatusCode.LoopDetected, again.StatusCode);
+    }
+
+    [Fact]
+    public async Task A_callee_body_larger_than_the_pipe_arrives_whole()
+    {
+        // Both bodies exceed the in-memory pipe's 256 KiB pause threshold: the callee waits for its caller to read.
+        var log = new CapturedLog();
+        using var app = new TestApp("""
+            spin_manifest_version = 2
+            [application]
+            name = "chain-big"
+            [[trigger.http]]
+            route = "/..."
+            component = "front"
+            [[trigger.http]]
+            route = { private = true }
+            component = "wat-big"
+            [[trigger.http]]
+            route = { private = true }
+            component = "wagi-big"
+            executor = { type = "wagi" }
+            [component.front]
+            source = "{fixture:wat/http-outbound.wasm}"
+            allowed_outbound_hosts = ["http://*.spin.internal"]
+            [component.wat-big]
+            source = "{fixture:wat/http-big.wasm}"
+            [component.wagi-big]
+            source = "{fixture:wagi/big.wasm}"
+            """);
+        await using var host = await app.StartAsync(runtime, log);
+        using var client = TestApp.Client(host.BaseUrl);
+
+        async Task<byte[]> Through(string callee)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, "/");
+            request.Headers.Add("x-scheme", "http");
+            request.Headers.Add("x-authority", $"{callee}.spin.internal");
+            using var response = await client.SendAsync(request, Ct);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, log.Text);
+            Assert.Equal("200", response.Headers.GetValues("x-upstream-status").Single());
+            return await response.Content.ReadAsByteArrayAsync(Ct);
+        }
+
+        // WAT: 1 MiB, byte i = i mod 251 (a wasi:http callee: the head goes out at its body's first flush).
+        var wat = await Through("wat-big");
+        Assert.Equal(1 << 20, wat.Length);
+        Assert.True(wat.Select((b, i) => b == i % 251).All(ok => ok), "the WAT body's bytes differ");
+        // Wagi: 10 MiB, 160 chunks of 64 KiB of 'a'..'z' (its writes come from the callee's own fiber).
+        var wagi = await Through("wagi-big");
+        Assert.Equal(160 * 65536, wagi.Length);
+        Assert.True(wagi.Select((b, i) => b == 'a' + i % 65536 % 26).All(ok => ok), "the Wagi body's bytes differ");
+    }
+
+    [Fact]
+    public async Task Callees_that_wait_answer_through_the_chain()
+    {
+        await using var upstream = await Upstream.StartAsync(context => context.Response.WriteAsync("from upstream"));
+        var log = new CapturedLog();
+        using var app = new TestApp($$"""
+            spin_manifest_version = 2
+            [application]
+            name = "chain-wait"
+            [[trigger.http]]
+            route = "/wat/..."
+            component = "wat-front"
+            [[trigger.http]]
+            route = "/js/..."
+            component = "js-front"
+            [[trigger.http]]
+            route = { private = true }
+            component = "sleeper"
+            [[trigger.http]]
+            route = { private = true }
+            component = "streamer"
+            [[trigger.http]]
+            route = { private = true }
+            component = "fetcher"
+            [component.wat-front]
+            source = "{fixture:wat/http-outbound.wasm}"
+            allowed_outbound_hosts = ["http://*.spin.internal"]
+            [component.js-front]
+            source = "{fixture:js/fetch-proxy.wasm}"
+            allowed_outbound_hosts = ["http://*.spin.internal"]
+            [component.sleeper]
+            source = "{fixture:js/sleep.wasm}"
+            [component.streamer]
+            source = "{fixture:js/stream.wasm}"
+            [component.fetcher]
+            source = "{fixture:js/fetch-proxy.wasm}"
+            allowed_outbound_hosts = ["{{upstream.BaseUrl}}"]
+            """);
+        await using var host = await app.StartAsync(runtime, log);
+        using var client = TestApp.Client(host.BaseUrl);
+
+        async Task<string> Wat(string callee)
+        {
+            var request = new HttpRequestMessage(HttpMethod.Get, "/wat/");
+            request.Headers.Add("x-scheme", "http");
+            request.Headers.Add("x-authority", $"{callee}.spin.internal");
+            using var response = await client.SendAsync(request, Ct);
+            Assert.True(response.StatusCode == HttpStatusCode.OK, log.Text);
+            Assert.Equal("200", response.Headers.GetValues("x-upstream-status").Single());
+            return await response.Content.ReadAsStringAsync(Ct);
+        }
+
+        // A host timer (100 ms) before the head.
+        Assert.Equal("slept\n", await Wat("sleeper"));
+        // The head first, then 20 chunks 50 ms apart.
+        var lines = (await Wat("streamer")).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        Assert.Equal(20, lines.Length);
+        Assert.All(lines, (line, i) => Assert.StartsWith($"chunk {i} at ", line));
+        // The callee's own outbound request, over loopback.
+        var fetch = new HttpRequestMessage(HttpMethod.Get, "/js/");
+        fetch.Headers.Add("x-target", "http://fetcher.spin.internal/");
+        fetch.Headers.Add("x-up-x-target", upstream.BaseUrl + "/up");
+        using var fetched = await client.SendAsync(fetch, Ct);
+        Assert.True(fetched.StatusCode == HttpStatusCode.OK, log.Text);
+        Assert.Equal("from upstream", await fetched.Content.ReadAsStringAsync(Ct));
+    }
+
+    [Fact]
+    public async Task A_chain_loop_stops_at_the_default_hop_limit()
+    {
+        // Ten callees nested in one another, each started as its caller waits.
+        using var app = new TestApp("""
+            spin_manifest_version = 2
+            [application]
+            name = "loop-default"
+            [[trigger.http]]
+            route = "/..."
+            component = "loop"
+            [component.loop]
+            source = "{fixture:js/chain-loop.wasm}"
+            allowed_outbound_hosts = ["http://loop.spin.internal"]
+            """);
+        await using var host = await app.StartAsync(runtime);
+        using var client = TestApp.Client(host.BaseUrl);
+
+        using var response = await client.GetAsync("/", Ct);
+        Assert.Equal(HttpStatusCode.LoopDetected, response.StatusCode);
+        Assert.StartsWith("stopped at hop 10:", await response.Content.ReadAsStringAsync(Ct));
+    }
+
+    [Fact]
+    public async Task The_callee_starts_in_its_callers_driver_off_the_fiber_without_a_pool_hop()
+    {
+        using var capture = new TelemetryCapture("inline-front", "inline-back");
+        var log = new CapturedLog();
+        using var app = new TestApp("""
+            spin_manifest_version = 2
+            [application]
+            name = "chain-inline"
+            [[trigger.http]]
+            route = "/..."
+            component = "inline-front"
+            [[trigger.http]]
+            route = { private = true }
+            component = "inline-back"
+            [component.inline-front]
+            source = "{fixture:wat/http-outbound.wasm}"
+            allowed_outbound_hosts = ["http://inline-back.spin.internal"]
+            [component.inline-back]
+            source = "{fixture:wat/http-hello.wasm}"
+            """);
+        await using var host = await app.StartAsync(runtime, log);
+        using var client = TestApp.Client(host.BaseUrl);
+
+        var (traceParent, traceId, _) = capture.Trace();
+        var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        request.Headers.Add("traceparent", traceParent);
+        request.Headers.Add("x-scheme", "http");
+        request.Headers.Add("x-authority", "inline-back.spin.internal");
+        using var response = await client.SendAsync(request, Ct);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, log.Text);
+        Assert.Equal("200", response.Headers.GetValues("x-upstream-status").Single());
+
+        await TelemetryCapture.WaitUntilAsync(() => capture.Spans(traceId).Count >= 5, "five spans of the trace");
+        var spans = capture.Spans(traceId);
+        var call = capture.StartOf(Assert.Single(spans, s => s.Kind == ActivityKind.Client));
+        var callee = capture.StartOf(Assert.Single(spans, s => s.Kind == ActivityKind.Server && (string?)s.GetTagItem("spindle.component.id") == "inline-back"));
+        const string Driver = "Spindle.Wasmtime.CallFutureDriver+<DriveAsync>";
+        // The call starts in the caller's guest (a host function on its fiber); the callee starts afterwards, off the
+        // fiber, from the caller's own driver (with Task.Run it would start from a pool thread's dispatch loop).
+        Assert.True(call.InsideGuest);
+        Assert.False(callee.InsideGuest);
+        Assert.Contains(callee.Frames, f => f.StartsWith(Driver, StringComparison.Ordinal));
+        // Polled directly (not moved to a pooling engine's poller thread): the same thread throughout.
+        if (!call.Frames.Any(f => f.StartsWith("Spindle.Wasmtime.Interop.PollRouter", StringComparison.Ordinal)))
+            Assert.Equal(call.Thread, callee.Thread);
     }
 }

@@ -13,6 +13,7 @@ public sealed class TelemetryCapture : IDisposable
 {
     private readonly ConcurrentDictionary<ActivityTraceId, byte> _traces = new();
     private readonly ConcurrentQueue<Activity> _spans = new();
+    private readonly ConcurrentDictionary<Activity, SpanStart> _starts = new();
     private readonly ConcurrentQueue<Measurement> _measurements = new();
     private readonly HashSet<string> _components;
     private readonly ActivityListener _activities;
@@ -25,6 +26,9 @@ public sealed class TelemetryCapture : IDisposable
         public string? Tag(string name) => Tags.TryGetValue(name, out var v) ? Convert.ToString(v, System.Globalization.CultureInfo.InvariantCulture) : null;
     }
 
+    /// <summary>Where a span started: the thread, whether on a guest's fiber, and the managed stack (types of its frames' methods).</summary>
+    public sealed record SpanStart(int Thread, bool InsideGuest, IReadOnlyList<string> Frames);
+
     public TelemetryCapture(params string[] componentIds)
     {
         _components = [.. componentIds];
@@ -32,6 +36,12 @@ public sealed class TelemetryCapture : IDisposable
         {
             ShouldListenTo = s => s.Name.StartsWith("Spindle.", StringComparison.Ordinal),
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStarted = a =>
+            {
+                if (_traces.ContainsKey(a.TraceId))
+                    _starts[a] = new SpanStart(Environment.CurrentManagedThreadId, Spindle.Wasmtime.AfterPoll.InsideGuest,
+                        new StackTrace(false).GetFrames().Select(f => f.GetMethod()?.DeclaringType?.FullName ?? "").ToList());
+            },
             ActivityStopped = a =>
             {
                 if (_traces.ContainsKey(a.TraceId)) _spans.Enqueue(a);
@@ -72,6 +82,9 @@ public sealed class TelemetryCapture : IDisposable
 
     /// <summary>The spans of <paramref name="traceId"/> ended so far.</summary>
     public IReadOnlyList<Activity> Spans(ActivityTraceId traceId) => _spans.Where(a => a.TraceId == traceId).ToList();
+
+    /// <summary>Where <paramref name="span"/> (of a registered trace) started.</summary>
+    public SpanStart StartOf(Activity span) => _starts[span];
 
     /// <summary>The measurements of <paramref name="instrument"/> so far (observable ones: after <see cref="Observe"/>).</summary>
     public IReadOnlyList<Measurement> Of(string instrument) => _measurements.Where(m => m.Instrument == instrument).ToList();
