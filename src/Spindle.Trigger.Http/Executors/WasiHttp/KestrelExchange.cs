@@ -115,9 +115,12 @@ public sealed class KestrelExchange
 
     // A flush asks for the bytes to leave now, but the guest is still running on its fiber: the send starts from the
     // thread pool. A guest that returns first (a hello) has usually sent everything in one write by then.
+    // A chained callee's bytes go to a caller that waits on this very thread (the callee runs in its caller's driver,
+    // AfterPoll): they go when the callee next waits, yields or returns (Send), without waking a pool thread that
+    // would race the callee for the pipe and the caller for its response.
     private void SendSoon()
     {
-        if (Volatile.Read(ref _sending) == 0)
+        if (Volatile.Read(ref _sending) == 0 && _inbound.ChainDepth == 0)
             ThreadPool.UnsafeQueueUserWorkItem(static exchange => exchange.Send(), this, preferLocal: false);
     }
 
