@@ -249,8 +249,11 @@ public sealed class OutgoingRequest(Fields headers)
     /// <summary>The headers.</summary>
     public Fields Headers { get; } = headers.IsImmutable ? headers.Clone() : headers;
 
+    // Made when first asked for: most outbound requests (a GET) never take a body, and a body is a pipe.
+    private OutgoingBody? _body;
+
     /// <summary>The body, whether or not the guest has taken it.</summary>
-    public OutgoingBody Body { get; } = new();
+    public OutgoingBody Body => Volatile.Read(ref _body) ?? Interlocked.CompareExchange(ref _body, new OutgoingBody(), null) ?? _body;
 
     /// <summary>Hands out the body once; null afterwards.</summary>
     public OutgoingBody? TakeBody() => Interlocked.Exchange(ref _bodyTaken, 1) == 0 ? Body : null;
