@@ -110,4 +110,59 @@ public class OutboundTests
         var fields = (Fields)((Some)((ResultValue)((ResultValue)trailers.Value!).Value!).Value!).Value!;
         Assert.Equal("abc123", Encoding.ASCII.GetString(fields.Get("x-checksum").Single()));
     }
+
+    private static async Task<(byte[] Received, StreamError? Error)> ReadAllAsync(InputStream input)
+    {
+        var received = new MemoryStream();
+        while (true)
+        {
+            var outcome = await input.BlockingReadAsync(65536, Ct);
+            if (outcome.Error is { } error)
+                return (received.ToArray(), error.IsClosed ? null : error);
+            received.Write(outcome.Data);
+        }
+    }
+
+    private static async Task<InputStream> BodyOf(HttpMessageInvoker invoker, TestServer upstream, ulong betweenBytesNs)
+    {
+        var request = new OutgoingRequest(new Fields()) { Scheme = "http", Authority = $"127.0.0.1:{upstream.Client.BaseAddress!.Port}", PathWithQuery = "/" };
+        var response = await HttpClientOutbound.SendAsync(invoker, HttpClientOutbound.ToRequestMessage(request),
+            new RequestOptions { BetweenBytesTimeout = betweenBytesNs }, Ct);
+        return response.Consume()!.TakeStream()!;
+    }
+
+    [Fact]
+    public async Task A_body_that_stalls_past_the_between_bytes_timeout_fails_with_connection_read_timeout()
+    {
+        await using var upstream = await TestServer.StartAsync(async http =>
+        {
+            await http.Response.WriteAsync("first", http.RequestAborted);
+            await http.Response.Body.FlushAsync(http.RequestAborted);
+            await Task.Delay(TimeSpan.FromSeconds(10), http.RequestAborted);
+        });
+        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
+        var (received, error) = await ReadAllAsync(await BodyOf(invoker, upstream, 200_000_000));
+        Assert.Equal("first", Encoding.ASCII.GetString(received));
+        Assert.NotNull(error);
+        Assert.Equal("connection-read-timeout", HttpErrorCode.NameOf((VariantValue)error.Error!.HttpErrorCode!));
+    }
+
+    [Fact]
+    public async Task The_between_bytes_timeout_applies_to_each_wait_not_to_the_whole_body()
+    {
+        // Four gaps of 150 ms under a 400 ms timeout: 600 ms in all, each wait well inside it.
+        await using var upstream = await TestServer.StartAsync(async http =>
+        {
+            for (var i = 0; i < 4; i++)
+            {
+                await http.Response.WriteAsync($"{i}", http.RequestAborted);
+                await http.Response.Body.FlushAsync(http.RequestAborted);
+                await Task.Delay(150, http.RequestAborted);
+            }
+        });
+        using var invoker = new HttpMessageInvoker(new SocketsHttpHandler());
+        var (received, error) = await ReadAllAsync(await BodyOf(invoker, upstream, 400_000_000));
+        Assert.Null(error);
+        Assert.Equal("0123", Encoding.ASCII.GetString(received));
+    }
 }

@@ -147,6 +147,22 @@ public class StreamsTests
     }
 
     [Fact]
+    public async Task Poll_of_a_single_pollable_waits_for_it_and_stops_on_cancellation()
+    {
+        var later = new TaskCompletionSource();
+        var waiting = CallAsync("wasi:io/poll", "poll", null, Ct, (object)new object?[] { Pollable.FromTask(later.Task) });
+        Assert.False(waiting.IsCompleted);
+        later.SetException(new InvalidOperationException("a faulted task still only means ready"));
+        Assert.Equal([0u], Assert.IsType<object?[]>(await waiting).Cast<uint>());
+
+        using var cancel = new CancellationTokenSource();
+        var never = CallAsync("wasi:io/poll", "poll", null, cancel.Token, (object)new object?[] { Pollable.FromTask(new TaskCompletionSource().Task) });
+        Assert.False(never.IsCompleted);
+        cancel.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(async () => await never);
+    }
+
+    [Fact]
     public async Task Clock_subscriptions_resolve_after_the_duration_without_holding_threads()
     {
         var clocks = "wasi:clocks/monotonic-clock";

@@ -94,9 +94,21 @@ public sealed class OutboundAllowList
     {
         if (url.StartsWith('/')) return AllowsSelf(resolve);
         if (!RequestTarget.TryParse(url, defaultScheme, out var target)) return false;
+        return IsAllowed(target, resolve);
+    }
+
+    /// <summary>
+    /// <see cref="IsAllowed(string, string, Func{string, string}?)"/> for a target the caller already parsed (the
+    /// outbound dispatcher parses each request's URL once, for this check and for its routing).
+    /// </summary>
+    public bool IsAllowed(in RequestTarget target, Func<string, string>? resolve = null)
+    {
         if (target.Host.Domain == "self.alt") return AllowsSelf(resolve);
         var entries = Resolve(resolve);
-        return entries is not null && entries.Any(e => e.Allows(target.Scheme, target.Host, target.Port));
+        if (entries is null) return false;
+        foreach (var e in entries)
+            if (e.Allows(target.Scheme, target.Host, target.Port)) return true;
+        return false;
     }
 
     /// <summary>Whether relative (self) requests are allowed: an http/https/* entry with host self, self.alt or *.</summary>

@@ -28,11 +28,15 @@ internal sealed class OutboundClients : IDisposable
         _clientTls = options.ClientTls.Select((e, i) => (e, Create(LoadTls(e, i)))).ToArray();
     }
 
-    /// <summary>The pool for <paramref name="componentId"/> sending to <paramref name="host"/>:<paramref name="port"/>.</summary>
-    public HttpMessageInvoker For(string componentId, string host, int port)
+    /// <summary>The pool for <paramref name="componentId"/> sending to <paramref name="uri"/>'s host and port.</summary>
+    public HttpMessageInvoker For(string componentId, Uri uri)
     {
+        // Without client_tls entries every request takes the default pool: no host name is worked out for it.
+        if (_clientTls.Length == 0)
+            return _default;
+        var host = uri.IdnHost;
         foreach (var (entry, invoker) in _clientTls)
-            if (entry.Applies(componentId, host, port))
+            if (entry.Applies(componentId, host, uri.Port))
                 return invoker;
         return _default;
     }

@@ -152,7 +152,7 @@ public sealed class OutboundDispatcher : IDisposable
             return HttpClientOutbound.SendAsync(_clients.ForSelf(Self.Certificate), selfMessage, options, cancellation);
         }
 
-        if (!allowList.IsAllowed(url, "https", resolve))
+        if (!allowList.IsAllowed(target, resolve))
             throw Denied(componentId, url);
 
         if (ServiceChaining.TargetOfHost(target.Host.Domain) is { } callee)
@@ -171,7 +171,7 @@ public sealed class OutboundDispatcher : IDisposable
         var message = HttpClientOutbound.ToRequestMessage(request);
         SetVersion(message);
         if (activity is not null) OutboundTelemetry.Inject(activity, message);
-        var invoker = _clients.For(componentId, message.RequestUri!.IdnHost, message.RequestUri.Port);
+        var invoker = _clients.For(componentId, message.RequestUri!);
         return HttpClientOutbound.SendAsync(invoker, message, options, cancellation);
     }
 

@@ -121,16 +121,32 @@ public sealed class Fields
     /// <summary>All values of <paramref name="name"/> (none when the name is invalid).</summary>
     public byte[][] Get(string name)
     {
-        var lower = name.ToLowerInvariant();
-        return _entries.Where(e => e.Key == lower).Select(e => e.Value).ToArray();
+        // Guests ask for headers by name several times per request (a proxy reads its routing headers): no LINQ.
+        var lower = LowerKey(name);
+        var count = 0;
+        foreach (var e in _entries)
+            if (e.Key == lower) count++;
+        if (count == 0)
+            return [];
+        var values = new byte[count][];
+        count = 0;
+        foreach (var e in _entries)
+            if (e.Key == lower) values[count++] = e.Value;
+        return values;
     }
 
     /// <summary>True if <paramref name="name"/> has at least one value.</summary>
     public bool Has(string name)
     {
-        var lower = name.ToLowerInvariant();
-        return _entries.Exists(e => e.Key == lower);
+        var lower = LowerKey(name);
+        foreach (var e in _entries)
+            if (e.Key == lower) return true;
+        return false;
     }
+
+    // Names guests look up are nearly always lower-case ASCII already: those are used as they are, without a copy.
+    private static string LowerKey(string name) =>
+        name.AsSpan().ContainsAnyExceptInRange('\0', '\x7f') || name.AsSpan().ContainsAnyInRange('A', 'Z') ? name.ToLowerInvariant() : name;
 
     /// <summary>Replaces all values of <paramref name="name"/>.</summary>
     public HeaderError? Set(string name, IReadOnlyList<byte[]> values)

@@ -47,7 +47,9 @@ public static class HttpClientOutbound
         HttpRequestMessage message;
         try
         {
-            message = new HttpRequestMessage(new HttpMethod(request.Method), uri);
+            // Parse hands back the shared instance of a known method (GET...): the handler recognises it without
+            // comparing strings, and nothing is allocated for it.
+            message = new HttpRequestMessage(HttpMethod.Parse(request.Method), uri);
         }
         catch (Exception e) when (e is ArgumentException or FormatException)
         {
@@ -77,7 +79,10 @@ public static class HttpClientOutbound
     /// </summary>
     public static async Task<IncomingResponse> SendAsync(HttpMessageInvoker invoker, HttpRequestMessage message, RequestOptions? options, CancellationToken cancellation)
     {
-        message.Options.Set(ConnectTimeoutOption, TimeoutOf(options?.ConnectTimeout));
+        // Only a timeout the guest set is carried (the connect callback applies the default itself): no options
+        // dictionary per request otherwise.
+        if (options?.ConnectTimeout is { } connectTimeout)
+            message.Options.Set(ConnectTimeoutOption, TimeoutOf(connectTimeout));
         using var firstByte = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         firstByte.CancelAfter(TimeoutOf(options?.FirstByteTimeout));
         HttpResponseMessage response;
@@ -101,16 +106,35 @@ public static class HttpClientOutbound
         var betweenBytes = TimeoutOf(options?.BetweenBytesTimeout);
         var body = new IncomingBody(
             new PipeInputStream(PipeReader.Create(new ReadTimeoutStream(stream, betweenBytes, response, message)), errorCode: BodyErrorCode),
-            () => response.TrailingHeaders.Any() ? Fields.FromHost(Entries(response.TrailingHeaders), immutable: true) : null);
-        return new IncomingResponse((ushort)response.StatusCode,
-            Fields.FromHost(Entries(response.Headers).Concat(Entries(response.Content.Headers)), immutable: true), body);
+            () =>
+            {
+                if (!response.TrailingHeaders.Any())
+                    return null;
+                var builder = new Fields.HostBuilder(4);
+                AddTo(builder, response.TrailingHeaders);
+                return builder.Build(immutable: true);
+            });
+        // The headers become fields only if the guest asks for them (a proxy that streams the body never does).
+        return new IncomingResponse((ushort)response.StatusCode, () => HeadersOf(response), body);
+    }
+
+    private static Fields HeadersOf(HttpResponseMessage response)
+    {
+        var builder = new Fields.HostBuilder(8);
+        AddTo(builder, response.Headers);
+        AddTo(builder, response.Content.Headers);
+        return builder.Build(immutable: true);
+    }
+
+    private static void AddTo(Fields.HostBuilder builder, HttpHeaders headers)
+    {
+        foreach (var (name, values) in headers.NonValidated)
+            foreach (var value in values)
+                builder.Add(name, Encoding.Latin1.GetBytes(value));
     }
 
     private static TimeSpan TimeoutOf(ulong? nanoseconds) =>
         nanoseconds is { } ns ? TimeSpan.FromTicks((long)Math.Min(ns / 100, (ulong)TimeSpan.FromDays(1).Ticks)) : DefaultTimeout;
-
-    private static IEnumerable<KeyValuePair<string, byte[]>> Entries(HttpHeaders headers) =>
-        headers.NonValidated.SelectMany(h => h.Value.Select(v => new KeyValuePair<string, byte[]>(h.Key, Encoding.Latin1.GetBytes(v))));
 
     private static object? BodyErrorCode(Exception e) => Find<HttpErrorCodeException>(e)?.Code
         ?? (e is HttpRequestException h ? ErrorCodeOf(h) : HttpErrorCode.Of("HTTP-protocol-error"));
@@ -157,19 +181,55 @@ public static class HttpClientOutbound
     /// </summary>
     private sealed class ReadTimeoutStream(Stream inner, TimeSpan timeout, HttpResponseMessage response, HttpRequestMessage request) : Stream
     {
-        public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+        // One source for the body's life, linked to the reader's token (the pipe reader passes the same one every
+        // read), whose timer is armed only while a read waits: a read the connection answers from what it already
+        // buffered (a small body arrives with the head) costs no timer and no new source.
+        private CancellationTokenSource? _wait;
+        private CancellationToken _waitLinkedTo;
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
         {
-            using var wait = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-            wait.CancelAfter(timeout);
+            if (_wait is null || _waitLinkedTo != cancellationToken)
+            {
+                _wait?.Dispose();
+                _wait = cancellationToken.CanBeCanceled ? CancellationTokenSource.CreateLinkedTokenSource(cancellationToken) : new CancellationTokenSource();
+                _waitLinkedTo = cancellationToken;
+            }
+            ValueTask<int> read;
             try
             {
-                return await inner.ReadAsync(buffer, wait.Token).ConfigureAwait(false);
+                read = inner.ReadAsync(buffer, _wait.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
-                response.Dispose();
-                throw new HttpErrorCodeException(HttpErrorCode.Of("connection-read-timeout"), "no body bytes within the between-bytes timeout");
+                throw TimedOut();
             }
+            return read.IsCompleted ? read : WaitAsync(read, _wait, cancellationToken);
+        }
+
+        private async ValueTask<int> WaitAsync(ValueTask<int> read, CancellationTokenSource wait, CancellationToken cancellationToken)
+        {
+            wait.CancelAfter(timeout);
+            try
+            {
+                return await read.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                throw TimedOut();
+            }
+            finally
+            {
+                // Disarmed for the next read; a source that fired cannot be reused (the next read makes a new one).
+                if (!wait.TryReset() && ReferenceEquals(_wait, wait))
+                    _wait = null;
+            }
+        }
+
+        private HttpErrorCodeException TimedOut()
+        {
+            response.Dispose();
+            return new HttpErrorCodeException(HttpErrorCode.Of("connection-read-timeout"), "no body bytes within the between-bytes timeout");
         }
 
         public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
@@ -184,6 +244,7 @@ public static class HttpClientOutbound
                 inner.Dispose();
                 response.Dispose();
                 request.Dispose();
+                _wait?.Dispose();
             }
             base.Dispose(disposing);
         }

@@ -271,8 +271,25 @@ public sealed class HttpInterfaces
     private static bool IsValidPathWithQuery(string value) =>
         value.Length > 0 && value.All(c => c > 0x20 && c < 0x7f) && (value[0] == '/' || value[0] == '?' || value == "*");
 
-    private static bool IsValidAuthority(string value) =>
-        value.Length == 0 || (value.All(c => c > 0x20 && c < 0x7f)
+    private static bool IsValidAuthority(string value)
+    {
+        if (value.Length == 0)
+            return true;
+        // A guest sets the same few authorities on every request: each is parsed once (a Uri per set-authority was
+        // a visible share of a proxy's request). The cache holds short names only and stops growing at its bound;
+        // anything else is parsed each time.
+        var cacheable = value.Length <= MaxCachedAuthorityLength;
+        if (cacheable && ValidAuthorities.TryGetValue(value, out var valid))
+            return valid;
+        valid = value.All(c => c > 0x20 && c < 0x7f)
             && Uri.TryCreate("http://" + value + "/", UriKind.Absolute, out var uri)
-            && uri.PathAndQuery == "/" && uri.UserInfo.Length == 0);
+            && uri.PathAndQuery == "/" && uri.UserInfo.Length == 0;
+        if (cacheable && ValidAuthorities.Count < MaxCachedAuthorities)
+            ValidAuthorities.TryAdd(value, valid);
+        return valid;
+    }
+
+    private const int MaxCachedAuthorities = 1024;
+    private const int MaxCachedAuthorityLength = 255;
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, bool> ValidAuthorities = new(StringComparer.Ordinal);
 }

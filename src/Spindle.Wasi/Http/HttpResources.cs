@@ -249,8 +249,11 @@ public sealed class OutgoingRequest(Fields headers)
     /// <summary>The headers.</summary>
     public Fields Headers { get; } = headers.IsImmutable ? headers.Clone() : headers;
 
+    // Made when first asked for: most outbound requests (a GET) never take a body, and a body is a pipe.
+    private OutgoingBody? _body;
+
     /// <summary>The body, whether or not the guest has taken it.</summary>
-    public OutgoingBody Body { get; } = new();
+    public OutgoingBody Body => Volatile.Read(ref _body) ?? Interlocked.CompareExchange(ref _body, new OutgoingBody(), null) ?? _body;
 
     /// <summary>Hands out the body once; null afterwards.</summary>
     public OutgoingBody? TakeBody() => Interlocked.Exchange(ref _bodyTaken, 1) == 0 ? Body : null;
@@ -273,15 +276,48 @@ public sealed class RequestOptions
 }
 
 /// <summary>A <c>wasi:http/types.incoming-response</c> from an outbound request.</summary>
-public sealed class IncomingResponse(ushort status, Fields headers, IncomingBody body) : IDisposable
+public sealed class IncomingResponse : IDisposable
 {
-    private IncomingBody? _body = body;
+    private IncomingBody? _body;
+    private Func<Fields>? _readHeaders;
+    private Fields? _headers;
+
+    /// <summary>A response with its headers at hand.</summary>
+    public IncomingResponse(ushort status, Fields headers, IncomingBody body)
+    {
+        Status = status;
+        _headers = headers.IsImmutable ? headers : headers.ImmutableView();
+        _body = body;
+    }
+
+    /// <summary>
+    /// A response whose headers are built by <paramref name="headers"/> the first time they are asked for: a guest
+    /// that only streams the body through never reads them, and converting each to bytes costs every request.
+    /// </summary>
+    public IncomingResponse(ushort status, Func<Fields> headers, IncomingBody body)
+    {
+        Status = status;
+        _readHeaders = headers;
+        _body = body;
+    }
 
     /// <summary>The status code.</summary>
-    public ushort Status { get; } = status;
+    public ushort Status { get; }
 
     /// <summary>The headers (immutable).</summary>
-    public Fields Headers { get; } = headers.IsImmutable ? headers : headers.ImmutableView();
+    public Fields Headers
+    {
+        get
+        {
+            if (_headers is null)
+            {
+                var fields = _readHeaders!();
+                _headers = fields.IsImmutable ? fields : fields.ImmutableView();
+                _readHeaders = null;
+            }
+            return _headers;
+        }
+    }
 
     /// <summary>Hands out the body once; null afterwards.</summary>
     public IncomingBody? Consume() => Interlocked.Exchange(ref _body, null);

@@ -25,6 +25,17 @@ public abstract class Pollable
     {
         if (pollables.Count == 0)
             throw new ArgumentException("wasi:io/poll.poll called with an empty list", nameof(pollables));
+        if (pollables.Count == 1)
+        {
+            // One pollable (a JavaScript guest waiting on its fetch alone): its own wait, without a race to set up.
+            var only = pollables[0];
+            while (!only.IsReady)
+            {
+                await only.WaitAsync(cancellation).ConfigureAwait(false);
+                cancellation.ThrowIfCancellationRequested();
+            }
+            return [0];
+        }
         while (true)
         {
             var ready = ReadyIndices(pollables);
