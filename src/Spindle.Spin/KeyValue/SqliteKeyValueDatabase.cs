@@ -13,8 +13,8 @@ namespace Spindle.Spin.KeyValue;
 /// writers of this process ever contend for SQLite's lock (contending writers poll it with sleeps: with 64 requests
 /// writing at once, 520 req/s, p50 100 ms). The committing thread is the first writer that finds nobody committing
 /// (leader-based group commit): an uncontended write completes on its caller's thread with no hand-off to another
-/// thread and back, which on this kind of VM costs more than the write; writes that arrive meanwhile wait and are
-/// committed by that thread in its next batch. Each write of a batch runs in a savepoint of its own, so a failing one
+/// thread and back, which on this kind of VM costs more than the write; writes that arrive meanwhile wait for the
+/// next batch, which a thread-pool thread commits once the leader's own write is done. Each write of a batch runs in a savepoint of its own, so a failing one
 /// fails alone. Another process writing the same file (a <c>spin up</c>) is waited for up to 30 s. Readers and the
 /// writer keep their statements prepared (<see cref="SqliteSession"/>): idle reader connections wait in a small pool
 /// instead of being reopened.
@@ -117,25 +117,34 @@ public sealed class SqliteKeyValueDatabase : IDisposable
     {
         var done = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
         _writes.Enqueue(new PendingWrite(c => operation(c), done));
-        CommitWaiting();
+        CommitWaiting(done.Task);
         return (T)(await done.Task.ConfigureAwait(false))!;
     }
 
     /// <summary>
-    /// Commits the waiting writes, batch after batch, unless another thread already does (it will commit ours). The
-    /// queue is checked again after the lock is released: a write queued just before is never left waiting.
+    /// Commits the waiting writes unless another thread already does (it will commit ours). A writer's thread
+    /// commits until its own write (<paramref name="own"/>) is done, then hands what arrived meanwhile to the thread
+    /// pool: under a steady stream of writes its request would otherwise wait for everyone else's. The pool commits
+    /// until nothing waits. The queue is checked again after the lock is released: a write queued just before is
+    /// never left waiting.
     /// </summary>
-    private void CommitWaiting()
+    private void CommitWaiting(Task? own = null)
     {
         while (!_writes.IsEmpty && _commit.TryEnter())
         {
             try
             {
-                while (!_writes.IsEmpty) CommitBatch();
+                do CommitBatch();
+                while (own is { IsCompleted: false } && !_writes.IsEmpty);
             }
             finally
             {
                 _commit.Exit();
+            }
+            if (own is { IsCompleted: true } && !_writes.IsEmpty)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(static db => db.CommitWaiting(), this, preferLocal: false);
+                return;
             }
         }
     }
