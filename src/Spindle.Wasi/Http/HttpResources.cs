@@ -8,13 +8,12 @@ namespace Spindle.Wasi.Http;
 public sealed class IncomingRequest
 {
     private IncomingBody? _body;
-    private Func<Fields>? _readHeaders;
-    private Fields? _headers;
+    private LazyHeaders _headers; // not readonly: it caches on first use
 
     /// <summary>A request with its headers at hand.</summary>
     public IncomingRequest(string method, string? pathWithQuery, string? scheme, string? authority, Fields headers, IncomingBody body)
         : this(method, pathWithQuery, scheme, authority, body) =>
-        _headers = headers.IsImmutable ? headers : headers.ImmutableView();
+        _headers = new LazyHeaders(headers);
 
     /// <summary>
     /// A request whose headers are built by <paramref name="headers"/> the first time they are asked for: many
@@ -22,7 +21,7 @@ public sealed class IncomingRequest
     /// </summary>
     public IncomingRequest(string method, string? pathWithQuery, string? scheme, string? authority, Func<Fields> headers, IncomingBody body)
         : this(method, pathWithQuery, scheme, authority, body) =>
-        _readHeaders = headers;
+        _headers = new LazyHeaders(headers);
 
     private IncomingRequest(string method, string? pathWithQuery, string? scheme, string? authority, IncomingBody body)
     {
@@ -46,19 +45,7 @@ public sealed class IncomingRequest
     public string? Authority { get; }
 
     /// <summary>The headers (immutable).</summary>
-    public Fields Headers
-    {
-        get
-        {
-            if (_headers is null)
-            {
-                var fields = _readHeaders!();
-                _headers = fields.IsImmutable ? fields : fields.ImmutableView();
-                _readHeaders = null;
-            }
-            return _headers;
-        }
-    }
+    public Fields Headers => _headers.Value;
 
     /// <summary>Hands out the body once (<c>consume</c>); null afterwards.</summary>
     public IncomingBody? Consume() => Interlocked.Exchange(ref _body, null);
@@ -279,14 +266,13 @@ public sealed class RequestOptions
 public sealed class IncomingResponse : IDisposable
 {
     private IncomingBody? _body;
-    private Func<Fields>? _readHeaders;
-    private Fields? _headers;
+    private LazyHeaders _headers; // not readonly: it caches on first use
 
     /// <summary>A response with its headers at hand.</summary>
     public IncomingResponse(ushort status, Fields headers, IncomingBody body)
     {
         Status = status;
-        _headers = headers.IsImmutable ? headers : headers.ImmutableView();
+        _headers = new LazyHeaders(headers);
         _body = body;
     }
 
@@ -297,7 +283,7 @@ public sealed class IncomingResponse : IDisposable
     public IncomingResponse(ushort status, Func<Fields> headers, IncomingBody body)
     {
         Status = status;
-        _readHeaders = headers;
+        _headers = new LazyHeaders(headers);
         _body = body;
     }
 
@@ -305,19 +291,7 @@ public sealed class IncomingResponse : IDisposable
     public ushort Status { get; }
 
     /// <summary>The headers (immutable).</summary>
-    public Fields Headers
-    {
-        get
-        {
-            if (_headers is null)
-            {
-                var fields = _readHeaders!();
-                _headers = fields.IsImmutable ? fields : fields.ImmutableView();
-                _readHeaders = null;
-            }
-            return _headers;
-        }
-    }
+    public Fields Headers => _headers.Value;
 
     /// <summary>Hands out the body once; null afterwards.</summary>
     public IncomingBody? Consume() => Interlocked.Exchange(ref _body, null);
@@ -370,4 +344,33 @@ public sealed class FutureIncomingResponse(Task<IncomingResponse> response, Canc
         var code = error is HttpErrorCodeException h ? h.Code : HttpErrorCode.InternalError(error?.Message ?? "request cancelled");
         return new Some(ResultValue.Ok(ResultValue.Err(code)));
     }
+}
+
+/// <summary>
+/// Headers of an incoming message, given at once or built the first time they are asked for (many guests never
+/// read them, and converting every header to bytes costs every message); always handed out immutable.
+/// </summary>
+internal struct LazyHeaders
+{
+    private Func<Fields>? _build;
+    private Fields? _fields;
+
+    public LazyHeaders(Fields fields) => _fields = Immutable(fields);
+
+    public LazyHeaders(Func<Fields> build) => _build = build;
+
+    public Fields Value
+    {
+        get
+        {
+            if (_fields is null)
+            {
+                _fields = Immutable(_build!());
+                _build = null;
+            }
+            return _fields;
+        }
+    }
+
+    private static Fields Immutable(Fields fields) => fields.IsImmutable ? fields : fields.ImmutableView();
 }
