@@ -1,5 +1,6 @@
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
+using Spindle.Wasi.Http;
 
 namespace Spindle.Outbound.Http;
 
@@ -77,6 +78,8 @@ internal sealed class OutboundClients : IDisposable
             // The connect callback applies each request's own connect timeout.
             ConnectTimeout = Timeout.InfiniteTimeSpan,
             EnableMultipleHttp2Connections = true,
+            // HTTP/1.1 connections carry the guests' request trailers in the last chunk (the handler has no API for them).
+            PlaintextStreamFilter = RequestTrailerStream.Filter,
             // The dispatcher sets traceparent itself, from its outbound span and only when there is one: .NET's
             // DiagnosticsHandler would otherwise add one of whatever activity is current (ASP.NET Core's request).
             ActivityHeadersPropagator = null,

@@ -175,11 +175,15 @@ public sealed class OutboundDispatcher : IDisposable
         return HttpClientOutbound.SendAsync(invoker, message, options, cancellation);
     }
 
-    /// <summary>HTTP/1.1 for <c>http</c> (HTTP/2 with prior knowledge for the one configured authority); <c>h2</c> or HTTP/1.1 by ALPN for <c>https</c>.</summary>
+    /// <summary>
+    /// HTTP/1.1 for <c>http</c> (HTTP/2 with prior knowledge for the one configured authority); <c>h2</c> or HTTP/1.1
+    /// by ALPN for <c>https</c>, HTTP/1.1 when the body already ended with trailers.
+    /// </summary>
     private void SetVersion(HttpRequestMessage message)
     {
         var uri = message.RequestUri!;
-        if (uri.Scheme == "https")
+        // A body the guest already ended with trailers asks for HTTP/1.1, the only version that can carry them here.
+        if (uri.Scheme == "https" && message.Content is not GuestRequestContent { HasTrailers: true })
         {
             message.Version = HttpVersion.Version20;
             message.VersionPolicy = HttpVersionPolicy.RequestVersionOrLower;

@@ -56,7 +56,7 @@ public static class HttpClientOutbound
             throw new HttpErrorCodeException(HttpErrorCode.Of("HTTP-request-method-invalid"), e.Message);
         }
         if (request.BodyTaken)
-            message.Content = new StreamContent(request.Body.Reader.AsStream());
+            message.Content = new GuestRequestContent(request.Body);
         foreach (var (name, value) in request.Headers.Entries)
         {
             if (Fields.IsForbidden(name))
@@ -83,6 +83,8 @@ public static class HttpClientOutbound
         // dictionary per request otherwise.
         if (options?.ConnectTimeout is { } connectTimeout)
             message.Options.Set(ConnectTimeoutOption, TimeoutOf(connectTimeout));
+        // The connection's trailer stream finds the guest's body through this flow (see RequestTrailerStream).
+        (message.Content as GuestRequestContent)?.MarkSending();
         using var firstByte = CancellationTokenSource.CreateLinkedTokenSource(cancellation);
         firstByte.CancelAfter(TimeoutOf(options?.FirstByteTimeout));
         HttpResponseMessage response;

@@ -37,8 +37,11 @@ public sealed class Upstream : IAsyncDisposable
     /// <summary>Requests seen so far.</summary>
     public int Requests => Volatile.Read(ref _requests);
 
-    /// <summary>Starts a server answering with <paramref name="handler"/>; HTTPS (HTTP/1.1 and HTTP/2 by ALPN) when <paramref name="certificate"/> is given.</summary>
-    public static async Task<Upstream> StartAsync(RequestDelegate handler, X509Certificate2? certificate = null, bool h2c = false)
+    /// <summary>
+    /// Starts a server answering with <paramref name="handler"/>; HTTPS (HTTP/1.1 and HTTP/2 by ALPN, or HTTP/1.1 only
+    /// with <paramref name="http1Only"/>) when <paramref name="certificate"/> is given.
+    /// </summary>
+    public static async Task<Upstream> StartAsync(RequestDelegate handler, X509Certificate2? certificate = null, bool h2c = false, bool http1Only = false)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -55,7 +58,7 @@ public sealed class Upstream : IAsyncDisposable
                 });
                 if (certificate is not null)
                 {
-                    lo.Protocols = HttpProtocols.Http1AndHttp2;
+                    lo.Protocols = http1Only ? HttpProtocols.Http1 : HttpProtocols.Http1AndHttp2;
                     lo.UseHttps(certificate);
                 }
                 else

@@ -141,6 +141,9 @@ public sealed record WatRequest
     /// <summary><c>x-forbidden-header</c>: a header name the guest appends to its outgoing headers.</summary>
     public string? ForbiddenHeader { get; init; }
 
+    /// <summary><c>x-request-trailer</c>: on a POST, the trailer value the guest finishes its outgoing body with.</summary>
+    public string? RequestTrailer { get; init; }
+
     /// <summary>The inbound body (sent as a POST to the host).</summary>
     public HttpContent? Body { get; init; }
 
@@ -171,6 +174,7 @@ public sealed record WatRequest
         Add("x-connect-timeout-ns", Nanoseconds(ConnectTimeout));
         Add("x-first-byte-timeout-ns", Nanoseconds(FirstByteTimeout));
         Add("x-forbidden-header", ForbiddenHeader);
+        Add("x-request-trailer", RequestTrailer);
         return message;
     }
 
