@@ -101,9 +101,10 @@ public sealed class RequestTrailerTests(SharedRuntime runtime)
     }
 
     [Fact]
-    public async Task Request_trailers_that_HTTP_2_cannot_carry_fail_the_request_instead_of_vanishing()
+    public async Task Over_HTTPS_trailers_known_up_front_ask_for_HTTP_1_1_and_late_ones_that_HTTP_2_cannot_carry_fail_the_request()
     {
-        // ALPN picks HTTP/2 (the guest starts the request before it ends the body, so HTTP/1.1 cannot be asked for).
+        // The upstream speaks both. The guest starts the request before it ends the body: ALPN picks HTTP/2, and the
+        // trailers that come later cannot be sent on it.
         using var pki = new TestPki();
         using var leaf = pki.IssueServer("127.0.0.1", "localhost");
         await using var upstream = await Upstream.StartAsync(EchoTrailer, certificate: leaf);
@@ -120,6 +121,11 @@ public sealed class RequestTrailerTests(SharedRuntime runtime)
 
         var failed = await client.SendWatAsync(Post(url, "body"u8.ToArray(), "lost?"), Ct);
         Assert.True(failed.ErrorCode == InternalError, failed.ToString());
+
+        // A body the guest ended (with its trailers) before starting the request asks for HTTP/1.1, and they arrive.
+        var known = await client.SendWatAsync(Post(url, "body"u8.ToArray(), "known up front") with { BodyFirst = true }, Ct);
+        Assert.True(known.UpstreamStatus == 200, known.ToString());
+        Assert.Equal("4|known up front|HTTP/1.1", known.Text);
 
         // The same request without trailers goes through over HTTP/2.
         var ok = await client.SendWatAsync(Post(url, "body"u8.ToArray(), null), Ct);

@@ -144,6 +144,9 @@ public sealed record WatRequest
     /// <summary><c>x-request-trailer</c>: on a POST, the trailer value the guest finishes its outgoing body with.</summary>
     public string? RequestTrailer { get; init; }
 
+    /// <summary><c>x-body-first</c>: on a POST, the guest ends its outgoing body before it calls <c>handle</c>.</summary>
+    public bool BodyFirst { get; init; }
+
     /// <summary>The inbound body (sent as a POST to the host).</summary>
     public HttpContent? Body { get; init; }
 
@@ -175,6 +178,7 @@ public sealed record WatRequest
         Add("x-first-byte-timeout-ns", Nanoseconds(FirstByteTimeout));
         Add("x-forbidden-header", ForbiddenHeader);
         Add("x-request-trailer", RequestTrailer);
+        Add("x-body-first", BodyFirst ? "1" : null);
         return message;
     }
 
