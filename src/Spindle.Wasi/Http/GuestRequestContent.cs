@@ -79,7 +79,8 @@ public sealed class GuestRequestContent(OutgoingBody body) : HttpContent
         var at = 3;
         foreach (var (name, value) in trailers.Entries)
         {
-            // Field names are validated tokens (ASCII), values validated field bytes: written as they are.
+            // Fields holds only token names and values without CR or LF (Fields.IsValidName/IsValidValue), so a
+            // guest cannot end the chunk early and smuggle a request onto the pooled connection: written as they are.
             at += Encoding.ASCII.GetBytes(name, chunk.AsSpan(at));
             ": "u8.CopyTo(chunk.AsSpan(at));
             at += 2;
