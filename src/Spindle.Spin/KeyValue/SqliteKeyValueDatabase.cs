@@ -14,10 +14,10 @@ namespace Spindle.Spin.KeyValue;
 /// writing at once, 520 req/s, p50 100 ms). The committing thread is the first writer that finds nobody committing
 /// (leader-based group commit): an uncontended write completes on its caller's thread with no hand-off to another
 /// thread and back, which on this kind of VM costs more than the write; writes that arrive meanwhile wait for the
-/// next batch, which a thread-pool thread commits once the leader's own write is done. Each write of a batch runs in a savepoint of its own, so a failing one
-/// fails alone. Another process writing the same file (a <c>spin up</c>) is waited for up to 30 s. Readers and the
-/// writer keep their statements prepared (<see cref="SqliteSession"/>): idle reader connections wait in a small pool
-/// instead of being reopened.
+/// next batch, which a thread-pool thread commits once the leader's own write is done. Each write of a batch runs in
+/// a savepoint of its own, so a failing one fails alone. Another process writing the same file (a <c>spin up</c>) is
+/// waited for up to 30 s. Readers and the writer keep their statements prepared (<see cref="SqliteSession"/>): idle
+/// reader connections wait in a small pool instead of being reopened.
 /// </para>
 /// </summary>
 public sealed class SqliteKeyValueDatabase : IDisposable

@@ -28,11 +28,21 @@ public sealed class RequestTrailerTests(SharedRuntime runtime)
         await http.Response.WriteAsync($"{length}|{trailer}|{http.Request.Protocol}", http.RequestAborted);
     }
 
-    private async Task<(TestApp App, Spindle.Hosting.SpindleHost Host, HttpClient Client)> StartAsync(string allowed, string? runtimeConfig = null, TestPki? pki = null)
+    /// <summary>The WAT outbound app allowed to reach <paramref name="upstream"/>, trusting <paramref name="ca"/>'s roots for it (client_tls) when given.</summary>
+    private async Task<(TestApp App, Spindle.Hosting.SpindleHost Host, HttpClient Client)> StartAsync(Upstream upstream, TestPki? ca = null)
     {
-        var app = new TestApp(WatOutbound.Manifest([allowed]));
-        if (pki is not null) app.WriteFile("ca.pem", pki.CaPem);
-        var configPath = runtimeConfig is null ? null : app.WriteFile("runtime-config.toml", runtimeConfig);
+        var app = new TestApp(WatOutbound.Manifest([upstream.BaseUrl]));
+        string? configPath = null;
+        if (ca is not null)
+        {
+            app.WriteFile("ca.pem", ca.CaPem);
+            configPath = app.WriteFile("runtime-config.toml", $"""
+                [[client_tls]]
+                component_ids = ["out"]
+                hosts = ["127.0.0.1:{upstream.Port}"]
+                ca_roots_file = "ca.pem"
+                """);
+        }
         var host = await app.StartAsync(runtime, configure: o => WatOutbound.With(o, runtimeConfigPath: configPath));
         return (app, host, TestApp.Client(host.BaseUrl));
     }
@@ -48,7 +58,7 @@ public sealed class RequestTrailerTests(SharedRuntime runtime)
     public async Task Request_trailers_reach_an_HTTP_1_1_upstream_in_the_last_chunk_on_a_reused_connection()
     {
         await using var upstream = await Upstream.StartAsync(EchoTrailer);
-        var (app, host, client) = await StartAsync($"http://127.0.0.1:{upstream.Port}");
+        var (app, host, client) = await StartAsync(upstream);
         using var _ = app;
         await using var __ = host;
         using var ___ = client;
@@ -85,12 +95,7 @@ public sealed class RequestTrailerTests(SharedRuntime runtime)
         using var pki = new TestPki();
         using var leaf = pki.IssueServer("127.0.0.1", "localhost");
         await using var upstream = await Upstream.StartAsync(EchoTrailer, certificate: leaf, http1Only: true);
-        var (app, host, client) = await StartAsync($"https://127.0.0.1:{upstream.Port}", $"""
-            [[client_tls]]
-            component_ids = ["out"]
-            hosts = ["127.0.0.1:{upstream.Port}"]
-            ca_roots_file = "ca.pem"
-            """, pki);
+        var (app, host, client) = await StartAsync(upstream, pki);
         using var _ = app;
         await using var __ = host;
         using var ___ = client;
@@ -108,12 +113,7 @@ public sealed class RequestTrailerTests(SharedRuntime runtime)
         using var pki = new TestPki();
         using var leaf = pki.IssueServer("127.0.0.1", "localhost");
         await using var upstream = await Upstream.StartAsync(EchoTrailer, certificate: leaf);
-        var (app, host, client) = await StartAsync($"https://127.0.0.1:{upstream.Port}", $"""
-            [[client_tls]]
-            component_ids = ["out"]
-            hosts = ["127.0.0.1:{upstream.Port}"]
-            ca_roots_file = "ca.pem"
-            """, pki);
+        var (app, host, client) = await StartAsync(upstream, pki);
         using var _ = app;
         await using var __ = host;
         using var ___ = client;
