@@ -17,7 +17,9 @@ public sealed class WasmEngine : IDisposable
 
     private readonly EngineHandle _handle;
     private readonly Thread _ticker;
-    private readonly ManualResetEventSlim _stop = new(false);
+    // No spinning before each wait: the ticker waits the whole interval every time, and a spinning wait (the default)
+    // costs about 2% of a core on two cores (sched_yield per tick, measured with perf).
+    private readonly ManualResetEventSlim _stop = new(false, spinCount: 0);
     private int _disposed;
 
     /// <summary>Creates an engine from <paramref name="options"/> (defaults when null).</summary>

@@ -99,34 +99,32 @@ internal sealed partial class StepRuntime : IDisposable
         if (fn.Async is { } asyncImpl)
         {
             _importsAsync = true;
-            Base.DefineAsyncFunc(b.Module, b.Name, lr.CoreType, async (info, args, results) =>
+            Base.DefineAsyncFunc(b.Module, b.Name, lr.CoreType, (info, args, results) =>
             {
                 var inst = ComponentInstance.Of(info.Extension, component);
                 if (inst.NestedDepth != 0)
                     throw AbiContext.Trap($"{lr.What} (an async host function) was called from inside a nested guest call (realloc or a destructor), which cannot suspend");
-                // The context stays bound to this call across the await, until the result is lowered.
+                // The context stays bound to this call across a suspension, until the result is lowered.
                 var cx = inst.EnterLowered(lr, info.Context);
-                object? result;
+                ValueTask<object?> pending;
                 try
                 {
                     object?[] hostArgs;
                     try { hostArgs = LiftArgs(cx, lr, args); }
                     catch (ComponentTrapException e) { throw In(lr, "arguments", e); }
-                    result = await asyncImpl(inst.HostContext, hostArgs).ConfigureAwait(false);
+                    pending = asyncImpl(inst.HostContext, hostArgs);
                 }
                 catch
                 {
                     cx.End();
                     throw;
                 }
-                // Lowering may call the guest's realloc: do it back on the guest's fiber.
-                info.OnCompleted = (ref HostCaller caller, Span<WasmValue> res) =>
-                {
-                    cx.Store = caller.Context;
-                    try { LowerResult(cx, lr, result, args, res); }
-                    catch (ComponentTrapException e) { throw In(lr, "result", e); }
-                    finally { cx.End(); }
-                };
+                if (!pending.IsCompletedSuccessfully) return LowerWhenDone(info, cx, lr, pending, args);
+                // Done at once (a SQLite read, say): still on the guest's fiber, so the result is lowered right here.
+                try { LowerResult(cx, lr, pending.Result, args, results); }
+                catch (ComponentTrapException e) { throw In(lr, "result", e); }
+                finally { cx.End(); }
+                return ValueTask.CompletedTask;
             });
         }
         else
@@ -149,6 +147,26 @@ internal sealed partial class StepRuntime : IDisposable
                 finally { cx.End(); }
             });
         }
+    }
+
+    /// <summary>Waits for an async host function that suspended the guest, then lowers its result back on the guest's fiber.</summary>
+    private static async ValueTask LowerWhenDone(HostCallerInfo info, GuestCallContext cx, LoweredRuntime lr, ValueTask<object?> pending, WasmValue[] args)
+    {
+        object? result;
+        try { result = await pending.ConfigureAwait(false); }
+        catch
+        {
+            cx.End();
+            throw;
+        }
+        // Lowering may call the guest's realloc: do it back on the guest's fiber.
+        info.OnCompleted = (ref HostCaller caller, Span<WasmValue> res) =>
+        {
+            cx.Store = caller.Context;
+            try { LowerResult(cx, lr, result, args, res); }
+            catch (ComponentTrapException e) { throw In(lr, "result", e); }
+            finally { cx.End(); }
+        };
     }
 
     // `canon lower async` (CanonicalABI.md canon_lower with opts.async_). Spindle runs only synchronous tasks

@@ -34,20 +34,15 @@ public sealed class SqliteKeyValueDatabase : IDisposable
 
     private readonly string _connectionString;
     private readonly SqliteConnection? _keepAlive;
-    private readonly System.Collections.Concurrent.ConcurrentQueue<PendingWrite> _writes = new();
+    private readonly System.Collections.Concurrent.ConcurrentQueue<IPendingWrite> _writes = new();
     // Held by the thread committing the waiting writes (the leader); guards _writer and _closed.
     private readonly Lock _commit = new();
     private SqliteSession? _writer;
     private bool _closed;
-    private readonly List<PendingWrite> _batch = [];
-    private readonly List<(PendingWrite Write, object? Result, Exception? Error)> _results = [];
-    private readonly System.Collections.Concurrent.ConcurrentBag<SqliteSession> _idleReaders = [];
-
-    // Idle reader connections kept open: as many as requests read at once on a busy server (each read is short).
+    private readonly List<IPendingWrite> _batch = [];
+    // Idle reader connections, kept open: as many as requests read at once on a busy server (each read is short).
+    private readonly Stack<SqliteSession> _idleReaders = new();
     private static readonly int MaxIdleReaders = 4 * Environment.ProcessorCount;
-
-    /// <summary>One write waiting for the writer: what to run on its session and who waits for the result.</summary>
-    private sealed record PendingWrite(Func<SqliteSession, object?> Operation, TaskCompletionSource<object?> Done);
 
     /// <summary>Opens (creating it and its folder if needed) the database file at <paramref name="path"/>, or a private in-memory database when null.</summary>
     /// <exception cref="KeyValueException">The file cannot be created or opened, or is not a SQLite database.</exception>
@@ -90,15 +85,23 @@ public sealed class SqliteKeyValueDatabase : IDisposable
     public IKeyValueStore Store(string label) => new SqliteKeyValueStore(this, label);
 
     /// <summary>Runs a read on an idle reader session (or a new one), which goes back to the pool afterwards.</summary>
-    internal T Run<T>(Func<SqliteSession, T> operation)
+    internal T Read<TState, T>(TState state, Func<SqliteSession, TState, T> operation)
     {
         SqliteSession? session = null;
         try
         {
-            session = _idleReaders.TryTake(out var idle) ? idle : new SqliteSession(Open());
-            var result = operation(session);
-            if (_idleReaders.Count < MaxIdleReaders) _idleReaders.Add(session);
-            else session.Dispose();
+            lock (_idleReaders) _idleReaders.TryPop(out session);
+            session ??= new SqliteSession(Open());
+            var result = operation(session, state);
+            lock (_idleReaders)
+            {
+                if (_idleReaders.Count < MaxIdleReaders)
+                {
+                    _idleReaders.Push(session);
+                    session = null;
+                }
+            }
+            session?.Dispose();
             return result;
         }
         catch (Exception e)
@@ -111,14 +114,15 @@ public sealed class SqliteKeyValueDatabase : IDisposable
 
     /// <summary>
     /// Runs <paramref name="operation"/> on the writer's connection, inside a transaction shared with the other waiting
-    /// writes; commits them on this thread when no other thread is committing.
+    /// writes; commits them on this thread when no other thread is committing. The task completes once the write is
+    /// committed (or failed).
     /// </summary>
-    internal async Task<T> WriteAsync<T>(Func<SqliteSession, T> operation)
+    internal Task<T> Write<TState, T>(TState state, Func<SqliteSession, TState, T> operation)
     {
-        var done = new TaskCompletionSource<object?>(TaskCreationOptions.RunContinuationsAsynchronously);
-        _writes.Enqueue(new PendingWrite(c => operation(c), done));
-        CommitWaiting(done.Task);
-        return (T)(await done.Task.ConfigureAwait(false))!;
+        var write = new PendingWrite<TState, T>(state, operation);
+        _writes.Enqueue(write);
+        CommitWaiting(write.Task);
+        return write.Task;
     }
 
     /// <summary>
@@ -153,11 +157,11 @@ public sealed class SqliteKeyValueDatabase : IDisposable
     private void CommitBatch()
     {
         _batch.Clear();
-        _results.Clear();
         while (_batch.Count < 1024 && _writes.TryDequeue(out var w)) _batch.Add(w);
         if (_closed)
         {
-            foreach (var w in _batch) w.Done.TrySetException(new KeyValueException($"key-value database {Path ?? "(in memory)"} is closed"));
+            var closed = new KeyValueException($"key-value database {Path ?? "(in memory)"} is closed");
+            foreach (var w in _batch) w.Fail(closed);
             return;
         }
         try
@@ -171,12 +175,12 @@ public sealed class SqliteKeyValueDatabase : IDisposable
                 if (!alone) c.Execute("SAVEPOINT write");
                 try
                 {
-                    _results.Add((w, w.Operation(c), null));
+                    w.Run(c);
                 }
                 catch (Exception e) when (!alone && e is SqliteException or KeyValueException)
                 {
                     c.Execute("ROLLBACK TO write");
-                    _results.Add((w, null, e as KeyValueException ?? Failed(e)));
+                    w.FailAlone(e as KeyValueException ?? Failed(e));
                 }
                 if (!alone) c.Execute("RELEASE write");
             }
@@ -188,12 +192,46 @@ public sealed class SqliteKeyValueDatabase : IDisposable
             // these writes happened.
             try { if (_writer is { InTransaction: true } c) c.Execute("ROLLBACK"); } catch (SqliteException) { }
             var error = e as KeyValueException ?? Failed(e);
-            foreach (var w in _batch) w.Done.TrySetException(error);
+            foreach (var w in _batch) w.Fail(error);
             return;
         }
-        foreach (var (w, result, error) in _results)
-            if (error is null) w.Done.TrySetResult(result);
-            else w.Done.TrySetException(error);
+        foreach (var w in _batch) w.Complete();
+    }
+
+    /// <summary>A write waiting for the writer, as the commit loop sees it.</summary>
+    private interface IPendingWrite
+    {
+        /// <summary>Runs the write on the writer's session, inside the batch's transaction; keeps its result.</summary>
+        void Run(SqliteSession session);
+
+        /// <summary>Marks the write failed alone (its savepoint was rolled back); the batch goes on.</summary>
+        void FailAlone(Exception error);
+
+        /// <summary>The batch committed: hands the write's result (or its own failure) to its caller.</summary>
+        void Complete();
+
+        /// <summary>The batch did not commit: the write fails with <paramref name="error"/>.</summary>
+        void Fail(Exception error);
+    }
+
+    /// <summary>One write and the task its caller awaits (continued on the pool: never on the committing thread).</summary>
+    private sealed class PendingWrite<TState, T>(TState state, Func<SqliteSession, TState, T> operation)
+        : TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously), IPendingWrite
+    {
+        private T _result = default!;
+        private Exception? _error;
+
+        public void Run(SqliteSession session) => _result = operation(session, state);
+
+        public void FailAlone(Exception error) => _error = error;
+
+        public void Complete()
+        {
+            if (_error is null) TrySetResult(_result);
+            else TrySetException(_error);
+        }
+
+        public void Fail(Exception error) => TrySetException(error);
     }
 
     private KeyValueException Failed(Exception e) => new($"key-value database {Path ?? "(in memory)"}: {e.Message}", e);
@@ -223,7 +261,8 @@ public sealed class SqliteKeyValueDatabase : IDisposable
             _writer?.Dispose();
             _writer = null;
         }
-        while (_idleReaders.TryTake(out var reader)) reader.Dispose();
+        lock (_idleReaders)
+            while (_idleReaders.TryPop(out var reader)) reader.Dispose();
         _keepAlive?.Dispose();
         if (Path is not null) SqliteConnection.ClearPool(new SqliteConnection(_connectionString));
     }
