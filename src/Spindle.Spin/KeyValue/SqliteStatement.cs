@@ -52,9 +52,29 @@ internal readonly ref struct SqliteStatement
     public bool Step()
     {
         var rc = raw.sqlite3_step(_stmt);
+        if (rc == raw.SQLITE_LOCKED) rc = StepOnceUnlocked();
         if (rc == raw.SQLITE_ROW) return true;
         if (rc != raw.SQLITE_DONE) Check(rc, _db);
         return false;
+    }
+
+    /// <summary>
+    /// Steps again until the table is no longer locked, for up to 30 s. Only a shared-cache database (an in-memory store)
+    /// reports a table that another connection is writing as locked, and SQLite's busy timeout does not wait for that:
+    /// its writer's transactions are short (no disk), so a millisecond's sleep between attempts is enough.
+    /// </summary>
+    private int StepOnceUnlocked()
+    {
+        var deadline = Environment.TickCount64 + 30_000;
+        int rc;
+        do
+        {
+            raw.sqlite3_reset(_stmt);
+            Thread.Sleep(1);
+            rc = raw.sqlite3_step(_stmt);
+        }
+        while (rc == raw.SQLITE_LOCKED && Environment.TickCount64 < deadline);
+        return rc;
     }
 
     /// <summary>The row's column as a copy of its bytes, or null when it is not a blob.</summary>

@@ -80,6 +80,27 @@ public sealed class SqliteKeyValueStoreTests : IDisposable
         Assert.Equal("c"u8.ToArray(), await store.GetAsync("k", ct));
     }
 
+    [Fact]
+    public async Task AnInMemoryStoreServesReadsWhileItsWriterCommits()
+    {
+        // Spin's `type = "spin"` without a path: one shared-cache memory database, where a read of a table the writer
+        // holds is refused as locked (the busy timeout does not apply) until the write commits.
+        var ct = TestContext.Current.CancellationToken;
+        using var db = new SqliteKeyValueDatabase(null);
+        var store = db.Store("default");
+        var workers = Enumerable.Range(0, 8).Select(t => Task.Run(async () =>
+        {
+            for (var i = 0; i < 300; i++)
+            {
+                await store.SetAsync($"k{t}", BitConverter.GetBytes(i), ct);
+                Assert.Equal(i, BitConverter.ToInt32((await store.GetAsync($"k{t}", ct))!));
+                await store.IncrementAsync("n", 1, ct);
+            }
+        }, ct)).ToArray();
+        await Task.WhenAll(workers).WaitAsync(TimeSpan.FromSeconds(60), ct);
+        Assert.Equal(2400, await store.IncrementAsync("n", 0, ct));
+    }
+
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
