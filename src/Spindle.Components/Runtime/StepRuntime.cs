@@ -119,7 +119,7 @@ internal sealed partial class StepRuntime : IDisposable
                     cx.End();
                     throw;
                 }
-                if (!pending.IsCompletedSuccessfully) return LowerWhenDone(info, cx, lr, pending, args);
+                if (!pending.IsCompletedSuccessfully) return new ValueTask(LowerWhenDone(info, cx, lr, pending, args));
                 // Done at once (a SQLite read, say): still on the guest's fiber, so the result is lowered right here.
                 try { LowerResult(cx, lr, pending.Result, args, results); }
                 catch (ComponentTrapException e) { throw In(lr, "result", e); }
@@ -149,8 +149,11 @@ internal sealed partial class StepRuntime : IDisposable
         }
     }
 
-    /// <summary>Waits for an async host function that suspended the guest, then lowers its result back on the guest's fiber.</summary>
-    private static async ValueTask LowerWhenDone(HostCallerInfo info, GuestCallContext cx, LoweredRuntime lr, ValueTask<object?> pending, WasmValue[] args)
+    /// <summary>
+    /// Waits for an async host function that suspended the guest, then lowers its result back on the guest's fiber.
+    /// A <see cref="Task"/>, not a value task: the trampoline waits on it as a task, which a value task would wrap.
+    /// </summary>
+    private static async Task LowerWhenDone(HostCallerInfo info, GuestCallContext cx, LoweredRuntime lr, ValueTask<object?> pending, WasmValue[] args)
     {
         object? result;
         try { result = await pending.ConfigureAwait(false); }
