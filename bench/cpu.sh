@@ -5,14 +5,17 @@
 # a fresh state directory) and, per PATH, runs wrk at 64 connections for 3 s to warm up and 6 s measured, then prints
 # req/s, the server's CPU time per request (user + system, from /proc/<pid>/stat) and its context switches per
 # request (voluntary and involuntary, summed over its threads).
-#   SPINDLE_DLL=<spindle.dll>    the build to measure (default: this checkout's Release build, built if missing)
+#   SPINDLE_DLL=<spindle.dll>    the build to measure (default: this checkout's Release build, built first)
 #   SPINDLE_BENCH_PORT=<port>    where it listens (default 7390)
 # Compare builds by running them in turn, several times: figures are only comparable within one sitting.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-command -v wrk >/dev/null || { echo "install wrk: apt-get install wrk" >&2; exit 1; }
-dll=${SPINDLE_DLL:-src/Spindle.Cli/bin/Release/net10.0/spindle.dll}
-[ -f "$dll" ] || dotnet build -c Release -v q -nologo src/Spindle.Cli >/dev/null
+command -v wrk >/dev/null || { [ "$(id -u)" = 0 ] && apt-get install -y -qq wrk >/dev/null; } || { echo "install wrk: apt-get install wrk" >&2; exit 1; }
+dll=${SPINDLE_DLL:-}
+if [ -z "$dll" ]; then
+  dll=src/Spindle.Cli/bin/Release/net10.0/spindle.dll
+  dotnet build -c Release -v q -nologo src/Spindle.Cli >/dev/null
+fi
 wasm=$PWD/artifacts/fixtures/wat/kv-bench.wasm
 [ -f "$wasm" ] || bash scripts/build-fixtures.sh >/dev/null
 port=${SPINDLE_BENCH_PORT:-7390}
